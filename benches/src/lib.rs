@@ -1,0 +1,1 @@
+//! keel-benches: shared benchmark fixtures (under construction).

@@ -1,0 +1,2 @@
+//! keel: the command-line tool (under construction).
+fn main() {}

@@ -1,0 +1,1 @@
+//! keel-sdk-macros: the `#[contract]` macro (under construction).

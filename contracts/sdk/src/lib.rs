@@ -1,0 +1,2 @@
+//! keel-sdk: write Keel contracts in Rust (under construction).
+#![no_std]

@@ -1,0 +1,1 @@
+//! keel-testkit: run contracts locally (under construction).

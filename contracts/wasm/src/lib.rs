@@ -1,0 +1,1 @@
+//! keel-contracts: the example contracts as wasm bytes (under construction).

@@ -1,0 +1,1 @@
+//! keel-engine: metered, deterministic contract execution (under construction).

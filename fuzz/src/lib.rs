@@ -1,0 +1,1 @@
+//! keel-fuzz: fuzz target logic (under construction).

@@ -1,0 +1,179 @@
+//! [`Overlay`]: the write buffer a block executes in.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::{ChangeSet, StateError, StateRead};
+
+/// A handle to a checkpoint, returned by [`Overlay::checkpoint`]. Checkpoints nest like call
+/// frames: only the innermost open one can be committed or reverted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a checkpoint must be committed or reverted"]
+pub struct Checkpoint {
+    depth: usize,
+}
+
+/// A read-through overlay over a [`StateRead`] base, with nested checkpoints.
+///
+/// Writes land in an ordered map; reads look there first and fall through to the base.
+/// Every write is journaled with the value it replaced, so reverting a checkpoint undoes
+/// exactly the writes made since it, in reverse order. Committing a checkpoint just forgets
+/// it: its writes become part of the enclosing frame and can still be reverted with it.
+///
+/// Invariant: the overlay's view is always `base` with `writes` applied on top, and
+/// reverting a checkpoint restores `writes` to exactly what it was when the checkpoint opened.
+///
+/// ```
+/// use keel_state::{MemStore, Overlay, StateRead};
+/// let store = MemStore::new();
+/// let mut overlay = Overlay::new(&store);
+/// overlay.put(b"a".to_vec(), b"1".to_vec());
+/// let frame = overlay.checkpoint();
+/// overlay.put(b"a".to_vec(), b"2".to_vec());
+/// overlay.revert(frame);
+/// assert_eq!(overlay.get(b"a").unwrap(), Some(b"1".to_vec()));
+/// assert_eq!(overlay.into_changes().len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct Overlay<S> {
+    base: S,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// `(key, previous entry in writes)`, in write order.
+    journal: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    /// Journal length at each open checkpoint.
+    checkpoints: Vec<usize>,
+}
+
+impl<S: StateRead> Overlay<S> {
+    /// An empty overlay over `base`.
+    pub fn new(base: S) -> Self {
+        Self {
+            base,
+            writes: BTreeMap::new(),
+            journal: Vec::new(),
+            checkpoints: Vec::new(),
+        }
+    }
+
+    /// The state underneath.
+    pub fn base(&self) -> &S {
+        &self.base
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.write(key, Some(value));
+    }
+
+    /// Removes `key`.
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.write(key, None);
+    }
+
+    fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let previous = self.writes.insert(key.clone(), value);
+        if !self.checkpoints.is_empty() {
+            self.journal.push((key, previous));
+        }
+    }
+
+    /// Opens a nested checkpoint.
+    pub fn checkpoint(&mut self) -> Checkpoint {
+        self.checkpoints.push(self.journal.len());
+        Checkpoint {
+            depth: self.checkpoints.len(),
+        }
+    }
+
+    /// The number of open checkpoints.
+    pub fn depth(&self) -> usize {
+        self.checkpoints.len()
+    }
+
+    /// Keeps the writes made since `checkpoint` (they now belong to the enclosing frame).
+    ///
+    /// Checkpoints must be closed innermost first; closing an outer one also closes (commits)
+    /// any inner ones still open.
+    pub fn commit(&mut self, checkpoint: Checkpoint) {
+        self.checkpoints.truncate(checkpoint.depth.saturating_sub(1));
+        if self.checkpoints.is_empty() {
+            self.journal.clear();
+        }
+    }
+
+    /// Undoes every write made since `checkpoint`, including those of inner checkpoints.
+    pub fn revert(&mut self, checkpoint: Checkpoint) {
+        let Some(&start) = self.checkpoints.get(checkpoint.depth.wrapping_sub(1)) else {
+            return;
+        };
+        while self.journal.len() > start {
+            let Some((key, previous)) = self.journal.pop() else {
+                break;
+            };
+            match previous {
+                Some(prev) => {
+                    self.writes.insert(key, prev);
+                }
+                None => {
+                    self.writes.remove(&key);
+                }
+            }
+        }
+        self.checkpoints.truncate(checkpoint.depth - 1);
+    }
+
+    /// The net changes against the base, in key order. Open checkpoints are ignored.
+    pub fn changes(&self) -> ChangeSet {
+        self.writes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Consumes the overlay, returning its net changes.
+    pub fn into_changes(self) -> ChangeSet {
+        self.writes.into_iter().collect()
+    }
+}
+
+impl<S: StateRead> StateRead for Overlay<S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        match self.writes.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.base.get(key),
+        }
+    }
+
+    fn next_entry(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError> {
+        let mut lower: Bound<Vec<u8>> = lower.map(<[u8]>::to_vec);
+        loop {
+            let lo = lower.as_ref().map(Vec::as_slice);
+            let from_base = self.base.next_entry(lo, upper)?;
+            let from_writes = self
+                .writes
+                .range::<[u8], _>((lo, upper))
+                .next()
+                .map(|(k, v)| (k.as_slice(), v.as_deref()));
+            match (from_base, from_writes) {
+                (None, None) => return Ok(None),
+                (Some(entry), None) => return Ok(Some(entry)),
+                (base, Some((wk, wv))) => {
+                    if let Some((bk, bv)) = base
+                        && bk.as_slice() < wk
+                    {
+                        return Ok(Some((bk, bv)));
+                    }
+                    match wv {
+                        Some(v) => return Ok(Some((wk.to_vec(), v.to_vec()))),
+                        // A tombstone hides the base's entry for this key: skip past it.
+                        None => lower = Bound::Excluded(wk.to_vec()),
+                    }
+                }
+            }
+        }
+    }
+}
