@@ -1,1 +1,328 @@
-//! keel-sdk-macros: the `#[contract]` macro (under construction).
+//! keel-sdk-macros: the procedural macros of the Keel SDK, re-exported by `keel-sdk`:
+//! `#[contract]`, `#[interface]` and `#[derive(Event)]`. See `keel-sdk` for usage.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote};
+use syn::{
+    Error, FnArg, ImplItem, ItemImpl, ItemTrait, Pat, ReturnType, Signature, TraitItem, Type,
+    Visibility, parse_macro_input, spanned::Spanned,
+};
+
+/// Export names a method may not take: they are the module's own exports.
+const RESERVED: &[&str] = &["memory", "keel_reentrant", "__heap_base", "__data_end"];
+
+/// Turns the `pub fn`s of an `impl` block into contract methods.
+///
+/// Each `pub fn name(a: A, b: B) -> R` (an associated function: no `self`; state lives in
+/// storage) becomes a wasm export `name: () -> ()` (on wasm32 only) that:
+/// - decodes the input as the SCALE tuple `(A, B)`, reverting with
+///   ``keel-sdk: invalid arguments for `name` `` if the bytes are not exactly one such tuple;
+/// - calls the method;
+/// - sets the SCALE encoding of the result as the return data (nothing for `()`);
+/// - if `R` is written `Result<T, E>` (any path ending in `Result`), returns `T` on `Ok` and on
+///   `Err(e)` reverts with the SCALE encoding of `e`.
+///
+/// Methods that are not `pub` are left alone (helpers). `#[contract(reentrant)]` also exports
+/// `keel_reentrant`, accepting re-entry.
+#[proc_macro_attribute]
+pub fn contract(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = TokenStream2::from(attr);
+    let item = parse_macro_input!(item as ItemImpl);
+    match expand_contract(attr, item) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn expand_contract(attr: TokenStream2, item: ItemImpl) -> syn::Result<TokenStream2> {
+    let reentrant = match attr.to_string().as_str() {
+        "" => false,
+        "reentrant" => true,
+        other => {
+            return Err(Error::new(
+                attr.span(),
+                format!("unknown #[contract] option `{other}` (expected `reentrant`)"),
+            ));
+        }
+    };
+    if item.trait_.is_some() {
+        return Err(Error::new(
+            item.span(),
+            "#[contract] goes on an inherent impl block",
+        ));
+    }
+    if !item.generics.params.is_empty() {
+        return Err(Error::new(
+            item.generics.span(),
+            "a contract type cannot be generic",
+        ));
+    }
+    let self_ty = &item.self_ty;
+    let mut exports = Vec::new();
+    for it in &item.items {
+        let ImplItem::Fn(f) = it else { continue };
+        if !matches!(f.vis, Visibility::Public(_)) {
+            continue;
+        }
+        let sig = &f.sig;
+        check_signature(sig)?;
+        let name = &sig.ident;
+        let name_str = name.to_string();
+        let (tys, idents) = params(sig)?;
+        let call = quote! { <#self_ty>::#name(#(#idents),*) };
+        let finish = match &sig.output {
+            ReturnType::Default => quote! { #call; },
+            ReturnType::Type(_, ty) if is_result(ty) => {
+                quote! { ::keel_sdk::rt::ret_result(#call); }
+            }
+            ReturnType::Type(_, _) => quote! { ::keel_sdk::rt::ret(&#call); },
+        };
+        let decode = if tys.is_empty() {
+            quote! { let () = ::keel_sdk::rt::decode_args::<()>(#name_str, __keel_input); }
+        } else {
+            quote! {
+                let (#(#idents,)*): (#(#tys,)*) =
+                    ::keel_sdk::rt::decode_args(#name_str, __keel_input);
+            }
+        };
+        let doc = format!("The `{name_str}` method's wasm export.");
+        exports.push(quote! {
+            #[cfg(target_arch = "wasm32")]
+            #[doc = #doc]
+            #[unsafe(no_mangle)]
+            pub extern "C" fn #name() {
+                ::keel_sdk::rt::enter(|__keel_input: &[u8]| {
+                    #decode
+                    #finish
+                })
+            }
+        });
+    }
+    if reentrant {
+        exports.push(quote! {
+            /// Marks this contract as accepting re-entry (never called).
+            #[cfg(target_arch = "wasm32")]
+            #[unsafe(no_mangle)]
+            pub extern "C" fn keel_reentrant() {}
+        });
+    }
+    Ok(quote! {
+        #item
+        #(#exports)*
+    })
+}
+
+fn check_signature(sig: &Signature) -> syn::Result<()> {
+    let name = sig.ident.to_string();
+    if RESERVED.contains(&name.as_str()) || name.starts_with("__") {
+        return Err(Error::new(
+            sig.ident.span(),
+            format!("`{name}` is a reserved export name"),
+        ));
+    }
+    if let Some(FnArg::Receiver(r)) = sig.inputs.first() {
+        return Err(Error::new(
+            r.span(),
+            "contract methods take no `self`: keep state in storage (keel_sdk::storage)",
+        ));
+    }
+    if !sig.generics.params.is_empty() {
+        return Err(Error::new(
+            sig.generics.span(),
+            "contract methods cannot be generic",
+        ));
+    }
+    if sig.asyncness.is_some() || sig.unsafety.is_some() || sig.variadic.is_some() {
+        return Err(Error::new(
+            sig.span(),
+            "contract methods must be plain safe functions",
+        ));
+    }
+    Ok(())
+}
+
+/// The parameter types and the identifiers to bind them to.
+fn params(sig: &Signature) -> syn::Result<(Vec<Type>, Vec<syn::Ident>)> {
+    let mut tys = Vec::new();
+    let mut idents = Vec::new();
+    for (i, arg) in sig.inputs.iter().enumerate() {
+        let FnArg::Typed(pt) = arg else {
+            return Err(Error::new(arg.span(), "contract methods take no `self`"));
+        };
+        tys.push((*pt.ty).clone());
+        idents.push(match &*pt.pat {
+            Pat::Ident(p) => format_ident!("__keel_{}", p.ident),
+            _ => format_ident!("__keel_arg{}", i),
+        });
+    }
+    Ok((tys, idents))
+}
+
+fn is_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+        _ => false,
+    }
+}
+
+/// The `T` and `E` of a type written `Result<T, E>`, if it is written so.
+fn result_parts(ty: &Type) -> Option<(Type, Type)> {
+    let Type::Path(p) = ty else { return None };
+    let seg = p.path.segments.last()?;
+    if seg.ident != "Result" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return None;
+    };
+    let mut tys = args.args.iter().filter_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    });
+    Some((tys.next()?, tys.next()?))
+}
+
+/// Declares another contract's interface and generates a typed client for it.
+///
+/// ```ignore
+/// #[keel_sdk::interface]
+/// pub trait Token {
+///     fn transfer(to: Address, amount: u128) -> Result<(), TokenError>;
+///     fn balance_of(who: Address) -> u128;
+/// }
+/// ```
+///
+/// keeps the trait and generates `pub struct TokenClient { pub address: Address, pub gas: u64 }`
+/// with `TokenClient::new(address)`, `.with_gas(gas)` and one method per trait method, taking
+/// `&self` and the same parameters. A method declared `-> Result<T, E>` (written with two type
+/// arguments) returns `Result<T, CallError<E>>`, decoding a revert as `E` when it is one;
+/// any other `-> T` returns `Result<T, CallError>`.
+#[proc_macro_attribute]
+pub fn interface(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        return Error::new(Span::call_site(), "#[interface] takes no options")
+            .to_compile_error()
+            .into();
+    }
+    let item = parse_macro_input!(item as ItemTrait);
+    match expand_interface(item) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn expand_interface(item: ItemTrait) -> syn::Result<TokenStream2> {
+    let vis = &item.vis;
+    let client = format_ident!("{}Client", item.ident);
+    let client_doc = format!(
+        "A typed client for a contract implementing `{}`.",
+        item.ident
+    );
+    let mut methods = Vec::new();
+    for it in &item.items {
+        let TraitItem::Fn(f) = it else { continue };
+        let sig = &f.sig;
+        check_signature(sig)?;
+        let name = &sig.ident;
+        let name_str = name.to_string();
+        let (tys, idents) = params(sig)?;
+        let (ok, err) = match &sig.output {
+            ReturnType::Default => (quote! { () }, quote! { ::keel_sdk::NoError }),
+            ReturnType::Type(_, ty) => match result_parts(ty) {
+                Some((t, e)) => (quote! { #t }, quote! { #e }),
+                None => (quote! { #ty }, quote! { ::keel_sdk::NoError }),
+            },
+        };
+        let doc = format!("Calls the `{name_str}` method.");
+        methods.push(quote! {
+            #[doc = #doc]
+            pub fn #name(&self, #(#idents: #tys),*) -> ::core::result::Result<#ok, ::keel_sdk::CallError<#err>> {
+                ::keel_sdk::call::invoke::<_, #ok, #err>(&self.address, #name_str, &(#(#idents,)*), self.gas)
+            }
+        });
+    }
+    Ok(quote! {
+        #item
+
+        #[doc = #client_doc]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #vis struct #client {
+            /// The callee's address.
+            pub address: ::keel_sdk::Address,
+            /// The gas given to each call ([`keel_sdk::ALL_GAS`] by default: all that is left).
+            pub gas: u64,
+        }
+
+        impl #client {
+            /// A client for the contract at `address`, giving each call all remaining gas.
+            pub const fn new(address: ::keel_sdk::Address) -> Self {
+                #client { address, gas: ::keel_sdk::ALL_GAS }
+            }
+
+            /// The same client, giving each call at most `gas`.
+            pub const fn with_gas(self, gas: u64) -> Self {
+                #client { address: self.address, gas }
+            }
+
+            #(#methods)*
+        }
+    })
+}
+
+/// Derives `keel_sdk::Event` for a struct: the name topic is the type's name (at most 32 bytes),
+/// fields marked `#[topic]` (at most 3, each `keel_sdk::Topic`) become indexed topics, and the
+/// data is the struct's SCALE encoding (derive `Encode` too).
+#[proc_macro_derive(Event, attributes(topic))]
+pub fn derive_event(item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as syn::DeriveInput);
+    match expand_event(item) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn expand_event(item: syn::DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &item.ident;
+    let name_str = name.to_string();
+    if name_str.len() > 32 {
+        return Err(Error::new(name.span(), "event names are at most 32 bytes"));
+    }
+    let syn::Data::Struct(data) = &item.data else {
+        return Err(Error::new(item.span(), "#[derive(Event)] supports structs"));
+    };
+    let mut topics = Vec::new();
+    for (i, field) in data.fields.iter().enumerate() {
+        if !field.attrs.iter().any(|a| a.path().is_ident("topic")) {
+            continue;
+        }
+        let member = match &field.ident {
+            Some(id) => quote! { #id },
+            None => {
+                let idx = syn::Index::from(i);
+                quote! { #idx }
+            }
+        };
+        let slot = topics.len();
+        topics.push(quote! { out[#slot] = ::keel_sdk::Topic::to_topic(&self.#member); });
+    }
+    if topics.len() > 3 {
+        return Err(Error::new(
+            item.span(),
+            "an event has at most 3 #[topic] fields",
+        ));
+    }
+    let n = topics.len();
+    let (impl_g, ty_g, where_c) = item.generics.split_for_impl();
+    Ok(quote! {
+        impl #impl_g ::keel_sdk::Event for #name #ty_g #where_c {
+            const NAME: &'static str = #name_str;
+            const NAME_TOPIC: [u8; 32] = ::keel_sdk::event::name_topic(#name_str);
+            fn indexed_topics(&self, out: &mut [[u8; 32]; 3]) -> usize {
+                let _ = &out;
+                #(#topics)*
+                #n
+            }
+        }
+    })
+}

@@ -1,2 +1,102 @@
-//! keel-sdk: write Keel contracts in Rust (under construction).
+//! keel-sdk: write Keel contracts in Rust.
+//!
+//! A contract is a `cdylib` built for `wasm32-unknown-unknown`. It exports one `() -> ()`
+//! function per method; the [`contract`] macro writes those exports, decodes the SCALE
+//! arguments, encodes the return value, and turns a typed error into a revert:
+//!
+//! ```ignore
+//! #![no_std]
+//! use keel_sdk::{contract, storage::Item};
+//!
+//! static COUNT: Item<u64> = Item::new(b"count");
+//!
+//! pub struct Counter;
+//!
+//! #[contract]
+//! impl Counter {
+//!     pub fn increment(by: u64) -> u64 {
+//!         let n = COUNT.get_or_default() + by;
+//!         COUNT.set(&n);
+//!         n
+//!     }
+//!     pub fn get() -> u64 { COUNT.get_or_default() }
+//! }
+//! ```
+//!
+//! # Features
+//!
+//! - `panic-handler` (default): a `#[panic_handler]` that reverts with the panic message
+//!   (`panicked at <file>:<line>:<col>: <msg>`, at most 256 bytes).
+//! - `global-allocator` (default): the SDK's global allocator. Without `alloc` it reverts on
+//!   any allocation (and is dead code in contracts that never allocate).
+//! - `alloc`: a tiny bump allocator, for contracts that need `Vec` or `String`; also lets
+//!   inputs, values and return data exceed the fixed stack buffers.
+//!
+//! Host functions exist only on wasm32; off wasm32 they panic, so that the crate still builds
+//! (and its pure logic is tested) on the host.
 #![no_std]
+
+#[cfg(feature = "alloc")]
+pub extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod buf;
+pub mod call;
+pub mod env;
+pub mod event;
+pub mod storage;
+pub mod sys;
+
+#[doc(hidden)]
+pub mod rt;
+
+pub use call::{ALL_GAS, CallError, CallStatus, NoError};
+pub use env::{
+    blake3, block_height, block_timestamp, caller, debug_log, gas_left, revert, revert_str,
+    self_address, sha256,
+};
+pub use event::{Event, Topic, emit};
+pub use keel_sdk_macros::{Event, contract, interface};
+pub use parity_scale_codec as codec;
+pub use storage::{BigEndian, Item, Map};
+
+use parity_scale_codec::{Decode, Encode};
+
+/// A 32-byte account or contract address. SCALE-encodes as its 32 raw bytes.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub struct Address(pub [u8; 32]);
+
+impl Address {
+    /// The all-zero address.
+    pub const ZERO: Address = Address([0; 32]);
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl From<[u8; 32]> for Address {
+    fn from(b: [u8; 32]) -> Self {
+        Address(b)
+    }
+}
+
+impl core::fmt::Debug for Address {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("0x")?;
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reverts with `message` unless `condition` holds. Cheaper than `assert!` (no formatting).
+#[inline]
+pub fn require(condition: bool, message: &str) {
+    if !condition {
+        revert_str(message)
+    }
+}
