@@ -149,6 +149,11 @@ impl<S: StateRead> StateRead for Overlay<S> {
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError> {
+        // An empty or inverted range (a contract's `storage_next` query can be anything) holds
+        // nothing; `BTreeMap::range` below would panic on it.
+        if range_is_empty(lower, upper) {
+            return Ok(None);
+        }
         let mut lower: Bound<Vec<u8>> = lower.map(<[u8]>::to_vec);
         loop {
             let lo = lower.as_ref().map(Vec::as_slice);
@@ -175,5 +180,17 @@ impl<S: StateRead> StateRead for Overlay<S> {
                 }
             }
         }
+    }
+}
+
+/// Whether no key lies between `lower` and `upper` in a way `BTreeMap::range` rejects: the
+/// start above the end, or equal ends both excluded.
+fn range_is_empty(lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
+    match (lower, upper) {
+        (Bound::Unbounded, _) | (_, Bound::Unbounded) => false,
+        (Bound::Included(l), Bound::Included(u)) => l > u,
+        (Bound::Included(l), Bound::Excluded(u))
+        | (Bound::Excluded(l), Bound::Included(u))
+        | (Bound::Excluded(l), Bound::Excluded(u)) => l >= u,
     }
 }
