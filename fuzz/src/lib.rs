@@ -1,1 +1,33 @@
-//! keel-fuzz: fuzz target logic (under construction).
+//! Keel's fuzz-target logic, as ordinary library functions.
+//!
+//! Each target is a function `fn(&[u8])` that turns fuzzer bytes into a scenario, runs it and
+//! **panics when an invariant breaks**: in this crate a panic is the oracle's verdict, not a
+//! bug in the harness. The same functions are driven two ways:
+//!
+//! - by libFuzzer, through the nightly-only cargo-fuzz project in `fuzz/cargo-fuzz/` (outside
+//!   the workspace; see `fuzz/README.md`);
+//! - by `cargo test` on stable (`fuzz/tests/replay.rs`), which replays the committed corpus in
+//!   `fuzz/corpus/<target>/` and a few thousand inputs from fixed-seed random generators, so
+//!   every target runs on every change.
+//!
+//! Targets:
+//! - [`state_model`]: batches of puts, deletes and overlay checkpoints against a `BTreeMap`
+//!   model; contents, iteration, roots, proofs (and tampered proofs), reopening.
+//! - [`decode`]: arbitrary bytes into every SCALE type that crosses a trust boundary.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // panicking is how an oracle reports.
+
+pub mod alloc_guard;
+pub mod decode;
+pub mod state_model;
+
+/// The names of all targets, as used for corpus directories and cargo-fuzz binaries.
+pub const TARGETS: &[&str] = &["state_model", "decode"];
+
+/// Runs the target called `name` on `data`. Panics on an unknown name.
+pub fn run_target(name: &str, data: &[u8]) {
+    match name {
+        "state_model" => state_model::run(data),
+        "decode" => decode::run(data),
+        other => panic!("unknown fuzz target {other:?}"),
+    }
+}
