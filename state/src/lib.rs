@@ -6,11 +6,54 @@
 //!   can plug in its own store;
 //! - [`Overlay`]: the read-through write buffer the engine runs a block in, with nested
 //!   checkpoints for call frames;
-//! - [`MemStore`]: an in-memory store with the same roots, for tests and the harness;
+//! - [`MemStore`]: an in-memory store with the same tree, roots and proofs;
 //! - `Store` (feature `rocksdb`, on by default): the persistent store on RocksDB.
 //!
 //! Hashing and proof verification live in [`keel_proof`] (re-exported as [`proof`]), which is
 //! `no_std` so that light clients can check proofs without this crate.
+//!
+//! # Design
+//!
+//! **Tree.** A binary sparse Merkle tree over `blake3(key)` with keel-proof's rules (empty
+//! subtree = zero hash, a one-leaf subtree collapses to the leaf), so the root depends only on
+//! the set of pairs and always equals [`reference::root`]. It is *stored* as 16-way group
+//! nodes (the Jellyfish layout): a group covers 4 binary levels below a nibble path; each of
+//! its 16 slots is empty, a leaf `(key_hash, value_hash)`, or a pointer `(version, hash)` to
+//! the child group one nibble deeper. A slot holds a leaf iff exactly one key has its prefix,
+//! a pointer iff two or more do. Groups are keyed by `(version that wrote it, nibble path)`,
+//! never by hash, so a read is a point get. The root group of every version is stored at
+//! `(v, [])`. A commit sorts its changes by key hash and applies them by recursive split on
+//! nibbles, so every touched group is read, rewritten and hashed once; each rewritten group
+//! makes its previous incarnation stale as of the new version. Group nodes' binary hashes
+//! are recomputed from the slots (at most 15 internal hashes of 64-byte inputs per group).
+//!
+//! **RocksDB layout** (`Store`), one column family each; all integers big-endian in keys:
+//!
+//! | CF | key | value |
+//! |---|---|---|
+//! | `nodes` | `version (8) ‖ nibble count (1) ‖ packed nibbles` | group: `present: u16 ‖ leaf: u16` bitmaps, then per present slot `key_hash ‖ value_hash` (leaf) or `version: u64 ‖ hash` (child) |
+//! | `values` | `key_hash (32) ‖ version (8)` | SCALE `Option<Vec<u8>>` (`None` = deleted at that version) |
+//! | `latest` | raw key | SCALE `Vec<u8>` |
+//! | `stale` | `since (8) ‖ 0x00 ‖ node key` or `since (8) ‖ 0x01 ‖ key_hash` | empty |
+//! | `meta` | `magic`, `format`, `latest`, `oldest`, `root/ ‖ version (8)` | SCALE |
+//!
+//! A commit is one `WriteBatch` (WAL on) holding the new groups, the stale-index entries, the
+//! latest and versioned values and the new `latest` version and root: a crash leaves the
+//! previous version whole. `get_at(key, v)` is a `seek_for_prev` to `key_hash ‖ v` in
+//! `values`. The top 3 nibble levels (4 group levels) of the latest tree are kept in RAM.
+//!
+//! **Pruning.** `prune(up_to)` first records `oldest = up_to` (older versions then answer
+//! `VersionUnavailable`), then walks the stale index in version order up to `up_to`: a stale
+//! node entry deletes that group (no version `>= up_to` can reach it: it was replaced at or
+//! before `up_to`); a stale key entry deletes the key's versioned values older than `since`
+//! with one range delete (the value written at `since` serves every later version).
+//!
+//! **Opening.** `meta` holds a magic string and a format version written at creation; a dir
+//! without them, or without the column families, is `Foreign`; a newer format is
+//! `NewerFormat`; anything read from disk that fails to decode is `Corrupted`.
+//!
+//! [`MemStore`] runs the same tree code over an in-memory node map (the internal `NodeReader`
+//! trait is the seam), with the same versions, `get_at` and `prune`.
 #![forbid(unsafe_code)]
 
 mod changes;
@@ -18,6 +61,9 @@ mod error;
 mod mem;
 mod overlay;
 pub mod reference;
+#[cfg(feature = "rocksdb")]
+mod store;
+mod tree;
 
 pub use keel_proof as proof;
 pub use keel_proof::{Hash, Proof};
@@ -26,6 +72,8 @@ pub use changes::ChangeSet;
 pub use error::StateError;
 pub use mem::MemStore;
 pub use overlay::{Checkpoint, Overlay};
+#[cfg(feature = "rocksdb")]
+pub use store::{FORMAT_VERSION, MAGIC, Scan, Store};
 
 use core::ops::Bound;
 
@@ -76,4 +124,38 @@ impl<T: StateRead + ?Sized> StateRead for &T {
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError> {
         (**self).next_entry(lower, upper)
     }
+}
+
+/// Whether no key can satisfy both bounds (also the ranges `BTreeMap::range` would panic on).
+pub(crate) fn bounds_empty(lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
+    match (lower, upper) {
+        (Bound::Unbounded, _) | (_, Bound::Unbounded) => false,
+        (Bound::Included(l), Bound::Included(u)) => l > u,
+        (Bound::Included(l), Bound::Excluded(u))
+        | (Bound::Excluded(l), Bound::Included(u))
+        | (Bound::Excluded(l), Bound::Excluded(u)) => l >= u,
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, or `None` if there is
+/// none (the prefix is empty or all `0xff`).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// `changes` as `(key_hash, Some(value_hash) | None)`, sorted by key hash: the tree's input.
+pub(crate) fn hashed_changes(changes: &ChangeSet) -> Vec<(Hash, Option<Hash>)> {
+    let mut out: Vec<(Hash, Option<Hash>)> = changes
+        .iter()
+        .map(|(k, v)| (proof::key_hash(k), v.map(proof::value_hash)))
+        .collect();
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    out
 }

@@ -1,29 +1,166 @@
-//! [`MemStore`]: an in-memory state store with the same roots and proofs as the RocksDB one.
-//!
-//! INTERIM: roots and proofs are computed from the full key set on every call (O(n)); the
-//! tree-backed implementation replaces this.
+//! [`MemStore`]: an in-memory state store with the same tree, roots and proofs as the RocksDB
+//! one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use keel_proof::{EMPTY, Hash, Proof, ProofTerminal, bit, key_hash, value_hash};
+use keel_proof::{Hash, Proof, key_hash};
 
-use crate::{ChangeSet, StateError, StateRead, StateStore, Version, reference};
+use crate::tree::{self, Group, NodeKey};
+use crate::{ChangeSet, StateError, StateRead, StateStore, Version, bounds_empty, hashed_changes};
 
-/// An in-memory, versioned state store.
+/// What became stale at one version: superseded group nodes and the keys whose older
+/// versioned values are no longer needed once this version is the oldest kept.
 #[derive(Debug, Clone, Default)]
+struct Stale {
+    nodes: Vec<NodeKey>,
+    keys: Vec<Vec<u8>>,
+}
+
+/// An in-memory, versioned, provable state store.
+///
+/// It runs the same tree code as the RocksDB `Store` over an in-memory node map, so roots
+/// and proofs are identical. History is kept until [`MemStore::prune`]; a long-running user
+/// should prune regularly to bound memory.
+///
+/// ```
+/// use keel_state::{ChangeSet, MemStore, StateRead, StateStore};
+/// let mut store = MemStore::new();
+/// let mut changes = ChangeSet::new();
+/// changes.put(b"k".to_vec(), b"v".to_vec());
+/// let (version, root) = store.commit(&changes).unwrap();
+/// assert_eq!(version, 1);
+/// assert_eq!(store.get(b"k").unwrap(), Some(b"v".to_vec()));
+/// let proof = store.prove(b"k", version).unwrap();
+/// assert!(proof.verify(&root, b"k", Some(b"v")).is_ok());
+/// ```
+#[derive(Debug, Clone)]
 pub struct MemStore {
+    nodes: HashMap<NodeKey, Group>,
     latest: BTreeMap<Vec<u8>, Vec<u8>>,
-    roots: Vec<Hash>,
+    /// Every kept version of each key, ascending by version; `None` is a delete.
+    history: HashMap<Vec<u8>, Vec<(Version, Option<Vec<u8>>)>>,
+    roots: BTreeMap<Version, Hash>,
+    stale: BTreeMap<Version, Stale>,
+    version: Version,
+    oldest: Version,
+}
+
+impl Default for MemStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemStore {
     /// An empty store at version 0.
     pub fn new() -> Self {
+        let (key, group) = tree::genesis();
+        let root = group.hash();
+        let mut nodes = HashMap::new();
+        nodes.insert(key, group);
         Self {
+            nodes,
             latest: BTreeMap::new(),
-            roots: vec![EMPTY],
+            history: HashMap::new(),
+            roots: BTreeMap::from([(0, root)]),
+            stale: BTreeMap::new(),
+            version: 0,
+            oldest: 0,
         }
+    }
+
+    /// The oldest version still readable.
+    pub fn oldest_version(&self) -> Version {
+        self.oldest
+    }
+
+    fn check_version(&self, version: Version) -> Result<(), StateError> {
+        if version < self.oldest || version > self.version {
+            return Err(StateError::VersionUnavailable {
+                requested: version,
+                oldest: self.oldest,
+                latest: self.version,
+            });
+        }
+        Ok(())
+    }
+
+    /// The root of `version`.
+    pub fn root_at(&self, version: Version) -> Result<Hash, StateError> {
+        self.check_version(version)?;
+        self.roots
+            .get(&version)
+            .copied()
+            .ok_or_else(|| StateError::Corrupted(format!("no root for version {version}")))
+    }
+
+    /// The value of `key` at `version`.
+    pub fn get_at(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, StateError> {
+        self.check_version(version)?;
+        let Some(h) = self.history.get(key) else {
+            return Ok(None);
+        };
+        let i = h.partition_point(|(v, _)| *v <= version);
+        Ok(i.checked_sub(1).and_then(|i| h[i].1.clone()))
+    }
+
+    /// The latest entries with `lower`/`upper` bounds, in ascending key order.
+    pub fn scan<'a>(
+        &'a self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StateError>> + 'a> {
+        if bounds_empty(lower, upper) {
+            return Box::new(std::iter::empty());
+        }
+        Box::new(
+            self.latest
+                .range::<[u8], _>((lower, upper))
+                .map(|(k, v)| Ok((k.clone(), v.clone()))),
+        )
+    }
+
+    /// The latest entries whose key starts with `prefix`, in ascending key order.
+    pub fn scan_prefix<'a>(
+        &'a self,
+        prefix: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StateError>> + 'a> {
+        match crate::prefix_end(prefix) {
+            Some(end) => Box::new(
+                self.latest
+                    .range((Bound::Included(prefix.to_vec()), Bound::Excluded(end)))
+                    .map(|(k, v)| Ok((k.clone(), v.clone()))),
+            ),
+            None => self.scan(Bound::Included(prefix), Bound::Unbounded),
+        }
+    }
+
+    /// Makes every version before `up_to` unreadable and frees what only they used. The
+    /// latest version is always kept (`up_to` is clamped to it).
+    pub fn prune(&mut self, up_to: Version) -> Result<(), StateError> {
+        let up_to = up_to.min(self.version);
+        if up_to <= self.oldest {
+            return Ok(());
+        }
+        let keep = self.stale.split_off(&(up_to + 1));
+        let drop = std::mem::replace(&mut self.stale, keep);
+        for (since, stale) in drop {
+            for node in stale.nodes {
+                self.nodes.remove(&node);
+            }
+            for key in stale.keys {
+                if let Some(h) = self.history.get_mut(&key) {
+                    h.retain(|(v, _)| *v >= since);
+                    if matches!(h.as_slice(), [(_, None)]) {
+                        self.history.remove(&key);
+                    }
+                }
+            }
+        }
+        self.roots = self.roots.split_off(&up_to);
+        self.oldest = up_to;
+        Ok(())
     }
 }
 
@@ -37,6 +174,9 @@ impl StateRead for MemStore {
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError> {
+        if bounds_empty(lower, upper) {
+            return Ok(None);
+        }
         Ok(self
             .latest
             .range::<[u8], _>((lower, upper))
@@ -47,14 +187,27 @@ impl StateRead for MemStore {
 
 impl StateStore for MemStore {
     fn version(&self) -> Version {
-        (self.roots.len() as u64).saturating_sub(1)
+        self.version
     }
 
     fn root(&self) -> Hash {
-        self.roots.last().copied().unwrap_or(EMPTY)
+        self.roots
+            .get(&self.version)
+            .copied()
+            .unwrap_or(keel_proof::EMPTY)
     }
 
     fn commit(&mut self, changes: &ChangeSet) -> Result<(Version, Hash), StateError> {
+        let version = self
+            .version
+            .checked_add(1)
+            .ok_or_else(|| StateError::Corrupted("version overflow".into()))?;
+        let hashed = hashed_changes(changes);
+        let update = tree::apply(&self.nodes, self.version, version, &hashed)?;
+        for (k, g) in update.new_nodes {
+            self.nodes.insert(k, g);
+        }
+        let mut keys = Vec::with_capacity(changes.len());
         for (k, v) in changes.iter() {
             match v {
                 Some(v) => {
@@ -64,75 +217,30 @@ impl StateStore for MemStore {
                     self.latest.remove(k);
                 }
             }
+            let h = self.history.entry(k.to_vec()).or_default();
+            if h.is_empty() && v.is_none() {
+                self.history.remove(k);
+                continue;
+            }
+            h.push((version, v.map(<[u8]>::to_vec)));
+            if h.len() > 1 {
+                keys.push(k.to_vec());
+            }
         }
-        let root = reference::root(&self.latest);
-        self.roots.push(root);
-        Ok((self.version(), root))
+        self.stale.insert(
+            version,
+            Stale {
+                nodes: update.stale,
+                keys,
+            },
+        );
+        self.roots.insert(version, update.root);
+        self.version = version;
+        Ok((version, update.root))
     }
 
     fn prove(&self, key: &[u8], version: Version) -> Result<Proof, StateError> {
-        if version != self.version() {
-            return Err(StateError::VersionUnavailable {
-                requested: version,
-                oldest: self.version(),
-                latest: self.version(),
-            });
-        }
-        let mut leaves: Vec<(Hash, Hash)> = self
-            .latest
-            .iter()
-            .map(|(k, v)| (key_hash(k), value_hash(v)))
-            .collect();
-        leaves.sort_unstable();
-        let kh = key_hash(key);
-        let mut siblings = Vec::new();
-        let mut slice = &leaves[..];
-        let mut depth = 0;
-        loop {
-            match slice {
-                [] => {
-                    return Ok(Proof {
-                        siblings,
-                        terminal: ProofTerminal::Empty,
-                    });
-                }
-                [(k, v)] => {
-                    return Ok(Proof {
-                        siblings,
-                        terminal: ProofTerminal::Leaf {
-                            key_hash: *k,
-                            value_hash: *v,
-                        },
-                    });
-                }
-                _ => {
-                    let split = slice.partition_point(|(h, _)| !bit(h, depth));
-                    let (left, right) = slice.split_at(split);
-                    let (mine, other) = if bit(&kh, depth) {
-                        (right, left)
-                    } else {
-                        (left, right)
-                    };
-                    siblings.push(subtree_root(other, depth + 1));
-                    slice = mine;
-                    depth += 1;
-                }
-            }
-        }
-    }
-}
-
-fn subtree_root(leaves: &[(Hash, Hash)], depth: usize) -> Hash {
-    use keel_proof::{internal_hash, leaf_hash};
-    match leaves {
-        [] => EMPTY,
-        [(k, v)] => leaf_hash(k, v),
-        _ => {
-            let split = leaves.partition_point(|(h, _)| !bit(h, depth));
-            internal_hash(
-                &subtree_root(&leaves[..split], depth + 1),
-                &subtree_root(&leaves[split..], depth + 1),
-            )
-        }
+        self.check_version(version)?;
+        tree::prove(&self.nodes, version, &key_hash(key))
     }
 }

@@ -95,7 +95,8 @@ impl<S: StateRead> Overlay<S> {
     /// Checkpoints must be closed innermost first; closing an outer one also closes (commits)
     /// any inner ones still open.
     pub fn commit(&mut self, checkpoint: Checkpoint) {
-        self.checkpoints.truncate(checkpoint.depth.saturating_sub(1));
+        self.checkpoints
+            .truncate(checkpoint.depth.saturating_sub(1));
         if self.checkpoints.is_empty() {
             self.journal.clear();
         }

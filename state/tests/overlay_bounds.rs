@@ -23,15 +23,23 @@ fn inverted_and_empty_ranges_hold_nothing() {
         (Bound::Included(m), Bound::Excluded(m)),
         (Bound::Excluded(m), Bound::Included(m)),
     ] {
-        assert_eq!(overlay.next_entry(lower, upper).unwrap(), None, "{lower:?}..{upper:?}");
+        assert_eq!(
+            overlay.next_entry(lower, upper).unwrap(),
+            None,
+            "{lower:?}..{upper:?}"
+        );
     }
     // Non-empty ranges still work.
     assert_eq!(
-        overlay.next_entry(Bound::Included(m), Bound::Included(m)).unwrap(),
+        overlay
+            .next_entry(Bound::Included(m), Bound::Included(m))
+            .unwrap(),
         Some((b"m".to_vec(), b"2".to_vec()))
     );
     assert_eq!(
-        overlay.next_entry(Bound::Excluded(a), Bound::Unbounded).unwrap(),
+        overlay
+            .next_entry(Bound::Excluded(a), Bound::Unbounded)
+            .unwrap(),
         Some((b"m".to_vec(), b"2".to_vec()))
     );
 }

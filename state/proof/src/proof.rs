@@ -108,7 +108,10 @@ impl Proof {
         }
         match &self.terminal {
             ProofTerminal::Empty => Ok(None),
-            ProofTerminal::Leaf { key_hash, value_hash } => {
+            ProofTerminal::Leaf {
+                key_hash,
+                value_hash,
+            } => {
                 if (0..depth).any(|i| bit(key_hash, i) != bit(kh, i)) {
                     return Err(ProofError::NonCanonical);
                 }
@@ -128,7 +131,10 @@ impl Proof {
         }
         let mut h = match &self.terminal {
             ProofTerminal::Empty => EMPTY,
-            ProofTerminal::Leaf { key_hash, value_hash } => leaf_hash(key_hash, value_hash),
+            ProofTerminal::Leaf {
+                key_hash,
+                value_hash,
+            } => leaf_hash(key_hash, value_hash),
         };
         for i in (0..depth).rev() {
             let sibling = &self.siblings[i];

@@ -1,0 +1,643 @@
+//! The sparse Merkle tree, stored as 16-way group nodes (Jellyfish layout), shared by
+//! [`crate::MemStore`] and the RocksDB store through the [`NodeReader`] trait.
+//!
+//! A group node covers 4 binary levels of the tree below a nibble path. Its 16 slots are
+//! indexed by the next nibble of the key hash; each is empty, a leaf `(key_hash, value_hash)`,
+//! or a pointer `(version, hash)` to the child group one nibble deeper. A slot holds a leaf
+//! exactly when one key has that slot's prefix, and a child exactly when two or more do, so one
+//! key set has exactly one shape. The root group of version `v` is always stored at
+//! `(v, [])`, even when it is empty or holds a single leaf.
+
+use std::collections::HashMap;
+
+use keel_proof::{EMPTY, Hash, Proof, ProofTerminal, bit, internal_hash, leaf_hash};
+
+use crate::{StateError, Version};
+
+/// The deepest nibble path: a key hash has 64 nibbles.
+const MAX_NIBBLES: usize = 64;
+
+/// Nibble `d` (0 = the high nibble of byte 0) of a key hash.
+#[inline]
+pub(crate) fn nibble(h: &Hash, d: usize) -> usize {
+    let b = h[d / 2];
+    (if d % 2 == 0 { b >> 4 } else { b & 0x0f }) as usize
+}
+
+/// A path of nibbles from the root: the first `len` nibbles of a key hash, zero-padded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct NibblePath {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl NibblePath {
+    /// The root's (empty) path.
+    pub(crate) const ROOT: NibblePath = NibblePath {
+        len: 0,
+        bytes: [0; 32],
+    };
+
+    /// The number of nibbles.
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// This path extended by nibble `n` (`n < 16`; the caller keeps `len < 64`).
+    fn child(&self, n: usize) -> NibblePath {
+        let mut p = *self;
+        let d = self.len();
+        let n = (n & 0x0f) as u8;
+        if d % 2 == 0 {
+            p.bytes[d / 2] |= n << 4;
+        } else {
+            p.bytes[d / 2] |= n;
+        }
+        p.len += 1;
+        p
+    }
+}
+
+/// Where a group node is stored: the version that wrote it and its nibble path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct NodeKey {
+    pub(crate) version: Version,
+    pub(crate) path: NibblePath,
+}
+
+impl NodeKey {
+    /// The root group of `version`.
+    pub(crate) fn root(version: Version) -> NodeKey {
+        NodeKey {
+            version,
+            path: NibblePath::ROOT,
+        }
+    }
+
+    /// `version` (8 bytes, big-endian) ‖ nibble count (1 byte) ‖ packed nibbles
+    /// (`ceil(count / 2)` bytes, high nibble first, a trailing half byte zero).
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let n = self.path.len().div_ceil(2);
+        let mut out = Vec::with_capacity(9 + n);
+        out.extend_from_slice(&self.version.to_be_bytes());
+        out.push(self.path.len);
+        out.extend_from_slice(&self.path.bytes[..n]);
+        out
+    }
+
+    /// The inverse of [`NodeKey::encode`]; rejects every non-canonical encoding.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<NodeKey, StateError> {
+        let bad = || StateError::Corrupted(format!("bad node key {}", hex_short(bytes)));
+        let (v, rest) = bytes.split_first_chunk::<8>().ok_or_else(bad)?;
+        let (&len, packed) = rest.split_first().ok_or_else(bad)?;
+        let len_us = len as usize;
+        if len_us > MAX_NIBBLES || packed.len() != len_us.div_ceil(2) {
+            return Err(bad());
+        }
+        if len_us % 2 == 1 && packed.last().is_some_and(|b| b & 0x0f != 0) {
+            return Err(bad());
+        }
+        let mut path = NibblePath::ROOT;
+        path.len = len;
+        path.bytes[..packed.len()].copy_from_slice(packed);
+        Ok(NodeKey {
+            version: u64::from_be_bytes(*v),
+            path,
+        })
+    }
+}
+
+pub(crate) fn hex_short(bytes: &[u8]) -> String {
+    let mut s: String = bytes.iter().take(24).map(|b| format!("{b:02x}")).collect();
+    if bytes.len() > 24 {
+        s.push('…');
+    }
+    s
+}
+
+/// One of a group's 16 slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Slot {
+    /// No key has this slot's prefix.
+    #[default]
+    Empty,
+    /// Exactly one key has this prefix.
+    Leaf { key_hash: Hash, value_hash: Hash },
+    /// Two or more keys: the child group stored at `(version, path + slot)`, whose subtree
+    /// hashes to `hash`.
+    Child { version: Version, hash: Hash },
+}
+
+/// A group node: 16 slots covering 4 binary levels.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Group {
+    pub(crate) slots: [Slot; 16],
+}
+
+/// What a binary subtree inside a group amounts to (for hashing with the collapse rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Summary {
+    Empty,
+    /// Exactly one leaf below: the subtree hashes to that leaf's hash.
+    Single(Hash),
+    /// Two or more leaves below.
+    Multi(Hash),
+}
+
+impl Summary {
+    fn hash(&self) -> Hash {
+        match self {
+            Summary::Empty => EMPTY,
+            Summary::Single(h) | Summary::Multi(h) => *h,
+        }
+    }
+
+    #[inline]
+    fn combine(a: Summary, b: Summary) -> Summary {
+        match (a, b) {
+            (Summary::Empty, Summary::Empty) => Summary::Empty,
+            (Summary::Empty, Summary::Single(h)) | (Summary::Single(h), Summary::Empty) => {
+                Summary::Single(h)
+            }
+            (a, b) => Summary::Multi(internal_hash(&a.hash(), &b.hash())),
+        }
+    }
+}
+
+impl Slot {
+    fn summary(&self) -> Summary {
+        match self {
+            Slot::Empty => Summary::Empty,
+            Slot::Leaf {
+                key_hash,
+                value_hash,
+            } => Summary::Single(leaf_hash(key_hash, value_hash)),
+            Slot::Child { hash, .. } => Summary::Multi(*hash),
+        }
+    }
+}
+
+const TAG_LEAF: u16 = 1;
+
+impl Group {
+    /// The binary subtree summaries of this group as a heap: index 1 is the group's root,
+    /// `2i` and `2i + 1` are the children of `i`, and 16..32 are the slots.
+    fn table(&self) -> [Summary; 32] {
+        let mut t = [Summary::Empty; 32];
+        for (i, s) in self.slots.iter().enumerate() {
+            t[16 + i] = s.summary();
+        }
+        for i in (1..16).rev() {
+            t[i] = Summary::combine(t[2 * i], t[2 * i + 1]);
+        }
+        t
+    }
+
+    /// The hash of the subtree this group roots (with the collapse rule applied).
+    pub(crate) fn hash(&self) -> Hash {
+        self.table()[1].hash()
+    }
+
+    /// Serialised form: `present` bitmap (u16 BE, bit `i` for slot `i`), `leaf` bitmap (u16 BE,
+    /// a subset of `present`), then each present slot in order: a leaf as
+    /// `key_hash ‖ value_hash` (64 bytes), a child as `version` (u64 BE) ‖ `hash` (40 bytes).
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut present = 0u16;
+        let mut leaves = 0u16;
+        let mut body = Vec::with_capacity(4 + 16 * 64);
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        for (i, s) in self.slots.iter().enumerate() {
+            match s {
+                Slot::Empty => {}
+                Slot::Leaf {
+                    key_hash,
+                    value_hash,
+                } => {
+                    present |= 1 << i;
+                    leaves |= TAG_LEAF << i;
+                    body.extend_from_slice(key_hash);
+                    body.extend_from_slice(value_hash);
+                }
+                Slot::Child { version, hash } => {
+                    present |= 1 << i;
+                    body.extend_from_slice(&version.to_be_bytes());
+                    body.extend_from_slice(hash);
+                }
+            }
+        }
+        body[..2].copy_from_slice(&present.to_be_bytes());
+        body[2..4].copy_from_slice(&leaves.to_be_bytes());
+        body
+    }
+
+    /// The inverse of [`Group::encode`]; any malformed input is `Corrupted`.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Group, StateError> {
+        let bad = |why: &str| StateError::Corrupted(format!("bad group node: {why}"));
+        let (head, mut rest) = bytes
+            .split_first_chunk::<4>()
+            .ok_or_else(|| bad("truncated header"))?;
+        let present = u16::from_be_bytes([head[0], head[1]]);
+        let leaves = u16::from_be_bytes([head[2], head[3]]);
+        if leaves & !present != 0 {
+            return Err(bad("leaf bitmap outside present bitmap"));
+        }
+        let mut g = Group::default();
+        for i in 0..16 {
+            if present & (1 << i) == 0 {
+                continue;
+            }
+            if leaves & (1 << i) != 0 {
+                let (kh, r) = rest
+                    .split_first_chunk::<32>()
+                    .ok_or_else(|| bad("truncated leaf"))?;
+                let (vh, r) = r
+                    .split_first_chunk::<32>()
+                    .ok_or_else(|| bad("truncated leaf"))?;
+                g.slots[i] = Slot::Leaf {
+                    key_hash: *kh,
+                    value_hash: *vh,
+                };
+                rest = r;
+            } else {
+                let (v, r) = rest
+                    .split_first_chunk::<8>()
+                    .ok_or_else(|| bad("truncated child"))?;
+                let (h, r) = r
+                    .split_first_chunk::<32>()
+                    .ok_or_else(|| bad("truncated child"))?;
+                g.slots[i] = Slot::Child {
+                    version: u64::from_be_bytes(*v),
+                    hash: *h,
+                };
+                rest = r;
+            }
+        }
+        if !rest.is_empty() {
+            return Err(bad("trailing bytes"));
+        }
+        Ok(g)
+    }
+
+    fn occupied(&self) -> usize {
+        self.slots.iter().filter(|s| **s != Slot::Empty).count()
+    }
+}
+
+/// Read access to stored group nodes. A missing node is `Corrupted`: the tree only points
+/// at nodes that were written, and callers check version availability first.
+pub(crate) trait NodeReader {
+    /// The group stored at `key`.
+    fn node(&self, key: &NodeKey) -> Result<Group, StateError>;
+}
+
+impl NodeReader for HashMap<NodeKey, Group> {
+    fn node(&self, key: &NodeKey) -> Result<Group, StateError> {
+        self.get(key).cloned().ok_or_else(|| missing(key))
+    }
+}
+
+pub(crate) fn missing(key: &NodeKey) -> StateError {
+    StateError::Corrupted(format!(
+        "missing tree node (version {}, {} nibbles)",
+        key.version,
+        key.path.len()
+    ))
+}
+
+/// The result of applying a batch to the tree.
+#[derive(Debug, Default)]
+pub(crate) struct TreeUpdate {
+    /// Groups written by this version.
+    pub(crate) new_nodes: Vec<(NodeKey, Group)>,
+    /// Groups of earlier versions that this version replaced or removed.
+    pub(crate) stale: Vec<NodeKey>,
+    /// The new root hash.
+    pub(crate) root: Hash,
+}
+
+/// What a slot's subtree became after an update.
+enum Sub {
+    Empty,
+    Leaf(Hash, Hash),
+    Group(Hash),
+}
+
+struct Ctx<'a, R: ?Sized> {
+    reader: &'a R,
+    version: Version,
+    out: TreeUpdate,
+}
+
+/// Applies `changes` (sorted by key hash, distinct key hashes; `Some(value_hash)` puts,
+/// `None` deletes) to the tree whose root group is `(prev_version, [])`, writing version
+/// `version`. The root group of the new version is always written.
+pub(crate) fn apply<R: NodeReader + ?Sized>(
+    reader: &R,
+    prev_version: Version,
+    version: Version,
+    changes: &[(Hash, Option<Hash>)],
+) -> Result<TreeUpdate, StateError> {
+    let mut ctx = Ctx {
+        reader,
+        version,
+        out: TreeUpdate::default(),
+    };
+    let root_key = NodeKey::root(prev_version);
+    let mut root = reader.node(&root_key)?;
+    ctx.out.stale.push(root_key);
+    update_slots(&mut ctx, NibblePath::ROOT, &mut root, changes)?;
+    ctx.out.root = root.hash();
+    ctx.out.new_nodes.push((NodeKey::root(version), root));
+    Ok(ctx.out)
+}
+
+/// The (empty) root group every store starts with at version 0.
+pub(crate) fn genesis() -> (NodeKey, Group) {
+    (NodeKey::root(0), Group::default())
+}
+
+fn update_slots<R: NodeReader + ?Sized>(
+    ctx: &mut Ctx<'_, R>,
+    path: NibblePath,
+    group: &mut Group,
+    changes: &[(Hash, Option<Hash>)],
+) -> Result<(), StateError> {
+    let depth = path.len();
+    if depth >= MAX_NIBBLES {
+        return Err(StateError::Corrupted(
+            "tree deeper than 64 nibbles (duplicate key hash)".into(),
+        ));
+    }
+    let mut i = 0;
+    while i < changes.len() {
+        let n = nibble(&changes[i].0, depth);
+        let j = i + changes[i..].partition_point(|c| nibble(&c.0, depth) == n);
+        let sub = &changes[i..j];
+        i = j;
+        let child_path = path.child(n);
+        let result = match group.slots[n] {
+            Slot::Empty => {
+                let puts: Vec<(Hash, Option<Hash>)> =
+                    sub.iter().filter(|c| c.1.is_some()).copied().collect();
+                build(ctx, child_path, &puts)?
+            }
+            Slot::Leaf {
+                key_hash,
+                value_hash,
+            } => {
+                let mut puts: Vec<(Hash, Option<Hash>)> = Vec::with_capacity(sub.len() + 1);
+                let mut seen = false;
+                for c in sub {
+                    if !seen && c.0 >= key_hash {
+                        seen = true;
+                        if c.0 != key_hash {
+                            puts.push((key_hash, Some(value_hash)));
+                        }
+                    }
+                    if c.1.is_some() {
+                        puts.push(*c);
+                    }
+                }
+                if !seen {
+                    puts.push((key_hash, Some(value_hash)));
+                }
+                build(ctx, child_path, &puts)?
+            }
+            Slot::Child { version, .. } => {
+                let key = NodeKey {
+                    version,
+                    path: child_path,
+                };
+                let mut child = ctx.reader.node(&key)?;
+                ctx.out.stale.push(key);
+                update_slots(ctx, child_path, &mut child, sub)?;
+                finish(ctx, child_path, child)
+            }
+        };
+        group.slots[n] = match result {
+            Sub::Empty => Slot::Empty,
+            Sub::Leaf(k, v) => Slot::Leaf {
+                key_hash: k,
+                value_hash: v,
+            },
+            Sub::Group(hash) => Slot::Child {
+                version: ctx.version,
+                hash,
+            },
+        };
+    }
+    Ok(())
+}
+
+/// A fresh subtree at `path` holding exactly `puts` (all `Some`, sorted).
+fn build<R: NodeReader + ?Sized>(
+    ctx: &mut Ctx<'_, R>,
+    path: NibblePath,
+    puts: &[(Hash, Option<Hash>)],
+) -> Result<Sub, StateError> {
+    match puts {
+        [] => Ok(Sub::Empty),
+        [(k, Some(v))] => Ok(Sub::Leaf(*k, *v)),
+        [(_, None)] => Ok(Sub::Empty),
+        _ => {
+            let mut g = Group::default();
+            update_slots(ctx, path, &mut g, puts)?;
+            Ok(finish(ctx, path, g))
+        }
+    }
+}
+
+/// Collapses or stores a non-root group after its update.
+fn finish<R: NodeReader + ?Sized>(ctx: &mut Ctx<'_, R>, path: NibblePath, g: Group) -> Sub {
+    match g.occupied() {
+        0 => return Sub::Empty,
+        1 => {
+            for s in &g.slots {
+                if let Slot::Leaf {
+                    key_hash,
+                    value_hash,
+                } = s
+                {
+                    return Sub::Leaf(*key_hash, *value_hash);
+                }
+            }
+        }
+        _ => {}
+    }
+    let hash = g.hash();
+    ctx.out.new_nodes.push((
+        NodeKey {
+            version: ctx.version,
+            path,
+        },
+        g,
+    ));
+    Sub::Group(hash)
+}
+
+/// A proof for the key with hash `kh` in the tree whose root group is at `version`.
+pub(crate) fn prove<R: NodeReader + ?Sized>(
+    reader: &R,
+    version: Version,
+    kh: &Hash,
+) -> Result<Proof, StateError> {
+    let mut siblings = Vec::with_capacity(32);
+    let mut key = NodeKey::root(version);
+    let mut expected: Option<Hash> = None;
+    loop {
+        let depth = key.path.len();
+        if depth >= MAX_NIBBLES {
+            return Err(StateError::Corrupted("tree deeper than 64 nibbles".into()));
+        }
+        let group = reader.node(&key)?;
+        let t = group.table();
+        if let Some(h) = expected {
+            // A child group must hold two or more leaves and match its parent's pointer.
+            if !matches!(t[1], Summary::Multi(got) if got == h) {
+                return Err(StateError::Corrupted(format!(
+                    "child group (version {}, {} nibbles) does not match its parent",
+                    key.version, depth
+                )));
+            }
+        }
+        let mut idx = 1usize;
+        let mut level = 0usize;
+        loop {
+            match t[idx] {
+                Summary::Empty => {
+                    return Ok(Proof {
+                        siblings,
+                        terminal: ProofTerminal::Empty,
+                    });
+                }
+                Summary::Single(_) => {
+                    // The one leaf in the slot range below `idx`.
+                    let width = 16 >> level;
+                    let first = (idx << (4 - level)) - 16;
+                    for s in &group.slots[first..first + width] {
+                        if let Slot::Leaf {
+                            key_hash,
+                            value_hash,
+                        } = s
+                        {
+                            return Ok(Proof {
+                                siblings,
+                                terminal: ProofTerminal::Leaf {
+                                    key_hash: *key_hash,
+                                    value_hash: *value_hash,
+                                },
+                            });
+                        }
+                    }
+                    return Err(StateError::Corrupted("group summary without leaf".into()));
+                }
+                Summary::Multi(_) => {}
+            }
+            if level == 4 {
+                break;
+            }
+            let b = bit(kh, depth * 4 + level);
+            let (mine, other) = if b {
+                (2 * idx + 1, 2 * idx)
+            } else {
+                (2 * idx, 2 * idx + 1)
+            };
+            siblings.push(t[other].hash());
+            idx = mine;
+            level += 1;
+        }
+        let n = idx - 16;
+        match group.slots[n] {
+            Slot::Child { version, hash } => {
+                expected = Some(hash);
+                key = NodeKey {
+                    version,
+                    path: key.path.child(n),
+                };
+            }
+            _ => return Err(StateError::Corrupted("multi summary on a leaf slot".into())),
+        }
+    }
+}
+
+/// Visits the groups reachable from the root of `version` down to `max_depth` nibbles,
+/// calling `f` on each (used to warm node caches).
+pub(crate) fn walk_top<R: NodeReader + ?Sized>(
+    reader: &R,
+    version: Version,
+    max_depth: usize,
+    f: &mut dyn FnMut(NodeKey, &Group),
+) -> Result<(), StateError> {
+    let mut stack = vec![NodeKey::root(version)];
+    while let Some(key) = stack.pop() {
+        let g = reader.node(&key)?;
+        if key.path.len() < max_depth.min(MAX_NIBBLES - 1) {
+            for (n, s) in g.slots.iter().enumerate() {
+                if let Slot::Child { version, .. } = s {
+                    stack.push(NodeKey {
+                        version: *version,
+                        path: key.path.child(n),
+                    });
+                }
+            }
+        }
+        f(key, &g);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn node_key_roundtrip_and_strictness() {
+        let mut p = NibblePath::ROOT;
+        for n in [3, 15, 0, 7, 9] {
+            p = p.child(n);
+            let k = NodeKey {
+                version: 42,
+                path: p,
+            };
+            assert_eq!(NodeKey::decode(&k.encode()).unwrap(), k);
+        }
+        assert!(NodeKey::decode(&[0; 8]).is_err());
+        // odd length with a non-zero padding nibble
+        let mut bad = NodeKey {
+            version: 1,
+            path: NibblePath::ROOT.child(1),
+        }
+        .encode();
+        *bad.last_mut().unwrap() |= 1;
+        assert!(NodeKey::decode(&bad).is_err());
+        let mut long = vec![0u8; 8];
+        long.push(65);
+        long.extend_from_slice(&[0; 33]);
+        assert!(NodeKey::decode(&long).is_err());
+    }
+
+    #[test]
+    fn group_roundtrip_and_strictness() {
+        let mut g = Group::default();
+        g.slots[0] = Slot::Leaf {
+            key_hash: [1; 32],
+            value_hash: [2; 32],
+        };
+        g.slots[9] = Slot::Child {
+            version: 7,
+            hash: [3; 32],
+        };
+        let bytes = g.encode();
+        assert_eq!(Group::decode(&bytes).unwrap(), g);
+        for cut in 0..bytes.len() {
+            assert!(Group::decode(&bytes[..cut]).is_err());
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(Group::decode(&extra).is_err());
+        let mut wrong = bytes;
+        wrong[3] |= 0x04; // leaf bit for an absent slot
+        assert!(Group::decode(&wrong).is_err());
+    }
+}
