@@ -1,1 +1,216 @@
-//! keel-engine: metered, deterministic contract execution (under construction).
+//! keel-engine: Keel's deterministic, metered WebAssembly contract execution engine.
+//!
+//! The node hands [`Engine::execute_block`] a [`BlockContext`] and a list of [`Transaction`]s
+//! (or raw SCALE bytes, [`Engine::execute_block_raw`]); the engine runs each in `wasmi` with
+//! fuel metering against one [`keel_state::Overlay`] for the whole block (each transaction and
+//! each nested call frame is a checkpoint), then commits the block's changes to the store in
+//! one write. Receipts, gas and the state root are a pure function of (previous state, block).
+//!
+//! Embedding rules:
+//! - no global state: everything lives in an [`Engine`], which is `Send + Sync`;
+//! - state is behind the `keel-state` traits ([`keel_state::StateRead`] to simulate,
+//!   [`keel_state::StateStore`] to commit), so any store plugs in;
+//! - [`EngineError`] is only for store failures and misuse. A contract trap, revert or
+//!   out-of-gas is a [`Receipt`] [`Status`].
+//!
+//! ```
+//! use keel_engine::{Action, BlockContext, Engine, EngineConfig, Status, Transaction};
+//! use keel_state::MemStore;
+//!
+//! // A contract whose method `ping` returns the 4 bytes "pong".
+//! let wasm = wat::parse_str(r#"(module
+//!     (import "keel" "set_return" (func $ret (param i32 i32)))
+//!     (memory (export "memory") 1)
+//!     (data (i32.const 0) "pong")
+//!     (func (export "ping") (call $ret (i32.const 0) (i32.const 4))))"#).unwrap();
+//!
+//! let mut engine = Engine::new(EngineConfig::default());
+//! let mut store = MemStore::new();
+//! let ctx = BlockContext { height: 1, timestamp: 0 };
+//! let alice = [1u8; 32];
+//! let tx = |nonce, action| Transaction { sender: alice, nonce, gas_limit: 10_000_000, action };
+//!
+//! let deploy = engine.execute_block(&mut store, &ctx, &[tx(0, Action::Deploy { code: wasm })]).unwrap();
+//! let code_hash: [u8; 32] = deploy.receipts[0].return_data.clone().try_into().unwrap();
+//! let inst = engine.execute_block(&mut store, &ctx, &[tx(1, Action::Instantiate {
+//!     code_hash, salt: vec![], args: vec![] })]).unwrap();
+//! let contract: [u8; 32] = inst.receipts[0].return_data.clone().try_into().unwrap();
+//!
+//! let call = tx(2, Action::Call { contract, method: "ping".into(), args: vec![] });
+//! let out = engine.execute_block(&mut store, &ctx, &[call]).unwrap();
+//! assert_eq!(out.receipts[0].status, Status::Success);
+//! assert_eq!(out.receipts[0].return_data, b"pong");
+//! ```
+#![forbid(unsafe_code)]
+
+mod config;
+mod error;
+mod exec;
+mod gas;
+mod host;
+mod types;
+mod validate;
+
+use std::cell::RefCell;
+
+use keel_state::{StateRead, StateStore};
+use parity_scale_codec::DecodeAll;
+
+pub use config::{EngineConfig, Limits, keel_features};
+pub use error::EngineError;
+pub use exec::contract_address;
+pub use gas::GasSchedule;
+pub use types::{
+    Action, Address, BlockContext, BlockOutcome, CallStatus, ContractInfo, Event, FLAG_REENTRANT,
+    Hash, InvalidReason, Receipt, Status, Transaction, TrapKind,
+};
+pub use validate::{CodeInfo, Problem, ValidationError, check_code, code_hash};
+
+use exec::{Shared, TxEnv, execute_tx};
+
+/// The execution engine: configuration, the wasmi engine and the compiled-module cache.
+#[derive(Debug)]
+pub struct Engine {
+    shared: Shared,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new(EngineConfig::default())
+    }
+}
+
+impl Engine {
+    /// An engine with `config`.
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            shared: Shared::new(config),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// How many compiled modules the cache holds now (never affects gas).
+    pub fn cached_modules(&self) -> usize {
+        self.shared.cached_modules()
+    }
+
+    /// Validates `code` exactly as `Deploy` would, without deploying it.
+    pub fn check(&self, code: &[u8]) -> Result<CodeInfo, ValidationError> {
+        crate::validate::check_and_compile(&self.shared.wasmi, code, &self.shared.config)
+            .map(|(info, _)| info)
+    }
+
+    /// Runs `txs` as one block on top of `state` and commits the result atomically: one
+    /// overlay for the block, a checkpoint per transaction, one `state.commit`.
+    /// `Err` only if the store fails; then nothing is committed.
+    pub fn execute_block<S: StateStore>(
+        &mut self,
+        state: &mut S,
+        ctx: &BlockContext,
+        txs: &[Transaction],
+    ) -> Result<BlockOutcome, EngineError> {
+        self.run_block(state, ctx, txs.iter().map(Some))
+    }
+
+    /// Like [`Engine::execute_block`], from SCALE-encoded transactions: bytes that do not
+    /// decode (exactly, with no trailing bytes) get an `Invalid(Undecodable)` receipt.
+    pub fn execute_block_raw<S: StateStore, B: AsRef<[u8]>>(
+        &mut self,
+        state: &mut S,
+        ctx: &BlockContext,
+        txs: &[B],
+    ) -> Result<BlockOutcome, EngineError> {
+        let decoded: Vec<Option<Transaction>> = txs
+            .iter()
+            .map(|b| Transaction::decode_all(&mut b.as_ref()).ok())
+            .collect();
+        self.run_block(state, ctx, decoded.iter().map(Option::as_ref))
+    }
+
+    fn run_block<'t, S: StateStore>(
+        &mut self,
+        state: &mut S,
+        ctx: &BlockContext,
+        txs: impl Iterator<Item = Option<&'t Transaction>>,
+    ) -> Result<BlockOutcome, EngineError> {
+        let changes = {
+            let base: &dyn StateRead = &*state;
+            let env = RefCell::new(TxEnv::new(base));
+            let mut receipts = Vec::new();
+            for tx in txs {
+                receipts.push(match tx {
+                    Some(tx) => execute_tx(&self.shared, &env, *ctx, tx)?,
+                    None => Receipt::invalid(InvalidReason::Undecodable),
+                });
+            }
+            (env.into_inner().overlay.into_changes(), receipts)
+        };
+        let (changes, receipts) = changes;
+        let (version, state_root) = state.commit(&changes)?;
+        Ok(BlockOutcome {
+            receipts,
+            version,
+            state_root,
+        })
+    }
+
+    /// Runs `tx` on top of `state` without committing anything: the receipt, including gas,
+    /// is exactly what [`Engine::execute_block`] would produce for a block holding only `tx`.
+    pub fn simulate<S: StateRead>(
+        &self,
+        state: &S,
+        ctx: &BlockContext,
+        tx: &Transaction,
+    ) -> Result<Receipt, EngineError> {
+        let base: &dyn StateRead = state;
+        let env = RefCell::new(TxEnv::new(base));
+        execute_tx(&self.shared, &env, *ctx, tx)
+    }
+
+    /// A read-only call (a view, or gas estimation): runs `method` of `contract` as `caller`
+    /// with `gas_limit`, using the caller's current nonce, and commits nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn query<S: StateRead>(
+        &self,
+        state: &S,
+        ctx: &BlockContext,
+        caller: Address,
+        contract: Address,
+        method: &str,
+        args: Vec<u8>,
+        gas_limit: u64,
+    ) -> Result<Receipt, EngineError> {
+        let nonce = match state.get(&exec::nonce_key(&caller))? {
+            None => 0,
+            Some(v) => u64::decode_all(&mut v.as_slice())
+                .map_err(|_| EngineError::Internal("undecodable nonce in state".into()))?,
+        };
+        let tx = Transaction {
+            sender: caller,
+            nonce,
+            gas_limit,
+            action: Action::Call {
+                contract,
+                method: method.to_string(),
+                args,
+            },
+        };
+        self.simulate(state, ctx, &tx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        assert_send_sync::<Engine>();
+    }
+}

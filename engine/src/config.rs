@@ -1,0 +1,154 @@
+//! Engine configuration: the gas schedule, the limits, and the exact wasmi configuration.
+
+use parity_scale_codec::{Decode, Encode};
+use wasmi::{CompilationMode, Config, EnforcedLimits};
+use wasmparser::WasmFeatures;
+
+use crate::gas::GasSchedule;
+
+/// Consensus limits. Like the gas schedule, changing one is a hard fork.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Limits {
+    /// Largest accepted wasm module, bytes.
+    pub max_code_len: u32,
+    /// Most 64 KiB pages a contract memory may have (initially and after growth).
+    pub max_memory_pages: u32,
+    /// Most functions (imported + defined).
+    pub max_functions: u32,
+    /// Most globals.
+    pub max_globals: u32,
+    /// Most table entries (sum of initial sizes; maximums are capped at instantiation).
+    pub max_table_entries: u32,
+    /// Most data segments.
+    pub max_data_segments: u32,
+    /// Most bytes in all data segments together.
+    pub max_data_bytes: u32,
+    /// Deepest nesting of contract calls (the top-level frame is depth 1).
+    pub max_call_depth: u32,
+    /// Deepest wasm recursion inside one frame (wasmi's recursion limit).
+    pub max_recursion_depth: u32,
+    /// Largest wasm value stack inside one frame, bytes.
+    pub max_stack_bytes: u32,
+    /// Most events per transaction.
+    pub max_events: u32,
+    /// Most topics per event.
+    pub max_topics: u32,
+    /// Largest event data, bytes.
+    pub max_event_data: u32,
+    /// Largest storage key (the contract's own key, before namespacing), bytes.
+    pub max_key_len: u32,
+    /// Largest storage value, bytes.
+    pub max_value_len: u32,
+    /// Largest return data, revert message or call input, bytes.
+    pub max_return_len: u32,
+    /// Largest `debug_log` message, bytes (longer ones are truncated in the record).
+    pub max_log_len: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_code_len: 512 * 1024,
+            max_memory_pages: 16,
+            max_functions: 10_000,
+            max_globals: 256,
+            max_table_entries: 4_096,
+            max_data_segments: 256,
+            max_data_bytes: 256 * 1024,
+            max_call_depth: 16,
+            max_recursion_depth: 1_024,
+            max_stack_bytes: 1024 * 1024,
+            max_events: 128,
+            max_topics: 4,
+            max_event_data: 8 * 1024,
+            max_key_len: 1024,
+            max_value_len: 128 * 1024,
+            max_return_len: 128 * 1024,
+            max_log_len: 4 * 1024,
+        }
+    }
+}
+
+/// Everything that configures an [`crate::Engine`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// The prices (consensus).
+    pub gas: GasSchedule,
+    /// The limits (consensus).
+    pub limits: Limits,
+    /// Record `debug_log` messages in `Receipt::logs` (for test harnesses). Never changes gas
+    /// or any other receipt field.
+    pub record_logs: bool,
+    /// How many compiled modules the in-memory cache keeps (least recently used evicted).
+    /// 0 disables the cache. Never changes gas.
+    pub module_cache_capacity: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            gas: GasSchedule::default(),
+            limits: Limits::default(),
+            record_logs: false,
+            module_cache_capacity: 256,
+        }
+    }
+}
+
+/// The wasm features Keel accepts, decided one by one (every other feature is off):
+///
+/// - on: mutable globals, sign extension, multi-value, bulk memory, reference types
+///   (with the GC *types* wasmparser needs for them). Stable rustc emits all of these for
+///   `wasm32-unknown-unknown` by default; rejecting bulk memory broke CosmWasm's users.
+/// - on: saturating float-to-int, only because rustc's default target features name it; every
+///   such instruction takes a float, so with floats off it can never validate.
+/// - off: floats (`f32`/`f64` types and instructions). No NaN-bit nondeterminism to argue
+///   about; a future float mode must also turn on wasmi's `deterministic` feature.
+/// - off: SIMD and relaxed SIMD (not compiled into our wasmi, and float-heavy), threads and
+///   shared memory, memory64, multi-memory, custom page sizes, wide arithmetic, exceptions, GC.
+/// - off: tail calls (not emitted by default rustc; `return_call` would let a frame
+///   escape the call-depth accounting we reason about) and extended const (not emitted by
+///   default rustc; nothing needs it).
+pub fn keel_features() -> WasmFeatures {
+    let mut f = WasmFeatures::empty();
+    f.set(WasmFeatures::MUTABLE_GLOBAL, true);
+    f.set(WasmFeatures::SIGN_EXTENSION, true);
+    f.set(WasmFeatures::MULTI_VALUE, true);
+    f.set(WasmFeatures::BULK_MEMORY, true);
+    f.set(WasmFeatures::REFERENCE_TYPES, true);
+    f.set(WasmFeatures::GC_TYPES, true);
+    f.set(WasmFeatures::SATURATING_FLOAT_TO_INT, true);
+    f.set(WasmFeatures::FLOATS, false);
+    f
+}
+
+/// The wasmi configuration for `config`. Every feature is set explicitly so that a wasmi
+/// upgrade cannot switch one on silently.
+pub(crate) fn wasmi_config(config: &EngineConfig) -> Config {
+    let mut c = Config::default();
+    c.consume_fuel(true)
+        .compilation_mode(CompilationMode::Eager)
+        .allow_start_fn(false)
+        .enforced_limits(EnforcedLimits::strict())
+        .ignore_custom_sections(true)
+        .operator_cost(config.gas.operator_cost())
+        .fuel_cost(config.gas.fuel_costs())
+        .set_max_recursion_depth(config.limits.max_recursion_depth as usize)
+        .set_max_stack_height(config.limits.max_stack_bytes as usize)
+        .set_max_cached_stacks(4)
+        .wasm_mutable_global(true)
+        .wasm_sign_extension(true)
+        .wasm_saturating_float_to_int(true)
+        .wasm_multi_value(true)
+        .wasm_bulk_memory(true)
+        .wasm_reference_types(true)
+        .wasm_multi_memory(false)
+        .wasm_tail_call(false)
+        .wasm_extended_const(false)
+        .wasm_custom_page_sizes(false)
+        .wasm_wide_arithmetic(false)
+        .floats(false);
+    // memory64 and SIMD are not compiled into our wasmi (default features off), so they are
+    // off without a setter.
+    c
+}
