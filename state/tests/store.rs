@@ -1,0 +1,286 @@
+//! The RocksDB store: reopen, checkpoints, and every way opening a data dir can fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{Versioned, apply_model};
+use keel_state::{ChangeSet, StateError, StateRead, StateStore, Store, reference};
+use parity_scale_codec::Encode;
+
+fn fill(store: &mut Store, rounds: u32) -> Vec<BTreeMap<Vec<u8>, Vec<u8>>> {
+    let mut model = BTreeMap::new();
+    let mut models = vec![model.clone()];
+    for r in 0..rounds {
+        let mut cs = ChangeSet::new();
+        for i in 0..50u32 {
+            let k = format!("key{}", (r * 37 + i * 11) % 200).into_bytes();
+            if i % 7 == 3 {
+                cs.delete(k);
+            } else {
+                cs.put(k, format!("v{r}-{i}").into_bytes());
+            }
+        }
+        apply_model(&mut model, &cs);
+        store.commit(&cs).unwrap();
+        models.push(model.clone());
+    }
+    models
+}
+
+fn all_cfs() -> Vec<&'static str> {
+    vec!["nodes", "values", "latest", "stale", "meta"]
+}
+
+/// Opens the raw RocksDB underneath a Keel store (all column families).
+fn raw(path: &Path) -> rocksdb::DB {
+    rocksdb::DB::open_cf(&rocksdb::Options::default(), path, all_cfs()).unwrap()
+}
+
+#[test]
+fn reopen_keeps_root_versions_contents_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested").join("data");
+    let mut store = Store::open(&path).unwrap();
+    let models = fill(&mut store, 12);
+    let (v, root) = (store.version(), store.root());
+    let roots: Vec<_> = (0..=v).map(|i| store.root_at(i).unwrap()).collect();
+    drop(store);
+
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.version(), v);
+    assert_eq!(store.root(), root);
+    assert_eq!(root, reference::root(&models[v as usize]));
+    let all: Vec<_> = models[v as usize]
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(store.all(), all);
+    for i in 0..=v {
+        assert_eq!(store.root_at(i).unwrap(), roots[i as usize]);
+        assert_eq!(roots[i as usize], reference::root(&models[i as usize]));
+        for k in ["key0", "key11", "key199", "nope"] {
+            let want = models[i as usize].get(k.as_bytes()).cloned();
+            assert_eq!(store.get_at(k.as_bytes(), i).unwrap(), want);
+            store
+                .prove(k.as_bytes(), i)
+                .unwrap()
+                .verify(&roots[i as usize], k.as_bytes(), want.as_deref())
+                .unwrap();
+        }
+    }
+    // It keeps committing after a reopen.
+    let mut store = store;
+    let mut cs = ChangeSet::new();
+    cs.put(b"new".to_vec(), b"x".to_vec());
+    let (v2, r2) = store.commit(&cs).unwrap();
+    let mut m = models[v as usize].clone();
+    apply_model(&mut m, &cs);
+    assert_eq!((v2, r2), (v + 1, reference::root(&m)));
+}
+
+#[test]
+fn checkpoint_is_an_independent_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("a")).unwrap();
+    let models = fill(&mut store, 5);
+    let (v, root) = (store.version(), store.root());
+    store.checkpoint_to(dir.path().join("snap")).unwrap();
+    fill(&mut store, 3);
+    assert_ne!(store.root(), root);
+    let snap = Store::open(dir.path().join("snap")).unwrap();
+    assert_eq!((snap.version(), snap.root()), (v, root));
+    let all: Vec<_> = models[v as usize]
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(snap.all(), all);
+    // A checkpoint into an existing path is an error, not a panic.
+    assert!(store.checkpoint_to(dir.path().join("snap")).is_err());
+}
+
+#[test]
+fn second_open_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open(dir.path()).unwrap();
+    match Store::open(dir.path()) {
+        Err(StateError::Locked { .. }) => {}
+        other => panic!("expected Locked, got {other:?}"),
+    }
+}
+
+#[test]
+fn garbage_dir_is_foreign() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"hello").unwrap();
+    match Store::open(dir.path()) {
+        Err(StateError::Foreign { .. }) => {}
+        other => panic!("expected Foreign, got {other:?}"),
+    }
+}
+
+#[test]
+fn garbage_rocksdb_files_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("CURRENT"), b"\xff\xfe garbage").unwrap();
+    std::fs::write(dir.path().join("MANIFEST-000001"), b"junk junk junk").unwrap();
+    match Store::open(dir.path()) {
+        Err(StateError::Foreign { .. } | StateError::Corrupted(_) | StateError::Io(_)) => {}
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn plain_rocksdb_is_foreign() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut o = rocksdb::Options::default();
+        o.create_if_missing(true);
+        let db = rocksdb::DB::open(&o, dir.path()).unwrap();
+        db.put(b"some", b"thing").unwrap();
+    }
+    match Store::open(dir.path()) {
+        Err(StateError::Foreign { .. }) => {}
+        other => panic!("expected Foreign, got {other:?}"),
+    }
+    // Our column families but no Keel metadata: still foreign.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut o = rocksdb::Options::default();
+        o.create_if_missing(true);
+        o.create_missing_column_families(true);
+        let _db = rocksdb::DB::open_cf(&o, dir.path(), all_cfs()).unwrap();
+    }
+    match Store::open(dir.path()) {
+        Err(StateError::Foreign { .. }) => {}
+        other => panic!("expected Foreign, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_magic_is_foreign_and_newer_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    {
+        let db = raw(dir.path());
+        let meta = db.cf_handle("meta").unwrap();
+        db.put_cf(meta, b"format", (keel_state::FORMAT_VERSION + 1).encode())
+            .unwrap();
+    }
+    match Store::open(dir.path()) {
+        Err(StateError::NewerFormat {
+            found, supported, ..
+        }) => {
+            assert_eq!(found, keel_state::FORMAT_VERSION + 1);
+            assert_eq!(supported, keel_state::FORMAT_VERSION);
+        }
+        other => panic!("expected NewerFormat, got {other:?}"),
+    }
+    {
+        let db = raw(dir.path());
+        let meta = db.cf_handle("meta").unwrap();
+        db.put_cf(meta, b"magic", b"other-store".to_vec().encode())
+            .unwrap();
+    }
+    match Store::open(dir.path()) {
+        Err(StateError::Foreign { .. }) => {}
+        other => panic!("expected Foreign, got {other:?}"),
+    }
+}
+
+#[test]
+fn corrupted_data_is_a_typed_error() {
+    // Undecodable metadata.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    fill(&mut store, 3);
+    drop(store);
+    {
+        let db = raw(dir.path());
+        db.put_cf(db.cf_handle("meta").unwrap(), b"latest", [1, 2, 3])
+            .unwrap();
+    }
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StateError::Corrupted(_))
+    ));
+
+    // A damaged root group.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    fill(&mut store, 3);
+    drop(store);
+    {
+        let db = raw(dir.path());
+        let nodes = db.cf_handle("nodes").unwrap();
+        let mut key = 3u64.to_be_bytes().to_vec();
+        key.push(0);
+        assert!(db.get_cf(nodes, &key).unwrap().is_some());
+        db.put_cf(nodes, &key, [0xff, 0xff, 0, 0, 1]).unwrap();
+    }
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StateError::Corrupted(_))
+    ));
+
+    // A missing historic root group, a damaged value and a damaged versioned value: the
+    // store opens, and the reads that touch them fail with Corrupted.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    fill(&mut store, 3);
+    drop(store);
+    {
+        let db = raw(dir.path());
+        let nodes = db.cf_handle("nodes").unwrap();
+        let mut key = 1u64.to_be_bytes().to_vec();
+        key.push(0);
+        db.delete_cf(nodes, &key).unwrap();
+        db.put_cf(db.cf_handle("latest").unwrap(), b"key0", [0xff])
+            .unwrap();
+        let mut vkey = keel_state::proof::key_hash(b"key11").to_vec();
+        vkey.extend_from_slice(&2u64.to_be_bytes());
+        db.put_cf(db.cf_handle("values").unwrap(), &vkey, [7, 7])
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert!(matches!(
+        store.prove(b"key0", 1),
+        Err(StateError::Corrupted(_))
+    ));
+    assert!(matches!(store.get(b"key0"), Err(StateError::Corrupted(_))));
+    assert!(matches!(
+        store.get_at(b"key11", 2),
+        Err(StateError::Corrupted(_))
+    ));
+    let scanned: Vec<_> = store.scan_prefix(b"key0").collect();
+    assert!(scanned.iter().any(Result::is_err));
+    // The undamaged parts still read.
+    assert!(store.prove(b"key0", 3).is_ok());
+}
+
+#[test]
+fn unusable_path_is_io() {
+    let dir = tempfile::tempdir().unwrap();
+    // A regular file where the data dir should be.
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    assert!(matches!(Store::open(&file), Err(StateError::Io(_))));
+    // A dir under a regular file cannot be created.
+    assert!(matches!(
+        Store::open(file.join("sub")),
+        Err(StateError::Io(_))
+    ));
+    // Permissions bite only when not running as root: check by trying.
+    use std::os::unix::fs::PermissionsExt;
+    let locked = dir.path().join("noaccess");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("CURRENT"), b"x").unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let is_root = std::fs::read_dir(&locked).is_ok();
+    if !is_root {
+        assert!(matches!(Store::open(&locked), Err(StateError::Io(_))));
+    }
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
