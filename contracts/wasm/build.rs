@@ -10,14 +10,26 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-/// Every contract the library exposes: the crate directory and the `.wasm` file name.
-const CONTRACTS: &[&str] = &["counter", "token"];
+/// Every contract the library exposes: its crate (and `.wasm`) name. Each is built by its own
+/// cargo invocation, so that one contract's SDK features (e.g. `alloc`) do not leak into
+/// another through feature unification.
+const CONTRACTS: &[&str] = &[
+    "counter",
+    "token",
+    "compute",
+    "nft",
+    "multisig",
+    "swap",
+    "adversary",
+];
 
 /// Link and codegen flags for every contract:
 /// - a 32 KiB stack instead of Rust's 1 MiB default, so a fresh instance needs one page of
 ///   memory instead of 17;
-/// - an explicit wasm feature set (MVP + mutable globals + sign extension + bulk memory), so that a
-///   compiler upgrade cannot switch on reference types or multi-value silently.
+/// - an explicit wasm feature set for our own code (MVP + mutable globals + sign extension + bulk
+///   memory), so that a compiler upgrade cannot switch on multi-value or other proposals silently.
+///   (The precompiled `core`/`alloc` can still carry reference-types encodings, e.g. an over-long
+///   `call_indirect` table index; the engine accepts reference types.)
 const FLAGS: &[&str] = &[
     "-Clink-arg=-zstack-size=32768",
     "-Ctarget-cpu=mvp",
@@ -48,17 +60,32 @@ fn run() -> Result<(), String> {
     rerun_if_changed(&examples, &repo)?;
     check_wasm_target()?;
 
+    for name in CONTRACTS {
+        build_one(name, &examples, &target_dir, &repo)?;
+    }
+    let built = target_dir.join("wasm32-unknown-unknown/release");
+    for name in CONTRACTS {
+        let file = format!("{name}.wasm");
+        let src = built.join(&file);
+        fs::copy(&src, out_dir.join(&file))
+            .map_err(|e| format!("cannot copy {}: {e}", src.display()))?;
+    }
+    Ok(())
+}
+
+fn build_one(name: &str, examples: &Path, target_dir: &Path, repo: &Path) -> Result<(), String> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&examples)
+    cmd.current_dir(examples)
         .arg("build")
         .arg("--release")
         .arg("--locked")
+        .args(["-p", name])
         .args(["--target", "wasm32-unknown-unknown"])
         .arg("--manifest-path")
         .arg(examples.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(target_dir);
     for (key, _) in env::vars_os() {
         let Some(key) = key.to_str() else { continue };
         let strip = matches!(
@@ -99,16 +126,9 @@ fn run() -> Result<(), String> {
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!(
-            "building the example contracts failed ({status}); the errors are above. \
-             To reproduce: cd contracts/examples && cargo build --release"
+            "building the example contract `{name}` failed ({status}); the errors are above. \
+             To reproduce: cd contracts/examples && cargo build --release -p {name}"
         ));
-    }
-    let built = target_dir.join("wasm32-unknown-unknown/release");
-    for name in CONTRACTS {
-        let file = format!("{name}.wasm");
-        let src = built.join(&file);
-        fs::copy(&src, out_dir.join(&file))
-            .map_err(|e| format!("cannot copy {}: {e}", src.display()))?;
     }
     Ok(())
 }

@@ -74,6 +74,7 @@ impl Output for BufWriter<'_> {
     }
 }
 
+#[cfg(not(feature = "alloc"))]
 #[cold]
 fn too_large() -> ! {
     crate::env::revert_str(

@@ -4,16 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failure should panic
 
 use keel_contracts::ALL;
-use wasmparser::{ExternalKind, Parser, Payload, TypeRef, Validator, WasmFeatures};
-
-/// MVP integer code plus mutable globals, sign extension and bulk memory: no floats, no
-/// reference types, no multi-value, no SIMD.
-fn features() -> WasmFeatures {
-    WasmFeatures::MUTABLE_GLOBAL
-        | WasmFeatures::SIGN_EXTENSION
-        | WasmFeatures::BULK_MEMORY
-        | WasmFeatures::GC_TYPES
-}
+use wasmparser::{ExternalKind, Operator, Parser, Payload, TypeRef, Validator, WasmFeatures};
 
 const HOST_FUNCTIONS: &[&str] = &[
     "input",
@@ -84,9 +75,31 @@ fn shape(wasm: &[u8]) -> Shape {
 }
 
 #[test]
-fn every_contract_validates_with_the_restricted_feature_set() {
+fn every_contract_passes_the_engines_upload_validation() {
+    let engine = keel_engine::Engine::default();
     for (name, wasm) in ALL {
-        Validator::new_with_features(features())
+        Validator::new_with_features(keel_engine::keel_features())
+            .validate_all(wasm)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let info = engine
+            .check(wasm)
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(
+            info.reentrant,
+            *name == "adversary",
+            "{name}: keel_reentrant export"
+        );
+    }
+}
+
+#[test]
+fn contracts_use_no_floats_and_no_multi_value() {
+    // The engine rejects floats; the build's `-Ctarget-cpu=mvp` keeps our own code free of
+    // multi-value too (the precompiled core/alloc may still use reference-types encodings).
+    let features =
+        keel_engine::keel_features().difference(WasmFeatures::FLOATS | WasmFeatures::MULTI_VALUE);
+    for (name, wasm) in ALL {
+        Validator::new_with_features(features)
             .validate_all(wasm)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
@@ -129,14 +142,21 @@ fn instances_start_small() {
     }
 }
 
+/// Contracts that must not need an allocator.
+const NO_ALLOC: &[&str] = &["counter", "token", "compute", "swap"];
+
 #[test]
 fn contracts_without_alloc_carry_no_allocator_and_no_host_paths() {
     for (name, wasm) in ALL {
-        if ["counter", "token"].contains(name) {
-            // The SDK's refusing allocator is the only code with this message: if it is
-            // absent, nothing in the contract allocates.
-            let allocator = b"keel-sdk: this contract allocates";
-            assert!(!contains(wasm, allocator), "{name} allocates");
+        if NO_ALLOC.contains(name) {
+            // The SDK's refusing allocator is the only code with this message, and its bump
+            // allocator is the only code that grows memory: with neither present, nothing in
+            // the contract allocates.
+            assert!(
+                !contains(wasm, b"keel-sdk: this contract allocates"),
+                "{name} allocates"
+            );
+            assert!(!grows_memory(wasm), "{name} grows memory");
         }
         assert!(!contains(wasm, b"/root/"), "{name} embeds a home path");
         assert!(!contains(wasm, b"/home/"), "{name} embeds a home path");
@@ -145,6 +165,20 @@ fn contracts_without_alloc_carry_no_allocator_and_no_host_paths() {
             "{name} embeds an absolute checkout path"
         );
     }
+}
+
+fn grows_memory(wasm: &[u8]) -> bool {
+    for payload in Parser::new(0).parse_all(wasm) {
+        if let Payload::CodeSectionEntry(body) = payload.expect("parses") {
+            let mut ops = body.get_operators_reader().expect("body");
+            while !ops.eof() {
+                if matches!(ops.read().expect("op"), Operator::MemoryGrow { .. }) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
