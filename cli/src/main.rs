@@ -1,2 +1,218 @@
-//! keel: the command-line tool (under construction).
-fn main() {}
+//! `keel`: Keel's command-line tool.
+//!
+//! Keeps a chain in a local data dir (RocksDB) between commands: check, deploy, call and query
+//! contracts, apply blocks from JSON files, read and prove state, and run the demo.
+//! See `cli/README.md` for the argument syntax and the block file format.
+
+mod args;
+mod block;
+mod commands;
+mod datadir;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Keel: a deterministic smart-contract execution engine.
+#[derive(Debug, Parser)]
+#[command(name = "keel", version, about, long_about = None)]
+pub struct Cli {
+    /// The data dir holding the chain state (RocksDB) between commands.
+    #[arg(long, global = true, default_value = ".keel", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Print machine-readable JSON instead of human text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The account sending transactions: `@name` or `name` (a named account, hashed to an
+    /// address) or `0x<64 hex>`.
+    #[arg(long, global = true, default_value = "@alice", value_name = "ACCOUNT")]
+    pub sender: String,
+    /// Gas limit per transaction.
+    #[arg(long, global = true, default_value_t = keel_testkit::DEFAULT_GAS_LIMIT, value_name = "GAS")]
+    pub gas: u64,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a wasm module as the engine would on upload; list every problem.
+    Check {
+        /// The wasm file (or `example:NAME` for a built-in example contract).
+        file: String,
+    },
+    /// Upload and instantiate a contract; print the receipts and its address.
+    Deploy {
+        /// The wasm file (or `example:NAME` for a built-in example contract).
+        file: String,
+        /// Constructor arguments, `TYPE:VALUE` each (e.g. `u128:1000 addr:@bob`).
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// Salt for the address (hex); defaults to the sender's nonce.
+        #[arg(long)]
+        salt: Option<String>,
+        /// Name this contract in later output (defaults to the file's stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Call a method in a new block and print the receipt.
+    Call(CallArgs),
+    /// Run a method read-only (nothing is committed) and print the receipt.
+    Query(CallArgs),
+    /// Apply a block of transactions from a JSON file; print the receipts and the root.
+    Run {
+        /// The block file (format: see cli/README.md).
+        file: PathBuf,
+    },
+    /// Read, prove and verify state.
+    State {
+        /// What to do.
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Deploy the example token and run blocks of transfers, printing tx/s, gas and roots.
+    Demo {
+        /// Number of blocks of transfers.
+        #[arg(long, default_value_t = 10)]
+        blocks: u64,
+        /// Transfers per block.
+        #[arg(long, default_value_t = 2000)]
+        txs: u64,
+        /// Number of accounts the transfers go between.
+        #[arg(long, default_value_t = 1000)]
+        accounts: u64,
+    },
+    /// List the example contracts built into this binary (usable as `example:NAME`).
+    Examples,
+}
+
+/// Arguments of `call` and `query`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The contract address (`0x<64 hex>`).
+    pub address: String,
+    /// The method name.
+    pub method: String,
+    /// Arguments, `TYPE:VALUE` each (e.g. `addr:@bob u128:5`).
+    #[arg(allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// Decode the return data as these comma-separated types (e.g. `u128` or `u64,bool`).
+    #[arg(long, value_name = "TYPES")]
+    pub decode: Option<String>,
+}
+
+/// `keel state ...`.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print the latest version and state root.
+    Root,
+    /// Print the value at a key.
+    Get(KeyArgs),
+    /// Print a Merkle proof of a key's value (or absence) against the latest root.
+    Prove(KeyArgs),
+    /// Verify a proof (from `keel state prove`) without the data dir.
+    Verify {
+        /// The key.
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The root to verify against (hex).
+        #[arg(long)]
+        root: String,
+        /// The proof (hex, as printed by `keel state prove`).
+        #[arg(long)]
+        proof: String,
+        /// The claimed value (hex); omit to claim the key is absent.
+        #[arg(long)]
+        value: Option<String>,
+    },
+}
+
+/// A state key: raw, or a contract's storage key.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Address the key within this contract's storage (`0x04 ‖ address ‖ key`).
+    #[arg(long, value_name = "ADDRESS")]
+    pub contract: Option<String>,
+    /// The key: words concatenated, each `0x<hex>` or `TYPE:VALUE` (`text:balance` for raw
+    /// UTF-8, `addr:@bob`, ...).
+    #[arg(required = true, allow_hyphen_values = true)]
+    pub key: Vec<String>,
+    /// Decode the value as these comma-separated types.
+    #[arg(long, value_name = "TYPES")]
+    pub decode: Option<String>,
+}
+
+/// A failure: the message printed after `error: `, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// What went wrong.
+    pub message: String,
+    /// The process exit code (1: error; 3: a transaction did not succeed; 4: check rejected).
+    pub code: u8,
+}
+
+impl Failure {
+    /// An ordinary error (exit 1).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 1,
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure::new(s)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(s: &str) -> Self {
+        Failure::new(s)
+    }
+}
+
+fn main() -> ExitCode {
+    // A last line of defence: keel handles every error it knows of, but if a bug panics, say
+    // so in one line instead of printing a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error (a bug in keel, please report it): {msg}{at}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout and usage errors to stderr.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let json = cli.json;
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if json {
+                let v = serde_json::json!({ "error": f.message, "exit_code": f.code });
+                eprintln!("{v}");
+            } else {
+                eprintln!("error: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,1 +1,95 @@
-//! keel-testkit: run contracts locally (under construction).
+//! keel-testkit: test Keel contracts locally, as real wasm, with the gas a node would charge.
+//!
+//! A [`TestChain`] runs `keel-engine` in-process over a `keel-state` store. Every transaction
+//! goes through the engine's own block path (`Engine::execute_block`), so the receipts, gas
+//! and state roots are exactly what a node computes for the same block.
+//!
+//! ```
+//! use keel_testkit::{TestChain, account};
+//!
+//! # fn main() -> Result<(), keel_testkit::Error> {
+//! let mut chain = TestChain::in_memory();
+//! let alice = account("alice");
+//! let counter = chain.deploy_example(alice, "counter", ())?;
+//! chain.call(alice, counter, "increment", ())?.assert_success();
+//! let value: u64 = chain.query(alice, counter, "get", ())?;
+//! assert_eq!(value, 1);
+//! println!("{}", chain.gas_report());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! By default [`TestChain::new`] keeps state in RocksDB in a temporary directory, like a node;
+//! [`TestChain::in_memory`] uses `MemStore`, which has the same roots and is faster to create
+//! and snapshot (see BENCHMARKS.md, "Harness").
+
+mod chain;
+mod error;
+mod gas;
+mod outcome;
+
+pub use chain::{
+    DEFAULT_GAS_LIMIT, Snapshot, StorageProof, StoreKind, TestChain, engine_config, example,
+    examples,
+};
+pub use error::Error;
+pub use gas::{GasReport, GasStats};
+pub use outcome::{Outcome, name_topic, revert_text};
+
+pub use keel_engine as engine;
+pub use keel_state as state;
+pub use parity_scale_codec as codec;
+
+/// A 32-byte account or contract address.
+pub type Address = [u8; 32];
+
+/// The address of a named test account: `blake3("keel.account:" ‖ name)`.
+///
+/// The `keel` CLI uses the same rule for `@name`, so `account("alice")` in a test and
+/// `--sender @alice` on the command line are the same account.
+///
+/// ```
+/// assert_ne!(keel_testkit::account("alice"), keel_testkit::account("bob"));
+/// assert_eq!(keel_testkit::account("alice"), keel_testkit::account("alice"));
+/// ```
+pub fn account(name: &str) -> Address {
+    let mut h = blake3::Hasher::new();
+    h.update(b"keel.account:");
+    h.update(name.as_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// The state key of a contract's storage entry: `0x04 ‖ address ‖ key` (ARCHITECTURE.md,
+/// "State layout").
+pub fn storage_key(contract: &Address, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33 + key.len());
+    k.push(0x04);
+    k.extend_from_slice(contract);
+    k.extend_from_slice(key);
+    k
+}
+
+/// The state key of an account's next nonce: `0x03 ‖ account`.
+pub fn nonce_key(account: &Address) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33);
+    k.push(0x03);
+    k.extend_from_slice(account);
+    k
+}
+
+/// Short hex of an address, for labels: `0x1234abcd…`.
+pub fn short_hex(a: &[u8]) -> String {
+    let n = a.len().min(4);
+    format!("0x{}…", hex_encode(&a[..n]))
+}
+
+/// Lower-case hex without prefix.
+pub fn hex_encode(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}

@@ -1,0 +1,811 @@
+//! The commands.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use parity_scale_codec::{Decode, Encode};
+use serde_json::{Value, json};
+
+use keel_engine::{Action, Transaction};
+use keel_state::Proof;
+use keel_testkit::{Outcome, storage_key};
+
+use crate::args::{encode_arg, encode_args, parse_address, parse_hex};
+use crate::block::{ActionSpec, parse_block};
+use crate::datadir::{DataDir, kit_failure};
+use crate::output::{ReceiptView, hx, print_json};
+use crate::{CallArgs, Cli, Command, Failure, KeyArgs, StateCommand};
+
+/// Exit code for a transaction that ran but did not succeed.
+const TX_FAILED: u8 = 3;
+/// Exit code for a module `keel check` rejects.
+const REJECTED: u8 = 4;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let ctx = Ctx {
+        json: cli.json,
+        sender_text: cli.sender.clone(),
+        gas: cli.gas,
+    };
+    match cli.command {
+        Command::Check { file } => check(&ctx, &file),
+        Command::Examples => list_examples(&ctx),
+        Command::State {
+            command:
+                StateCommand::Verify {
+                    key,
+                    root,
+                    proof,
+                    value,
+                },
+        } => verify(&ctx, &key, &root, &proof, value.as_deref(), &cli.data_dir),
+        command => {
+            let mut dd = DataDir::open(&cli.data_dir)?;
+            dd.chain.set_gas_limit(cli.gas);
+            match command {
+                Command::Deploy {
+                    file,
+                    args,
+                    salt,
+                    name,
+                } => deploy(
+                    &ctx,
+                    &mut dd,
+                    &file,
+                    &args,
+                    salt.as_deref(),
+                    name.as_deref(),
+                ),
+                Command::Call(c) => call(&ctx, &mut dd, &c, true),
+                Command::Query(c) => call(&ctx, &mut dd, &c, false),
+                Command::Run { file } => run_block(&ctx, &mut dd, &file),
+                Command::State { command } => state(&ctx, &dd, command),
+                Command::Demo {
+                    blocks,
+                    txs,
+                    accounts,
+                } => demo(&ctx, &mut dd, blocks, txs, accounts),
+                Command::Check { .. } | Command::Examples => Ok(()),
+            }
+        }
+    }
+}
+
+struct Ctx {
+    json: bool,
+    sender_text: String,
+    gas: u64,
+}
+
+impl Ctx {
+    fn sender(&self) -> Result<[u8; 32], Failure> {
+        let s = self.sender_text.trim();
+        let is_hex =
+            s.starts_with("0x") || (s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()));
+        if is_hex || s.starts_with('@') {
+            parse_address(s).map_err(|e| Failure::new(format!("--sender: {e}")))
+        } else if s.is_empty() {
+            Err(Failure::new("--sender: empty account"))
+        } else {
+            Ok(keel_testkit::account(s))
+        }
+    }
+
+    fn progress(&self, len: u64) -> ProgressBar {
+        if self.json || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+        {
+            pb.set_style(style);
+        }
+        pb
+    }
+}
+
+/// Reads a wasm file, or a built-in example for `example:NAME`.
+fn read_code(file: &str) -> Result<(Vec<u8>, String), Failure> {
+    if let Some(name) = file.strip_prefix("example:") {
+        return keel_testkit::example(name)
+            .map(|c| (c.to_vec(), name.to_string()))
+            .ok_or_else(|| {
+                Failure::new(format!(
+                    "no example contract named {name:?}; known: {}",
+                    keel_testkit::examples().join(", ")
+                ))
+            });
+    }
+    let p = Path::new(file);
+    let code = std::fs::read(p).map_err(|e| Failure::new(format!("cannot read {file}: {e}")))?;
+    let name = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "contract".into());
+    Ok((code, name))
+}
+
+fn list_examples(ctx: &Ctx) -> Result<(), Failure> {
+    let names = keel_testkit::examples();
+    if ctx.json {
+        print_json(&json!({ "examples": names }));
+    } else {
+        for n in names {
+            println!("{n}");
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ check
+
+fn check(ctx: &Ctx, file: &str) -> Result<(), Failure> {
+    let (code, _) = read_code(file)?;
+    let (info, problems) =
+        match keel_engine::check_code(&code, &keel_engine::EngineConfig::default()) {
+            Ok(info) => (Some(info), Vec::new()),
+            Err(e) => (
+                None,
+                e.problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            ),
+        };
+    let ok = problems.is_empty();
+    if ctx.json {
+        print_json(&json!({
+            "file": file,
+            "valid": ok,
+            "size": code.len(),
+            "code_hash": info.as_ref().map(|i| hx(&i.code_hash)),
+            "methods": info.as_ref().map(|i| i.methods.clone()).unwrap_or_default(),
+            "has_init": info.as_ref().map(|i| i.has_init),
+            "reentrant": info.as_ref().map(|i| i.reentrant),
+            "initial_pages": info.as_ref().map(|i| i.initial_pages),
+            "problems": problems,
+        }));
+    } else if let Some(info) = &info {
+        println!("{file}: valid ({} bytes)", code.len());
+        println!("code hash:     {}", hx(&info.code_hash));
+        println!("methods:       {}", info.methods.join(", "));
+        println!(
+            "init:          {}",
+            if info.has_init { "yes" } else { "no" }
+        );
+        println!(
+            "reentrant:     {}",
+            if info.reentrant { "yes" } else { "no" }
+        );
+        println!("memory pages:  {}", info.initial_pages);
+    } else {
+        println!("{file}: rejected, {} problem(s):", problems.len());
+        for p in &problems {
+            println!("  - {p}");
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure {
+            message: format!(
+                "{file} is not a valid Keel contract ({} problem(s))",
+                problems.len()
+            ),
+            code: REJECTED,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ deploy / call
+
+fn tx_failure(o: &Outcome) -> Failure {
+    Failure {
+        message: format!("{} did not succeed: {}", o.label, o.status_text()),
+        code: TX_FAILED,
+    }
+}
+
+fn deploy(
+    ctx: &Ctx,
+    dd: &mut DataDir,
+    file: &str,
+    args: &[String],
+    salt: Option<&str>,
+    name: Option<&str>,
+) -> Result<(), Failure> {
+    let (code, stem) = read_code(file)?;
+    let name = name.unwrap_or(&stem).to_string();
+    let args = encode_args(args)?;
+    let sender = ctx.sender()?;
+    let salt = salt
+        .map(|s| parse_hex(s).map_err(|e| Failure::new(format!("--salt: {e}"))))
+        .transpose()?;
+    let path = dd.path.clone();
+    let kit = |e| kit_failure(e, &path);
+
+    let height = dd.chain.height();
+    let up = dd
+        .chain
+        .execute(sender, Action::Deploy { code })
+        .map_err(kit)?;
+    let up_view = ReceiptView::new(&up, None);
+    dd.chain.advance(1);
+    if !up.is_success() {
+        emit_receipts(ctx, &[up_view], dd, None);
+        return Err(tx_failure(&up));
+    }
+    let code_hash: [u8; 32] = up
+        .decode()
+        .map_err(|e| Failure::new(format!("unexpected deploy return data: {e}")))?;
+    dd.name_code(&code_hash, &name);
+    let salt = match salt {
+        Some(s) => s,
+        None => dd.chain.nonce(sender).map_err(kit)?.to_le_bytes().to_vec(),
+    };
+    let inst = dd
+        .chain
+        .execute(
+            sender,
+            Action::Instantiate {
+                code_hash,
+                salt,
+                args,
+            },
+        )
+        .map_err(kit)?;
+    dd.chain.advance(1);
+    let inst_view = ReceiptView::new(&inst, None);
+    let address = if inst.is_success() {
+        let a: [u8; 32] = inst
+            .decode()
+            .map_err(|e| Failure::new(format!("unexpected instantiate return data: {e}")))?;
+        dd.name_contract(&a, &name);
+        Some(a)
+    } else {
+        None
+    };
+    dd.save_meta()?;
+    if ctx.json {
+        print_json(&json!({
+            "name": name,
+            "code_hash": hx(&code_hash),
+            "address": address.map(|a| hx(&a)),
+            "heights": [height, height + 1],
+            "receipts": [up_view.json(), inst_view.json()],
+            "version": dd.chain.version(),
+            "root": hx(&dd.chain.root()),
+        }));
+    } else {
+        print!("{}", up_view.human(0));
+        print!("{}", inst_view.human(0));
+        println!("code hash: {}", hx(&code_hash));
+        if let Some(a) = address {
+            println!("address:   {}", hx(&a));
+        }
+        println!(
+            "root:      {} (version {})",
+            hx(&dd.chain.root()),
+            dd.chain.version()
+        );
+    }
+    if inst.is_success() {
+        Ok(())
+    } else {
+        Err(tx_failure(&inst))
+    }
+}
+
+fn emit_receipts(ctx: &Ctx, views: &[ReceiptView], dd: &DataDir, extra: Option<Value>) {
+    if ctx.json {
+        let mut v = json!({
+            "receipts": views.iter().map(ReceiptView::json).collect::<Vec<_>>(),
+            "version": dd.chain.version(),
+            "root": hx(&dd.chain.root()),
+        });
+        if let (Some(Value::Object(extra)), Value::Object(map)) = (extra, &mut v) {
+            map.extend(extra);
+        }
+        print_json(&v);
+    } else {
+        for r in views {
+            print!("{}", r.human(0));
+        }
+        println!(
+            "root: {} (version {})",
+            hx(&dd.chain.root()),
+            dd.chain.version()
+        );
+    }
+}
+
+fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), Failure> {
+    let contract = parse_address(&c.address).map_err(|e| Failure::new(format!("address: {e}")))?;
+    let args = encode_args(&c.args)?;
+    let sender = ctx.sender()?;
+    let path = dd.path.clone();
+    let kit = |e| kit_failure(e, &path);
+    check_method(dd, &contract, &c.method)?;
+    let out = if commit {
+        let o = dd
+            .chain
+            .call(sender, contract, &c.method, Raw(args))
+            .map_err(kit)?;
+        dd.chain.advance(1);
+        o
+    } else {
+        dd.chain
+            .simulate(sender, contract, &c.method, Raw(args))
+            .map_err(kit)?
+    };
+    let view = ReceiptView::new(&out, c.decode.as_deref());
+    emit_receipts(ctx, &[view], dd, Some(json!({ "committed": commit })));
+    if out.is_success() {
+        Ok(())
+    } else {
+        Err(tx_failure(&out))
+    }
+}
+
+/// Already-encoded arguments.
+struct Raw(Vec<u8>);
+
+impl Encode for Raw {
+    fn size_hint(&self) -> usize {
+        self.0.len()
+    }
+    fn encode_to<T: parity_scale_codec::Output + ?Sized>(&self, dest: &mut T) {
+        dest.write(&self.0);
+    }
+}
+
+/// Fails early, with the list of methods, if the contract is unknown or lacks the method.
+fn check_method(dd: &DataDir, contract: &[u8; 32], method: &str) -> Result<(), Failure> {
+    let Some(methods) = contract_methods(dd, contract)? else {
+        return Err(Failure::new(format!(
+            "no contract at {} in data dir {}",
+            hx(contract),
+            dd.path.display()
+        )));
+    };
+    if methods.is_empty() || methods.iter().any(|m| m == method) {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "contract {} has no method {method:?}; its methods: {}",
+            dd.chain.label_of(contract),
+            methods.join(", ")
+        )))
+    }
+}
+
+/// The exported methods of a deployed contract, or `None` if there is no contract there.
+fn contract_methods(dd: &DataDir, contract: &[u8; 32]) -> Result<Option<Vec<String>>, Failure> {
+    let mut info_key = vec![0x02];
+    info_key.extend_from_slice(contract);
+    let Some(info) = dd
+        .chain
+        .get_raw(&info_key)
+        .map_err(|e| kit_failure(e, &dd.path))?
+    else {
+        return Ok(None);
+    };
+    // Contract info starts with the code hash.
+    let Ok(code_hash) = <[u8; 32]>::decode(&mut info.as_slice()) else {
+        return Ok(Some(Vec::new()));
+    };
+    let mut code_key = vec![0x01];
+    code_key.extend_from_slice(&code_hash);
+    let code = dd
+        .chain
+        .get_raw(&code_key)
+        .map_err(|e| kit_failure(e, &dd.path))?
+        .unwrap_or_default();
+    Ok(Some(
+        keel_engine::check_code(&code, &keel_engine::EngineConfig::default())
+            .map(|i| i.methods)
+            .unwrap_or_default(),
+    ))
+}
+
+// ------------------------------------------------------------------ run
+
+fn run_block(ctx: &Ctx, dd: &mut DataDir, file: &Path) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::new(format!("cannot read {}: {e}", file.display())))?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let example = |n: &str| keel_testkit::example(n).map(<[u8]>::to_vec);
+    let spec = parse_block(&text, base, &example)
+        .map_err(|e| Failure::new(format!("{}: {e}", file.display())))?;
+    let path = dd.path.clone();
+    let kit = |e| kit_failure(e, &path);
+    if let Some(h) = spec.height {
+        dd.chain.set_height(h);
+        dd.chain.set_timestamp(h.saturating_mul(1000));
+    }
+    if let Some(t) = spec.timestamp {
+        dd.chain.set_timestamp(t);
+    }
+    let height = dd.chain.height();
+    let timestamp = dd.chain.timestamp();
+    // Nonces: explicit, or the sender's next one counting earlier transactions in this block.
+    let mut next: std::collections::BTreeMap<[u8; 32], u64> = Default::default();
+    let mut txs = Vec::with_capacity(spec.transactions.len());
+    let mut labels = Vec::with_capacity(spec.transactions.len());
+    for t in &spec.transactions {
+        let nonce = match t.nonce {
+            Some(n) => n,
+            None => match next.get(&t.sender) {
+                Some(n) => *n,
+                None => dd.chain.nonce(t.sender).map_err(kit)?,
+            },
+        };
+        next.insert(t.sender, nonce.saturating_add(1));
+        let (action, label) = match &t.action {
+            ActionSpec::Deploy(code) => {
+                (Action::Deploy { code: code.clone() }, "deploy".to_string())
+            }
+            ActionSpec::Instantiate {
+                code_hash,
+                salt,
+                args,
+            } => (
+                Action::Instantiate {
+                    code_hash: *code_hash,
+                    salt: salt.clone(),
+                    args: args.clone(),
+                },
+                "instantiate".to_string(),
+            ),
+            ActionSpec::Call {
+                contract,
+                method,
+                args,
+            } => (
+                Action::Call {
+                    contract: *contract,
+                    method: method.clone(),
+                    args: args.clone(),
+                },
+                format!("{}.{method}", dd.chain.label_of(contract)),
+            ),
+        };
+        txs.push(Transaction {
+            sender: t.sender,
+            nonce,
+            gas_limit: t.gas_limit.unwrap_or(ctx.gas),
+            action,
+        });
+        labels.push(label);
+    }
+    let receipts = dd.chain.execute_block(&txs).map_err(kit)?;
+    dd.chain.advance(1);
+    let views: Vec<ReceiptView> = receipts
+        .into_iter()
+        .zip(labels)
+        .map(|(receipt, label)| ReceiptView::new(&Outcome { receipt, label }, None))
+        .collect();
+    let failed = views.iter().filter(|v| v.status != "success").count();
+    if ctx.json {
+        print_json(&json!({
+            "height": height,
+            "timestamp": timestamp,
+            "receipts": views.iter().map(ReceiptView::json).collect::<Vec<_>>(),
+            "version": dd.chain.version(),
+            "root": hx(&dd.chain.root()),
+        }));
+    } else {
+        println!(
+            "block {height} (timestamp {timestamp}): {} transaction(s), {failed} failed",
+            views.len()
+        );
+        for (i, v) in views.iter().enumerate() {
+            println!("[{i}]");
+            print!("{}", v.human(2));
+        }
+        println!(
+            "root: {} (version {})",
+            hx(&dd.chain.root()),
+            dd.chain.version()
+        );
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ state
+
+fn key_bytes(k: &KeyArgs) -> Result<Vec<u8>, Failure> {
+    let mut key = Vec::new();
+    for (i, w) in k.key.iter().enumerate() {
+        let part = if w.contains(':') {
+            encode_arg(w)
+        } else {
+            parse_hex(w)
+        }
+        .map_err(|e| Failure::new(format!("key word {} ({w:?}): {e}", i + 1)))?;
+        key.extend_from_slice(&part);
+    }
+    match &k.contract {
+        Some(c) => {
+            let a = parse_address(c).map_err(|e| Failure::new(format!("--contract: {e}")))?;
+            Ok(storage_key(&a, &key))
+        }
+        None => Ok(key),
+    }
+}
+
+fn decode_opt(types: Option<&str>, value: Option<&[u8]>) -> Option<String> {
+    match (types, value) {
+        (Some(t), Some(v)) => Some(
+            crate::args::decode_value(t, v).unwrap_or_else(|e| format!("(does not decode: {e})")),
+        ),
+        _ => None,
+    }
+}
+
+fn state(ctx: &Ctx, dd: &DataDir, cmd: StateCommand) -> Result<(), Failure> {
+    let kit = |e| kit_failure(e, &dd.path);
+    match cmd {
+        StateCommand::Root => {
+            let (v, r) = (dd.chain.version(), dd.chain.root());
+            if ctx.json {
+                print_json(
+                    &json!({ "version": v, "root": hx(&r), "next_height": dd.chain.height() }),
+                );
+            } else {
+                println!("version: {v}");
+                println!("root:    {}", hx(&r));
+            }
+        }
+        StateCommand::Get(k) => {
+            let key = key_bytes(&k)?;
+            let value = dd.chain.get_raw(&key).map_err(kit)?;
+            let decoded = decode_opt(k.decode.as_deref(), value.as_deref());
+            if ctx.json {
+                print_json(&json!({
+                    "key": hx(&key),
+                    "value": value.as_deref().map(hx),
+                    "decoded": decoded,
+                    "version": dd.chain.version(),
+                }));
+            } else {
+                println!("key:   {}", hx(&key));
+                match &value {
+                    Some(v) => println!("value: {}", hx(v)),
+                    None => println!("value: (absent)"),
+                }
+                if let Some(d) = decoded {
+                    println!("decoded: {d}");
+                }
+            }
+        }
+        StateCommand::Prove(k) => {
+            let key = key_bytes(&k)?;
+            let value = dd.chain.get_raw(&key).map_err(kit)?;
+            let (proof, root, version) = dd.chain.prove_raw(&key).map_err(kit)?;
+            let verified = proof.verify(&root, &key, value.as_deref()).is_ok();
+            let proof_hex = hx(&proof.encode());
+            if ctx.json {
+                print_json(&json!({
+                    "key": hx(&key),
+                    "value": value.as_deref().map(hx),
+                    "version": version,
+                    "root": hx(&root),
+                    "proof": proof_hex,
+                    "depth": proof.siblings.len(),
+                    "verified": verified,
+                }));
+            } else {
+                println!("key:     {}", hx(&key));
+                match &value {
+                    Some(v) => println!("value:   {}", hx(v)),
+                    None => println!("value:   (absent)"),
+                }
+                println!("version: {version}");
+                println!("root:    {}", hx(&root));
+                println!("depth:   {}", proof.siblings.len());
+                println!("proof:   {proof_hex}");
+                println!(
+                    "verified against the root: {}",
+                    if verified { "yes" } else { "NO" }
+                );
+            }
+            if !verified {
+                return Err(Failure::new(
+                    "the store produced a proof that does not verify",
+                ));
+            }
+        }
+        StateCommand::Verify { .. } => {}
+    }
+    Ok(())
+}
+
+fn verify(
+    ctx: &Ctx,
+    k: &KeyArgs,
+    root: &str,
+    proof: &str,
+    value: Option<&str>,
+    _data_dir: &Path,
+) -> Result<(), Failure> {
+    let key = key_bytes(k)?;
+    let root_b = parse_hex(root).map_err(|e| Failure::new(format!("--root: {e}")))?;
+    let root: [u8; 32] = root_b
+        .as_slice()
+        .try_into()
+        .map_err(|_| Failure::new(format!("--root: expected 32 bytes, got {}", root_b.len())))?;
+    let proof_b = parse_hex(proof).map_err(|e| Failure::new(format!("--proof: {e}")))?;
+    let proof = Proof::decode(&mut proof_b.as_slice())
+        .map_err(|e| Failure::new(format!("--proof: not a Keel proof: {e}")))?;
+    let value = value
+        .map(|v| parse_hex(v).map_err(|e| Failure::new(format!("--value: {e}"))))
+        .transpose()?;
+    let result = proof.verify(&root, &key, value.as_deref());
+    let claim = match &value {
+        Some(v) => format!("{} = {}", hx(&key), hx(v)),
+        None => format!("{} is absent", hx(&key)),
+    };
+    if ctx.json {
+        print_json(&json!({
+            "key": hx(&key),
+            "value": value.as_deref().map(hx),
+            "root": hx(&root),
+            "valid": result.is_ok(),
+            "reason": result.as_ref().err().map(|e| e.to_string()),
+        }));
+    } else {
+        match &result {
+            Ok(()) => println!("valid: {claim} under root {}", hx(&root)),
+            Err(e) => println!("INVALID: {claim}: {e}"),
+        }
+    }
+    result.map_err(|e| Failure::new(format!("proof does not verify: {e}")))
+}
+
+// ------------------------------------------------------------------ demo
+
+fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Result<(), Failure> {
+    if accounts == 0 {
+        return Err(Failure::new("--accounts must be at least 1"));
+    }
+    let path = dd.path.clone();
+    let kit = |e| kit_failure(e, &path);
+    let alice = keel_testkit::account("alice");
+    let supply: u128 = 1_000_000_000_000;
+    let token = keel_testkit::example("token")
+        .ok_or_else(|| Failure::new("the token example is not built into this binary"))?;
+
+    if !ctx.json {
+        println!(
+            "Keel demo: data dir {}, {blocks} blocks × {txs} transfers between {accounts} accounts",
+            dd.path.display()
+        );
+    }
+    let t0 = Instant::now();
+    let code_hash = dd.chain.upload(alice, token).map_err(kit)?;
+    dd.chain.advance(1);
+    let salt = dd.chain.nonce(alice).map_err(kit)?.to_le_bytes();
+    let address = dd
+        .chain
+        .instantiate(alice, code_hash, &salt, supply)
+        .map_err(kit)?;
+    dd.chain.advance(1);
+    dd.name_code(&code_hash, "token");
+    dd.name_contract(&address, "token");
+    dd.save_meta()?;
+    if !ctx.json {
+        println!(
+            "deployed token at {} in {:.1} ms",
+            hx(&address),
+            t0.elapsed().as_secs_f64() * 1e3
+        );
+    }
+
+    // Accounts: alice funds them in the first block, then they pay each other.
+    let names: Vec<[u8; 32]> = (0..accounts)
+        .map(|i| keel_testkit::account(&format!("demo-{i}")))
+        .collect();
+    let mut nonces = std::collections::BTreeMap::new();
+    for a in names.iter().chain(std::iter::once(&alice)) {
+        nonces.insert(*a, dd.chain.nonce(*a).map_err(kit)?);
+    }
+    let pb = ctx.progress(blocks.saturating_mul(txs));
+    pb.set_message("transfers");
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut step = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut per_block = Vec::new();
+    let (mut total_txs, mut total_gas, mut failed) = (0u64, 0u128, 0u64);
+    let mut exec_time = 0f64;
+    for b in 0..blocks {
+        let mut block = Vec::with_capacity(usize::try_from(txs).unwrap_or(0));
+        for i in 0..txs {
+            let (from, to, amount) = if b == 0 {
+                let to = names[usize::try_from(i % accounts).unwrap_or(0)];
+                (alice, to, 1_000_000u128)
+            } else {
+                let n = names.len() as u64;
+                let from = names[usize::try_from(step() % n).unwrap_or(0)];
+                let to = names[usize::try_from(step() % n).unwrap_or(0)];
+                (from, to, u128::from(step() % 100 + 1))
+            };
+            let nonce = nonces.entry(from).or_insert(0);
+            block.push(Transaction {
+                sender: from,
+                nonce: *nonce,
+                gas_limit: ctx.gas,
+                action: Action::Call {
+                    contract: address,
+                    method: "transfer".into(),
+                    args: (to, amount).encode(),
+                },
+            });
+            *nonce += 1;
+        }
+        let height = dd.chain.height();
+        let t = Instant::now();
+        let receipts = dd.chain.execute_block(&block).map_err(kit)?;
+        let dt = t.elapsed().as_secs_f64();
+        exec_time += dt;
+        dd.chain.advance(1);
+        let gas: u128 = receipts.iter().map(|r| u128::from(r.gas_used)).sum();
+        let bad = receipts
+            .iter()
+            .filter(|r| !matches!(r.status, keel_engine::Status::Success))
+            .count() as u64;
+        total_txs += receipts.len() as u64;
+        total_gas += gas;
+        failed += bad;
+        let root = hx(&dd.chain.root());
+        pb.inc(txs);
+        let line = format!(
+            "block {height:>5}: {:>6} txs, {bad} failed, gas {gas:>12}, {:>8.0} tx/s, root {root}",
+            receipts.len(),
+            receipts.len() as f64 / dt.max(1e-9),
+        );
+        if ctx.json {
+            per_block.push(json!({
+                "height": height, "txs": receipts.len(), "failed": bad,
+                "gas": gas.to_string(), "seconds": dt, "root": root,
+            }));
+        } else {
+            pb.suspend(|| println!("{line}"));
+        }
+    }
+    pb.finish_and_clear();
+    let tps = total_txs as f64 / exec_time.max(1e-9);
+    let root = hx(&dd.chain.root());
+    if ctx.json {
+        print_json(&json!({
+            "token": hx(&address),
+            "blocks": per_block,
+            "total_txs": total_txs,
+            "failed": failed,
+            "total_gas": total_gas.to_string(),
+            "seconds": exec_time,
+            "tx_per_s": tps,
+            "version": dd.chain.version(),
+            "root": root,
+        }));
+    } else {
+        println!(
+            "total: {total_txs} transfers ({failed} failed) in {exec_time:.2} s: {tps:.0} tx/s, gas {total_gas}"
+        );
+        println!("final root: {root} (version {})", dd.chain.version());
+    }
+    if failed > 0 {
+        return Err(Failure::new(format!(
+            "{failed} demo transfers did not succeed"
+        )));
+    }
+    Ok(())
+}

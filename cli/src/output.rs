@@ -1,0 +1,159 @@
+//! Output: receipts and values as human text or JSON.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use keel_engine::Status;
+use keel_testkit::Outcome;
+
+/// Hex with a `0x` prefix.
+pub fn hx(b: &[u8]) -> String {
+    format!("0x{}", hex::encode(b))
+}
+
+/// An event, for output.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    /// Topics (hex).
+    pub topics: Vec<String>,
+    /// The event name, if the first topic looks like a keel-sdk name topic.
+    pub name: Option<String>,
+    /// Data (hex).
+    pub data: String,
+}
+
+/// A receipt, for output.
+#[derive(Debug, Serialize)]
+pub struct ReceiptView {
+    /// What ran.
+    pub label: String,
+    /// `success`, `reverted`, `out_of_gas`, `trapped` or `invalid`.
+    pub status: String,
+    /// The revert message, trap or rejection reason.
+    pub message: Option<String>,
+    /// Gas charged.
+    pub gas_used: u64,
+    /// Return data (hex).
+    pub return_data: String,
+    /// Return data decoded with `--decode`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<String>,
+    /// Events.
+    pub events: Vec<EventView>,
+    /// debug_log messages.
+    pub logs: Vec<String>,
+}
+
+/// The name in an sdk-style name topic: printable ASCII, zero-padded.
+fn topic_name(t: &[u8; 32]) -> Option<String> {
+    let end = t.iter().position(|&b| b == 0).unwrap_or(32);
+    if end == 0 || t[end..].iter().any(|&b| b != 0) {
+        return None;
+    }
+    let s = std::str::from_utf8(&t[..end]).ok()?;
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        .then(|| s.to_string())
+}
+
+/// The status's short name and its detail.
+pub fn status_parts(s: &Status) -> (String, Option<String>) {
+    match s {
+        Status::Success => ("success".into(), None),
+        Status::Reverted(m) => ("reverted".into(), Some(keel_testkit::revert_text(m))),
+        Status::OutOfGas => ("out_of_gas".into(), None),
+        Status::Trapped(t) => ("trapped".into(), Some(format!("{t:?}"))),
+        Status::Invalid(i) => ("invalid".into(), Some(format!("{i:?}"))),
+    }
+}
+
+impl ReceiptView {
+    /// From an outcome, decoding return data with `decode` if given.
+    pub fn new(o: &Outcome, decode: Option<&str>) -> Self {
+        let (status, message) = status_parts(o.status());
+        let decoded = match decode {
+            Some(types) if o.is_success() => Some(
+                crate::args::decode_value(types, o.return_data())
+                    .unwrap_or_else(|e| format!("(does not decode: {e})")),
+            ),
+            _ => None,
+        };
+        ReceiptView {
+            label: o.label.clone(),
+            status,
+            message,
+            gas_used: o.gas_used(),
+            return_data: hx(o.return_data()),
+            decoded,
+            events: o
+                .events()
+                .iter()
+                .map(|e| EventView {
+                    topics: e.topics.iter().map(|t| hx(t)).collect(),
+                    name: e.topics.first().and_then(topic_name),
+                    data: hx(&e.data),
+                })
+                .collect(),
+            logs: o.logs(),
+        }
+    }
+
+    /// As JSON.
+    pub fn json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// As human text, indented by `indent` spaces.
+    pub fn human(&self, indent: usize) -> String {
+        let p = " ".repeat(indent);
+        let mut s = String::new();
+        let status = match &self.message {
+            Some(m) => format!("{} ({m})", self.status),
+            None => self.status.clone(),
+        };
+        s.push_str(&format!("{p}{}: {status}\n", self.label));
+        s.push_str(&format!("{p}  gas used:    {}\n", self.gas_used));
+        if self.return_data != "0x" {
+            s.push_str(&format!("{p}  return data: {}\n", self.return_data));
+        }
+        if let Some(d) = &self.decoded {
+            s.push_str(&format!("{p}  decoded:     {d}\n"));
+        }
+        for e in &self.events {
+            let name = e.name.clone().unwrap_or_else(|| "event".into());
+            let topics = e.topics.iter().skip(usize::from(e.name.is_some()));
+            let topics: Vec<&str> = topics.map(String::as_str).collect();
+            s.push_str(&format!(
+                "{p}  event {name} topics=[{}] data={}\n",
+                topics.join(", "),
+                e.data
+            ));
+        }
+        for l in &self.logs {
+            s.push_str(&format!("{p}  log: {l}\n"));
+        }
+        s
+    }
+}
+
+/// Prints a JSON value on stdout.
+pub fn print_json(v: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names() {
+        let mut t = [0u8; 32];
+        t[..8].copy_from_slice(b"Transfer");
+        assert_eq!(topic_name(&t).as_deref(), Some("Transfer"));
+        assert_eq!(topic_name(&[0u8; 32]), None);
+        assert_eq!(topic_name(&[7u8; 32]), None);
+    }
+}

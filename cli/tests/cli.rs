@@ -1,0 +1,412 @@
+//! Runs the built `keel` binary as a user would: every command, and the error cases.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn keel(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keel"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("run keel")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts the run failed cleanly: the given exit code, a one-line `error:` message containing
+/// `needle`, and no panic or backtrace.
+#[track_caller]
+fn assert_clean_error(o: &Output, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {err}",
+        stdout(o)
+    );
+    assert!(err.contains("error"), "no error message: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    assert!(!err.contains("backtrace"), "backtrace: {err}");
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_str(&ok(o)).expect("valid JSON on stdout")
+}
+
+/// Deploys the token with `supply` and returns its address (hex).
+fn deploy_token(dir: &Path, supply: u128) -> String {
+    let supply = format!("u128:{supply}");
+    let v = json(&keel(dir, &["--json", "deploy", "example:token", &supply]));
+    v["address"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn check_accepts_examples_and_lists_methods() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = tmp.path().join("token.wasm");
+    std::fs::write(&wasm, keel_contracts::TOKEN).unwrap();
+    let out = ok(&keel(tmp.path(), &["check", wasm.to_str().unwrap()]));
+    assert!(out.contains("valid"), "{out}");
+    assert!(out.contains("transfer"), "{out}");
+    let v = json(&keel(tmp.path(), &["--json", "check", "example:counter"]));
+    assert_eq!(v["valid"], true);
+}
+
+#[test]
+fn check_rejects_garbage_and_lists_every_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.wasm");
+    std::fs::write(&bad, b"this is not wasm").unwrap();
+    let o = keel(tmp.path(), &["check", bad.to_str().unwrap()]);
+    assert_clean_error(&o, 4, "not a valid Keel contract");
+    assert!(stdout(&o).contains("rejected"), "{}", stdout(&o));
+
+    // Several problems at once: a float instruction, a start function, no memory export.
+    let multi = wat::parse_str(
+        r#"(module
+             (func $s)
+             (start $s)
+             (func (export "m") (drop (f32.add (f32.const 1) (f32.const 2)))))"#,
+    )
+    .unwrap();
+    let f = tmp.path().join("multi.wasm");
+    std::fs::write(&f, multi).unwrap();
+    let o = keel(tmp.path(), &["--json", "check", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["valid"], false);
+    let problems = v["problems"].as_array().unwrap();
+    assert!(
+        problems.len() >= 2,
+        "expected several problems: {problems:?}"
+    );
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = keel(tmp.path(), &["check", "/nonexistent/x.wasm"]);
+    assert_clean_error(&o, 1, "cannot read /nonexistent/x.wasm");
+    let o = keel(tmp.path(), &["deploy", "/nonexistent/x.wasm"]);
+    assert_clean_error(&o, 1, "cannot read");
+    let o = keel(tmp.path(), &["run", "/nonexistent/block.json"]);
+    assert_clean_error(&o, 1, "cannot read");
+    let o = keel(tmp.path(), &["deploy", "example:nope"]);
+    assert_clean_error(&o, 1, "no example contract named");
+}
+
+#[test]
+fn deploying_invalid_wasm_fails_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.wasm");
+    std::fs::write(&bad, b"\0asm garbage").unwrap();
+    let o = keel(&tmp.path().join("data"), &["deploy", bad.to_str().unwrap()]);
+    assert_clean_error(&o, 3, "deploy did not succeed");
+}
+
+#[test]
+fn deploy_call_query_and_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let token = deploy_token(&dir, 1_000);
+
+    // A transfer from alice to bob, committed.
+    let out = ok(&keel(
+        &dir,
+        &["call", &token, "transfer", "addr:@bob", "u128:250"],
+    ));
+    assert!(out.contains("success"), "{out}");
+    assert!(out.contains("gas used"), "{out}");
+
+    // Query is read-only: the root does not move.
+    let root_before = json(&keel(&dir, &["--json", "state", "root"]))["root"].clone();
+    let v = json(&keel(
+        &dir,
+        &[
+            "--json",
+            "query",
+            &token,
+            "balance_of",
+            "addr:@bob",
+            "--decode",
+            "u128",
+        ],
+    ));
+    assert_eq!(v["receipts"][0]["decoded"], "250");
+    assert_eq!(v["committed"], false);
+    let root_after = json(&keel(&dir, &["--json", "state", "root"]))["root"].clone();
+    assert_eq!(root_before, root_after);
+
+    // The human form of query decodes too.
+    let out = ok(&keel(
+        &dir,
+        &[
+            "--sender",
+            "bob",
+            "query",
+            &token,
+            "balance_of",
+            "addr:@alice",
+            "--decode",
+            "u128",
+        ],
+    ));
+    assert!(out.contains("750"), "{out}");
+
+    // A transfer bob cannot afford reverts: exit 3, the receipt is printed.
+    let o = keel(
+        &dir,
+        &[
+            "--sender",
+            "@bob",
+            "call",
+            &token,
+            "transfer",
+            "addr:@carol",
+            "u128:1000000",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stdout(&o).contains("reverted"), "{}", stdout(&o));
+
+    // Raw state: the contract info exists; prove and verify it.
+    let info_key = format!("0x02{}", &token[2..]);
+    let v = json(&keel(&dir, &["--json", "state", "get", &info_key]));
+    assert!(v["value"].is_string());
+    let p = json(&keel(&dir, &["--json", "state", "prove", &info_key]));
+    assert_eq!(p["verified"], true);
+    let (root, proof, value) = (
+        p["root"].as_str().unwrap(),
+        p["proof"].as_str().unwrap(),
+        p["value"].as_str().unwrap(),
+    );
+    let out = ok(&keel(
+        &dir,
+        &[
+            "state", "verify", &info_key, "--root", root, "--proof", proof, "--value", value,
+        ],
+    ));
+    assert!(out.contains("valid"), "{out}");
+    // A wrong value does not verify.
+    let o = keel(
+        &dir,
+        &[
+            "state", "verify", &info_key, "--root", root, "--proof", proof, "--value", "0x00",
+        ],
+    );
+    assert_clean_error(&o, 1, "does not verify");
+    // An absent key proves absent.
+    let p = json(&keel(
+        &dir,
+        &[
+            "--json",
+            "state",
+            "prove",
+            "--contract",
+            &token,
+            "text:nope",
+        ],
+    ));
+    assert_eq!(p["value"], Value::Null);
+    assert_eq!(p["verified"], true);
+}
+
+#[test]
+fn unknown_method_and_bad_args_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let token = deploy_token(&dir, 10);
+    let o = keel(&dir, &["call", &token, "no_such_method"]);
+    assert_clean_error(&o, 1, "has no method \"no_such_method\"");
+    assert!(
+        stderr(&o).contains("transfer"),
+        "lists the methods: {}",
+        stderr(&o)
+    );
+    let o = keel(&dir, &["call", &token, "transfer", "addr:@bob", "u8:300"]);
+    assert_clean_error(&o, 1, "argument 2");
+    let o = keel(&dir, &["call", &token, "transfer", "bob"]);
+    assert_clean_error(&o, 1, "missing type");
+    let o = keel(&dir, &["call", "0x1234", "transfer"]);
+    assert_clean_error(&o, 1, "32 bytes");
+    let missing = format!("0x{}", "00".repeat(32));
+    let o = keel(&dir, &["call", &missing, "transfer"]);
+    assert_clean_error(&o, 1, "no contract at");
+    let o = keel(&dir, &["--sender", "0xzz", "call", &token, "transfer"]);
+    assert_clean_error(&o, 1, "--sender");
+}
+
+#[test]
+fn run_applies_a_block_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let token = deploy_token(&dir, 1_000);
+    let block = tmp.path().join("block.json");
+    std::fs::write(
+        &block,
+        format!(
+            r#"{{"transactions": [
+              {{"sender": "@alice", "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@bob", "u128:10"]}}}}}},
+              {{"sender": "@alice", "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@carol", "u128:20"]}}}}}},
+              {{"sender": "@bob", "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@carol", "u128:5000"]}}}}}}
+            ]}}"#
+        ),
+    )
+    .unwrap();
+    let v = json(&keel(&dir, &["--json", "run", block.to_str().unwrap()]));
+    let receipts = v["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 3);
+    assert_eq!(receipts[0]["status"], "success");
+    assert_eq!(receipts[1]["status"], "success");
+    assert_eq!(receipts[2]["status"], "reverted");
+    assert!(v["root"].as_str().unwrap().starts_with("0x"));
+    let v = json(&keel(
+        &dir,
+        &[
+            "--json",
+            "query",
+            &token,
+            "balance_of",
+            "addr:@carol",
+            "--decode",
+            "u128",
+        ],
+    ));
+    assert_eq!(v["receipts"][0]["decoded"], "20");
+
+    // A malformed block file is an error naming the problem.
+    std::fs::write(&block, r#"{"transactions": [{"sender": "@a"}]}"#).unwrap();
+    let o = keel(&dir, &["run", block.to_str().unwrap()]);
+    assert_clean_error(&o, 1, "invalid block file");
+}
+
+#[test]
+fn locked_data_dir_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    // Hold the store open in this process, as a running node would.
+    let _held = keel_state::Store::open(&dir).unwrap();
+    let o = keel(&dir, &["state", "root"]);
+    assert_clean_error(&o, 1, "locked");
+}
+
+#[test]
+fn corrupt_data_dir_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["CURRENT", "MANIFEST-000001", "IDENTITY", "keel-cli.json"] {
+        std::fs::write(dir.join(f), b"\x00garbage\xff\xfe not a database").unwrap();
+    }
+    let o = keel(&dir, &["state", "root"]);
+    assert_clean_error(&o, 1, &dir.display().to_string());
+
+    // A data dir that is a file.
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let o = keel(&file, &["state", "root"]);
+    assert_clean_error(&o, 1, "not a directory");
+
+    // Garbage only in the CLI's metadata file.
+    let dir2 = tmp.path().join("data2");
+    ok(&keel(&dir2, &["state", "root"]));
+    let _ = deploy_token(&dir2, 1);
+    std::fs::write(dir2.join("keel-cli.json"), b"{ not json").unwrap();
+    let o = keel(&dir2, &["state", "root"]);
+    assert_clean_error(&o, 1, "corrupt");
+}
+
+#[test]
+fn state_persists_between_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let v0 = json(&keel(&dir, &["--json", "state", "root"]));
+    assert_eq!(v0["version"], 0);
+    let token = deploy_token(&dir, 5);
+    let v1 = json(&keel(&dir, &["--json", "state", "root"]));
+    assert_eq!(v1["version"], 2, "deploy is two blocks");
+    assert_ne!(v0["root"], v1["root"]);
+    // The contract's name is remembered for later output.
+    let out = ok(&keel(
+        &dir,
+        &["call", &token, "transfer", "addr:@bob", "u128:1"],
+    ));
+    assert!(out.contains("token.transfer"), "{out}");
+}
+
+#[test]
+fn examples_lists_the_builtin_contracts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(&keel(tmp.path(), &["examples"]));
+    assert!(out.lines().any(|l| l == "token"), "{out}");
+}
+
+/// The README's first command, with small parameters: roots printed, the transaction count
+/// right, nothing failed.
+#[test]
+fn readme_demo_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(".keel-demo");
+    let out = ok(&keel(
+        &dir,
+        &["demo", "--blocks", "3", "--txs", "25", "--accounts", "7"],
+    ));
+    assert!(out.contains("deployed token at 0x"), "{out}");
+    let block_lines: Vec<&str> = out.lines().filter(|l| l.starts_with("block ")).collect();
+    assert_eq!(block_lines.len(), 3, "{out}");
+    assert!(
+        block_lines
+            .iter()
+            .all(|l| l.contains("root 0x") && l.contains("25 txs"))
+    );
+    assert!(out.contains("total: 75 transfers (0 failed)"), "{out}");
+    assert!(out.contains("tx/s"), "{out}");
+    assert!(out.contains("final root: 0x"), "{out}");
+
+    // Deterministic: the same demo on a fresh dir gives the same final root.
+    let again = tmp.path().join("again");
+    let v1 = json(&keel(
+        &again,
+        &[
+            "--json",
+            "demo",
+            "--blocks",
+            "3",
+            "--txs",
+            "25",
+            "--accounts",
+            "7",
+        ],
+    ));
+    let root_line = out.lines().find(|l| l.starts_with("final root: ")).unwrap();
+    assert!(
+        root_line.contains(v1["root"].as_str().unwrap()),
+        "{root_line} vs {}",
+        v1["root"]
+    );
+    assert_eq!(v1["total_txs"], 75);
+}

@@ -1,0 +1,611 @@
+//! [`TestChain`]: the in-process chain.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use parity_scale_codec::{Decode, Encode};
+
+use keel_engine::{Action, BlockContext, Engine, EngineConfig, Receipt, Transaction};
+use keel_state::{Hash, MemStore, Proof, StateRead, StateStore, Store, Version};
+
+use crate::outcome::decode_all;
+use crate::{Address, Error, GasReport, Outcome, nonce_key, short_hex, storage_key};
+
+/// Which store a [`TestChain`] keeps its state in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// RocksDB in a temporary directory: the node's store (the default).
+    RocksDb,
+    /// `MemStore`: the same roots, in memory; cheaper to create and snapshot.
+    Memory,
+}
+
+enum Backend {
+    Mem(MemStore),
+    Rocks {
+        store: Store,
+        path: PathBuf,
+        /// Deleted on drop; `None` for a caller-owned directory.
+        _dir: Option<tempfile::TempDir>,
+    },
+}
+
+/// A saved state of a [`TestChain`], restored with [`TestChain::restore`].
+///
+/// For the in-memory store it is a clone; for RocksDB, a checkpoint (hard links to the
+/// immutable table files) in a temporary directory.
+pub struct Snapshot {
+    state: SnapState,
+    height: u64,
+    timestamp: u64,
+    labels: BTreeMap<Address, String>,
+}
+
+enum SnapState {
+    Mem(MemStore),
+    Rocks(tempfile::TempDir),
+}
+
+/// A Merkle proof of one contract storage entry against the current root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageProof {
+    /// The full state key (`0x04 ‖ address ‖ key`).
+    pub state_key: Vec<u8>,
+    /// The value at the proven version (`None`: absent).
+    pub value: Option<Vec<u8>>,
+    /// The root the proof is against.
+    pub root: Hash,
+    /// The version of that root.
+    pub version: Version,
+    /// The proof.
+    pub proof: Proof,
+}
+
+impl StorageProof {
+    /// Checks the proof against its root, for its value (or absence).
+    pub fn verify(&self) -> Result<(), keel_state::proof::ProofError> {
+        self.proof
+            .verify(&self.root, &self.state_key, self.value.as_deref())
+    }
+}
+
+/// The default gas limit of a transaction sent by a [`TestChain`].
+pub const DEFAULT_GAS_LIMIT: u64 = 100_000_000;
+
+/// An in-process chain for testing contracts: the real engine over a real store.
+///
+/// Each [`call`](TestChain::call), [`deploy`](TestChain::deploy) or
+/// [`execute_block`](TestChain::execute_block) is one block, executed with
+/// `Engine::execute_block` at the chain's current height and timestamp and committed to the
+/// store. Height and timestamp move only when you say so ([`TestChain::advance`],
+/// [`TestChain::set_timestamp`]), unless [`TestChain::set_auto_advance`] is on.
+pub struct TestChain {
+    engine: Engine,
+    backend: Backend,
+    height: u64,
+    timestamp: u64,
+    block_time_ms: u64,
+    auto_advance: bool,
+    gas_limit: u64,
+    labels: BTreeMap<Address, String>,
+    gas: GasReport,
+}
+
+/// The engine configuration a [`TestChain`] uses: the node's defaults, with `debug_log`
+/// recording on (recording never changes gas or results).
+pub fn engine_config() -> EngineConfig {
+    EngineConfig {
+        record_logs: true,
+        ..EngineConfig::default()
+    }
+}
+
+impl TestChain {
+    /// A chain over RocksDB in a fresh temporary directory (deleted on drop).
+    pub fn new() -> Result<Self, Error> {
+        Self::with_store(StoreKind::RocksDb)
+    }
+
+    /// A chain over an in-memory store.
+    pub fn in_memory() -> Self {
+        Self::from_backend(Backend::Mem(MemStore::new()))
+    }
+
+    /// A chain over the given kind of store.
+    pub fn with_store(kind: StoreKind) -> Result<Self, Error> {
+        match kind {
+            StoreKind::Memory => Ok(Self::in_memory()),
+            StoreKind::RocksDb => {
+                let dir = tempfile::Builder::new().prefix("keel-testkit-").tempdir()?;
+                let path = dir.path().join("state");
+                let store = Store::open(&path)?;
+                Ok(Self::from_backend(Backend::Rocks {
+                    store,
+                    path,
+                    _dir: Some(dir),
+                }))
+            }
+        }
+    }
+
+    /// A chain over a persistent RocksDB store at `path` (created if absent), kept after the
+    /// chain is dropped. The next block height continues from the store's version. This is what
+    /// the `keel` CLI uses for its data dir.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let store = Store::open(path)?;
+        let mut chain = Self::from_backend(Backend::Rocks {
+            store,
+            path: path.to_path_buf(),
+            _dir: None,
+        });
+        chain.height = chain.version() + 1;
+        chain.timestamp = chain.height * chain.block_time_ms;
+        Ok(chain)
+    }
+
+    fn from_backend(backend: Backend) -> Self {
+        Self {
+            engine: Engine::new(engine_config()),
+            backend,
+            height: 1,
+            timestamp: 1_000,
+            block_time_ms: 1_000,
+            auto_advance: false,
+            gas_limit: DEFAULT_GAS_LIMIT,
+            labels: BTreeMap::new(),
+            gas: GasReport::default(),
+        }
+    }
+
+    /// Which store this chain uses.
+    pub fn store_kind(&self) -> StoreKind {
+        match self.backend {
+            Backend::Mem(_) => StoreKind::Memory,
+            Backend::Rocks { .. } => StoreKind::RocksDb,
+        }
+    }
+
+    /// The engine (for its configuration, or to run something by hand).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    // ---------------------------------------------------------------- time
+
+    /// The height the next block will have.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The timestamp (ms) the next block will have.
+    pub fn timestamp(&self) -> u64 {
+        self.timestamp
+    }
+
+    /// Moves `blocks` blocks ahead: height += `blocks`, timestamp += `blocks` × block time.
+    pub fn advance(&mut self, blocks: u64) {
+        self.height = self.height.saturating_add(blocks);
+        self.timestamp = self
+            .timestamp
+            .saturating_add(blocks.saturating_mul(self.block_time_ms));
+    }
+
+    /// Sets the next block's height.
+    pub fn set_height(&mut self, height: u64) {
+        self.height = height;
+    }
+
+    /// Sets the next block's timestamp (ms).
+    pub fn set_timestamp(&mut self, timestamp: u64) {
+        self.timestamp = timestamp;
+    }
+
+    /// The block time used by [`TestChain::advance`] (default 1000 ms).
+    pub fn set_block_time(&mut self, ms: u64) {
+        self.block_time_ms = ms;
+    }
+
+    /// If on, every executed block advances the chain by one block afterwards.
+    pub fn set_auto_advance(&mut self, on: bool) {
+        self.auto_advance = on;
+    }
+
+    /// The gas limit of transactions this chain builds (default [`DEFAULT_GAS_LIMIT`]).
+    pub fn set_gas_limit(&mut self, gas_limit: u64) {
+        self.gas_limit = gas_limit;
+    }
+
+    /// The current default gas limit.
+    pub fn gas_limit(&self) -> u64 {
+        self.gas_limit
+    }
+
+    // ---------------------------------------------------------------- state
+
+    fn read(&self) -> &dyn StateRead {
+        match &self.backend {
+            Backend::Mem(s) => s,
+            Backend::Rocks { store, .. } => store,
+        }
+    }
+
+    /// The latest committed version.
+    pub fn version(&self) -> Version {
+        match &self.backend {
+            Backend::Mem(s) => s.version(),
+            Backend::Rocks { store, .. } => store.version(),
+        }
+    }
+
+    /// The latest state root.
+    pub fn root(&self) -> Hash {
+        match &self.backend {
+            Backend::Mem(s) => s.root(),
+            Backend::Rocks { store, .. } => store.root(),
+        }
+    }
+
+    /// Any raw state key's value.
+    pub fn get_raw(&self, state_key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.read().get(state_key)?)
+    }
+
+    /// A proof of any raw state key against the latest root.
+    pub fn prove_raw(&self, state_key: &[u8]) -> Result<(Proof, Hash, Version), Error> {
+        let version = self.version();
+        let proof = match &self.backend {
+            Backend::Mem(s) => s.prove(state_key, version)?,
+            Backend::Rocks { store, .. } => store.prove(state_key, version)?,
+        };
+        Ok((proof, self.root(), version))
+    }
+
+    /// A contract's storage value at `key` (the contract's own key, without the prefix).
+    pub fn storage(&self, contract: Address, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        self.get_raw(&storage_key(&contract, key))
+    }
+
+    /// A contract's storage value, decoded as `T`.
+    pub fn storage_decoded<T: Decode>(
+        &self,
+        contract: Address,
+        key: &[u8],
+    ) -> Result<Option<T>, Error> {
+        self.storage(contract, key)?
+            .map(|v| decode_all(&v))
+            .transpose()
+    }
+
+    /// A proof of a contract's storage entry (present or absent) against the current root.
+    /// Check it with [`StorageProof::verify`].
+    pub fn prove(&self, contract: Address, key: &[u8]) -> Result<StorageProof, Error> {
+        let state_key = storage_key(&contract, key);
+        let value = self.get_raw(&state_key)?;
+        let (proof, root, version) = self.prove_raw(&state_key)?;
+        Ok(StorageProof {
+            state_key,
+            value,
+            root,
+            version,
+            proof,
+        })
+    }
+
+    /// An account's next nonce, from state (`0x03 ‖ account`).
+    pub fn nonce(&self, account: Address) -> Result<u64, Error> {
+        match self.get_raw(&nonce_key(&account))? {
+            None => Ok(0),
+            Some(v) => decode_all(&v),
+        }
+    }
+
+    // ---------------------------------------------------------------- execution
+
+    /// A transaction from `sender` with its next nonce and the chain's gas limit.
+    pub fn transaction(&self, sender: Address, action: Action) -> Result<Transaction, Error> {
+        Ok(Transaction {
+            sender,
+            nonce: self.nonce(sender)?,
+            gas_limit: self.gas_limit,
+            action,
+        })
+    }
+
+    /// The block context the next block will run with.
+    pub fn block_context(&self) -> BlockContext {
+        BlockContext {
+            height: self.height,
+            timestamp: self.timestamp,
+        }
+    }
+
+    /// Runs `transactions` as one block through `Engine::execute_block` and commits it.
+    /// Returns the engine's receipts unchanged. Nonces are the caller's business here.
+    pub fn execute_block(&mut self, transactions: &[Transaction]) -> Result<Vec<Receipt>, Error> {
+        let ctx = self.block_context();
+        let outcome = match &mut self.backend {
+            Backend::Mem(s) => self.engine.execute_block(s, &ctx, transactions),
+            Backend::Rocks { store, .. } => self.engine.execute_block(store, &ctx, transactions),
+        }
+        .map_err(engine_error)?;
+        for (tx, r) in transactions.iter().zip(&outcome.receipts) {
+            let (contract, method) = self.gas_row(&tx.action);
+            self.gas.record(&contract, &method, r.gas_used);
+        }
+        if self.auto_advance {
+            self.advance(1);
+        }
+        Ok(outcome.receipts)
+    }
+
+    fn gas_row(&self, action: &Action) -> (String, String) {
+        match action {
+            Action::Deploy { .. } => ("(deploy)".into(), "deploy".into()),
+            Action::Instantiate { .. } => ("(instantiate)".into(), "instantiate".into()),
+            Action::Call {
+                contract, method, ..
+            } => (self.label_of(contract), method.clone()),
+        }
+    }
+
+    /// The label used for `contract` in gas reports and messages: the example name it was
+    /// deployed from, a name given with [`TestChain::set_label`], or its short hex.
+    pub fn label_of(&self, contract: &Address) -> String {
+        self.labels
+            .get(contract)
+            .cloned()
+            .unwrap_or_else(|| short_hex(contract))
+    }
+
+    /// Names a contract in gas reports and messages.
+    pub fn set_label(&mut self, contract: Address, label: &str) {
+        self.labels.insert(contract, label.to_string());
+    }
+
+    /// Runs one transaction as its own block and returns its outcome (any status).
+    pub fn execute(&mut self, sender: Address, action: Action) -> Result<Outcome, Error> {
+        let label = match &action {
+            Action::Deploy { .. } => "deploy".to_string(),
+            Action::Instantiate { .. } => "instantiate".to_string(),
+            Action::Call {
+                contract, method, ..
+            } => format!("{}.{method}", self.label_of(contract)),
+        };
+        let tx = self.transaction(sender, action)?;
+        let mut receipts = self.execute_block(std::slice::from_ref(&tx))?;
+        let receipt = receipts
+            .pop()
+            .ok_or_else(|| Error::Engine("the engine returned no receipt".into()))?;
+        Ok(Outcome { receipt, label })
+    }
+
+    /// Uploads wasm code; returns its code hash. Fails unless the upload succeeds.
+    pub fn upload(&mut self, sender: Address, code: &[u8]) -> Result<Hash, Error> {
+        let out = self.execute(
+            sender,
+            Action::Deploy {
+                code: code.to_vec(),
+            },
+        )?;
+        require_success(&out, "deploy")?;
+        out.decode::<Hash>()
+    }
+
+    /// Instantiates uploaded code with constructor `args`; returns the contract's address.
+    pub fn instantiate<A: Encode>(
+        &mut self,
+        sender: Address,
+        code_hash: Hash,
+        salt: &[u8],
+        args: A,
+    ) -> Result<Address, Error> {
+        let out = self.execute(
+            sender,
+            Action::Instantiate {
+                code_hash,
+                salt: salt.to_vec(),
+                args: args.encode(),
+            },
+        )?;
+        require_success(&out, "instantiate")?;
+        out.decode::<Address>()
+    }
+
+    /// Uploads and instantiates `code` (salt: the sender's nonce) and returns the address.
+    pub fn deploy<A: Encode>(
+        &mut self,
+        sender: Address,
+        code: &[u8],
+        args: A,
+    ) -> Result<Address, Error> {
+        let code_hash = self.upload(sender, code)?;
+        let salt = self.nonce(sender)?.to_le_bytes();
+        self.instantiate(sender, code_hash, &salt, args)
+    }
+
+    /// Deploys a contract of the workspace by name (`"token"`, `"counter"`, ...: see
+    /// [`examples`]) and labels it with that name in the gas report.
+    pub fn deploy_example<A: Encode>(
+        &mut self,
+        sender: Address,
+        name: &str,
+        args: A,
+    ) -> Result<Address, Error> {
+        let code = example(name).ok_or_else(|| Error::UnknownExample(name.to_string()))?;
+        let address = self.deploy(sender, code, args)?;
+        self.set_label(address, name);
+        Ok(address)
+    }
+
+    /// Calls `method` of `contract` as `sender`, committing the result. Reverts, traps and
+    /// out-of-gas are outcomes, not errors.
+    pub fn call<A: Encode>(
+        &mut self,
+        sender: Address,
+        contract: Address,
+        method: &str,
+        args: A,
+    ) -> Result<Outcome, Error> {
+        self.execute(
+            sender,
+            Action::Call {
+                contract,
+                method: method.to_string(),
+                args: args.encode(),
+            },
+        )
+    }
+
+    /// Calls a method and decodes its result, failing unless the call succeeds.
+    pub fn call_decoded<A: Encode, R: Decode>(
+        &mut self,
+        sender: Address,
+        contract: Address,
+        method: &str,
+        args: A,
+    ) -> Result<R, Error> {
+        let out = self.call(sender, contract, method, args)?;
+        require_success(&out, &out.label)?;
+        out.decode()
+    }
+
+    /// Runs a call read-only: nothing is committed and the gas report is not touched.
+    /// Returns the outcome, whatever its status.
+    pub fn simulate<A: Encode>(
+        &self,
+        sender: Address,
+        contract: Address,
+        method: &str,
+        args: A,
+    ) -> Result<Outcome, Error> {
+        let label = format!("{}.{method}", self.label_of(&contract));
+        let tx = self.transaction(
+            sender,
+            Action::Call {
+                contract,
+                method: method.to_string(),
+                args: args.encode(),
+            },
+        )?;
+        let ctx = self.block_context();
+        let receipt = match &self.backend {
+            Backend::Mem(s) => self.engine.simulate(s, &ctx, &tx),
+            Backend::Rocks { store, .. } => self.engine.simulate(store, &ctx, &tx),
+        }
+        .map_err(engine_error)?;
+        Ok(Outcome { receipt, label })
+    }
+
+    /// A read-only call decoded as `R`; fails unless it succeeds.
+    pub fn query<A: Encode, R: Decode>(
+        &self,
+        sender: Address,
+        contract: Address,
+        method: &str,
+        args: A,
+    ) -> Result<R, Error> {
+        let out = self.simulate(sender, contract, method, args)?;
+        require_success(&out, &out.label)?;
+        out.decode()
+    }
+
+    // ---------------------------------------------------------------- gas report
+
+    /// Gas per (contract, method) of every transaction executed so far.
+    pub fn gas_report(&self) -> &GasReport {
+        &self.gas
+    }
+
+    /// Forgets the gas recorded so far.
+    pub fn reset_gas_report(&mut self) {
+        self.gas.clear();
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    /// Saves the state, height, timestamp and labels (not the gas report).
+    pub fn snapshot(&self) -> Result<Snapshot, Error> {
+        let state = match &self.backend {
+            Backend::Mem(s) => SnapState::Mem(s.clone()),
+            Backend::Rocks { store, .. } => {
+                let dir = tempfile::Builder::new().prefix("keel-snap-").tempdir()?;
+                store.checkpoint_to(dir.path().join("state"))?;
+                SnapState::Rocks(dir)
+            }
+        };
+        Ok(Snapshot {
+            state,
+            height: self.height,
+            timestamp: self.timestamp,
+            labels: self.labels.clone(),
+        })
+    }
+
+    /// Returns to a snapshot taken from this chain (or another chain with the same store
+    /// kind). The snapshot stays valid and can be restored again.
+    pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
+        match (&mut self.backend, &snapshot.state) {
+            (Backend::Mem(s), SnapState::Mem(saved)) => *s = saved.clone(),
+            (Backend::Rocks { store, path, _dir }, SnapState::Rocks(saved)) => {
+                // Open the saved checkpoint, checkpoint it again into a fresh directory (so the
+                // snapshot itself is never written to), and switch to that copy.
+                let dir = tempfile::Builder::new().prefix("keel-testkit-").tempdir()?;
+                let new_path = dir.path().join("state");
+                {
+                    let saved_store = Store::open(saved.path().join("state"))?;
+                    saved_store.checkpoint_to(&new_path)?;
+                }
+                *store = Store::open(&new_path)?;
+                *path = new_path;
+                *_dir = Some(dir);
+            }
+            _ => return Err(Error::SnapshotMismatch),
+        }
+        self.height = snapshot.height;
+        self.timestamp = snapshot.timestamp;
+        self.labels = snapshot.labels.clone();
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for TestChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestChain")
+            .field("store", &self.store_kind())
+            .field("height", &self.height)
+            .field("timestamp", &self.timestamp)
+            .field("version", &self.version())
+            .finish_non_exhaustive()
+    }
+}
+
+fn engine_error(e: keel_engine::EngineError) -> Error {
+    match e {
+        keel_engine::EngineError::State(s) => Error::State(s),
+        other => Error::Engine(other.to_string()),
+    }
+}
+
+fn require_success(out: &Outcome, what: &str) -> Result<(), Error> {
+    if out.is_success() {
+        Ok(())
+    } else {
+        Err(Error::Failed {
+            what: what.to_string(),
+            outcome: Box::new(out.clone()),
+        })
+    }
+}
+
+/// The wasm bytes of a workspace contract by name, from `keel-contracts`.
+pub fn example(name: &str) -> Option<&'static [u8]> {
+    EXAMPLES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+}
+
+/// The names of the workspace contracts [`TestChain::deploy_example`] knows.
+pub fn examples() -> Vec<&'static str> {
+    EXAMPLES.iter().map(|(n, _)| *n).collect()
+}
+
+/// The example contracts of `keel-contracts`, by name.
+const EXAMPLES: &[(&str, &[u8])] = &[];

@@ -1,0 +1,231 @@
+//! [`Outcome`]: a receipt with typed accessors and assertions.
+
+use parity_scale_codec::{Decode, Encode};
+
+use keel_engine::{Event, Receipt, Status};
+
+use crate::Error;
+
+/// The result of one transaction run by a [`crate::TestChain`]: the engine's [`Receipt`],
+/// unchanged, plus the method it called, with typed accessors and assertions.
+///
+/// The assertion methods panic with a readable message (status, revert message, logs), like
+/// `assert!`; they return `&Self` so they chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The engine's receipt, exactly as a node would produce it.
+    pub receipt: Receipt,
+    /// What was run: `"contract.method"`, `"deploy"` or `"instantiate"`.
+    pub label: String,
+}
+
+/// The event topic of an event name, as `keel-sdk` derives it: the UTF-8 name, zero-padded to
+/// 32 bytes (names longer than 32 bytes are truncated).
+pub fn name_topic(name: &str) -> [u8; 32] {
+    let mut t = [0u8; 32];
+    let b = name.as_bytes();
+    let n = b.len().min(32);
+    t[..n].copy_from_slice(&b[..n]);
+    t
+}
+
+impl Outcome {
+    /// The receipt's status.
+    pub fn status(&self) -> &Status {
+        &self.receipt.status
+    }
+
+    /// Whether the transaction succeeded.
+    pub fn is_success(&self) -> bool {
+        matches!(self.receipt.status, Status::Success)
+    }
+
+    /// Gas charged, exactly as a node would charge it.
+    pub fn gas_used(&self) -> u64 {
+        self.receipt.gas_used
+    }
+
+    /// The raw return data.
+    pub fn return_data(&self) -> &[u8] {
+        &self.receipt.return_data
+    }
+
+    /// The return data decoded as `T` (every byte must be used).
+    pub fn decode<T: Decode>(&self) -> Result<T, Error> {
+        decode_all(&self.receipt.return_data)
+    }
+
+    /// The events emitted (none if the transaction failed: they were rolled back).
+    pub fn events(&self) -> &[Event] {
+        &self.receipt.events
+    }
+
+    /// The `debug_log` messages, in order.
+    pub fn logs(&self) -> Vec<String> {
+        self.receipt.logs.clone()
+    }
+
+    /// The revert message as text, if the transaction reverted.
+    ///
+    /// Contracts revert with raw UTF-8 (`revert_str`, a panic message) or with a SCALE-encoded
+    /// error (a method returning `Err(e)`). If the bytes are exactly one SCALE string, that
+    /// string is returned; otherwise the bytes as (lossy) UTF-8.
+    pub fn revert_message(&self) -> Option<String> {
+        match &self.receipt.status {
+            Status::Reverted(msg) => Some(revert_text(msg)),
+            _ => None,
+        }
+    }
+
+    /// The raw revert bytes, if the transaction reverted (decode a typed error from them).
+    pub fn revert_data(&self) -> Option<&[u8]> {
+        match &self.receipt.status {
+            Status::Reverted(msg) => Some(msg),
+            _ => None,
+        }
+    }
+
+    /// A one-line description of the status, with the revert message if any.
+    pub fn status_text(&self) -> String {
+        match &self.receipt.status {
+            Status::Success => "success".to_string(),
+            Status::Reverted(msg) => format!("reverted: {:?}", revert_text(msg)),
+            other => format!("{other:?}"),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut s = format!(
+            "{}: {} (gas used {})",
+            self.label,
+            self.status_text(),
+            self.gas_used()
+        );
+        for l in self.logs() {
+            s.push_str("\n  log: ");
+            s.push_str(&l);
+        }
+        s
+    }
+
+    /// Panics unless the transaction succeeded.
+    #[track_caller]
+    pub fn assert_success(&self) -> &Self {
+        if !self.is_success() {
+            panic!("expected success, got {}", self.describe());
+        }
+        self
+    }
+
+    /// Panics unless the transaction reverted (any message).
+    #[track_caller]
+    pub fn assert_reverted(&self) -> &Self {
+        if self.revert_message().is_none() {
+            panic!("expected a revert, got {}", self.describe());
+        }
+        self
+    }
+
+    /// Panics unless the transaction reverted and its message contains `message`.
+    #[track_caller]
+    pub fn assert_reverted_with(&self, message: &str) -> &Self {
+        match self.revert_message() {
+            Some(m)
+                if m.contains(message)
+                    || self
+                        .revert_data()
+                        .is_some_and(|d| String::from_utf8_lossy(d).contains(message)) =>
+            {
+                self
+            }
+            _ => panic!(
+                "expected a revert with message {message:?}, got {}",
+                self.describe()
+            ),
+        }
+    }
+
+    /// Panics unless the transaction ran out of gas.
+    #[track_caller]
+    pub fn assert_out_of_gas(&self) -> &Self {
+        if !matches!(self.receipt.status, Status::OutOfGas) {
+            panic!("expected out of gas, got {}", self.describe());
+        }
+        self
+    }
+
+    /// Panics unless the transaction trapped (a wasm trap, including a Rust panic in the
+    /// contract).
+    #[track_caller]
+    pub fn assert_trapped(&self) -> &Self {
+        if !matches!(self.receipt.status, Status::Trapped(_)) {
+            panic!("expected a trap, got {}", self.describe());
+        }
+        self
+    }
+
+    /// The events whose first topic is `name` (see [`name_topic`]).
+    pub fn events_named(&self, name: &str) -> Vec<&Event> {
+        let t = name_topic(name);
+        self.events()
+            .iter()
+            .filter(|e| e.topics.first() == Some(&t))
+            .collect()
+    }
+
+    /// Panics unless an event named `name` was emitted whose data is the SCALE encoding of
+    /// `data`.
+    #[track_caller]
+    pub fn assert_event<E: Encode>(&self, name: &str, data: &E) -> &Self {
+        let want = data.encode();
+        if !self.events_named(name).iter().any(|e| e.data == want) {
+            panic!(
+                "expected event {name:?} with data 0x{}, got events {:?} in {}",
+                crate::hex_encode(&want),
+                self.events(),
+                self.describe()
+            );
+        }
+        self
+    }
+
+    /// Panics unless exactly `n` events were emitted.
+    #[track_caller]
+    pub fn assert_event_count(&self, n: usize) -> &Self {
+        if self.events().len() != n {
+            panic!(
+                "expected {n} events, got {}: {:?}",
+                self.events().len(),
+                self.events()
+            );
+        }
+        self
+    }
+}
+
+/// A revert message as text: one exact SCALE string if it is one, else lossy UTF-8.
+pub fn revert_text(msg: &[u8]) -> String {
+    let mut input = msg;
+    if let Ok(s) = String::decode(&mut input)
+        && input.is_empty()
+        && !msg.is_empty()
+    {
+        return s;
+    }
+    String::from_utf8_lossy(msg).into_owned()
+}
+
+/// Decodes `bytes` as `T`, requiring every byte to be used.
+pub(crate) fn decode_all<T: Decode>(bytes: &[u8]) -> Result<T, Error> {
+    let mut input = bytes;
+    let v = T::decode(&mut input)
+        .map_err(|e| Error::Decode(format!("{e} (data 0x{})", crate::hex_encode(bytes))))?;
+    if !input.is_empty() {
+        return Err(Error::Decode(format!(
+            "{} bytes left over (data 0x{})",
+            input.len(),
+            crate::hex_encode(bytes)
+        )));
+    }
+    Ok(v)
+}

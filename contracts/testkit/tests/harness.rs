@@ -1,0 +1,359 @@
+//! keel-testkit's own guarantees: production gas, both stores agree, snapshots, inspection,
+//! proofs, time, the gas report and the assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use keel_engine::{Action, BlockContext, Engine, EngineConfig, Status, Transaction};
+use keel_state::{StateStore, Store};
+use keel_testkit::{StoreKind, TestChain, account, engine_config};
+use parity_scale_codec::Encode;
+
+const KINDS: [StoreKind; 2] = [StoreKind::Memory, StoreKind::RocksDb];
+
+fn tx(sender: [u8; 32], nonce: u64, action: Action) -> Transaction {
+    Transaction {
+        sender,
+        nonce,
+        gas_limit: keel_testkit::DEFAULT_GAS_LIMIT,
+        action,
+    }
+}
+
+/// Runs each action as its own block at height 1 through a bare engine with the default
+/// configuration, as a node would.
+fn run_node<S: StateStore>(
+    store: &mut S,
+    actions: Vec<([u8; 32], Action)>,
+) -> Vec<keel_engine::Receipt> {
+    let mut engine = Engine::new(EngineConfig::default());
+    let mut nonces = std::collections::BTreeMap::new();
+    let mut receipts = Vec::new();
+    for (from, action) in actions {
+        let n = nonces.entry(from).or_insert(0u64);
+        let t = tx(from, *n, action);
+        *n += 1;
+        let ctx = BlockContext {
+            height: 1,
+            timestamp: 1_000,
+        };
+        let mut out = engine.execute_block(store, &ctx, &[t]).unwrap();
+        receipts.push(out.receipts.remove(0));
+    }
+    receipts
+}
+
+/// The same transactions through a TestChain and through a bare `Engine` over a bare store
+/// (the node's path, with the node's default configuration) give identical receipts (logs
+/// aside: the node does not record them), gas and roots.
+#[test]
+fn gas_and_receipts_are_exactly_the_nodes() {
+    let alice = account("alice");
+    let bob = account("bob");
+    let token = keel_contracts::TOKEN;
+
+    for kind in KINDS {
+        let mut chain = TestChain::with_store(kind).unwrap();
+        let mut tk_receipts = Vec::new();
+        let up = chain
+            .execute(
+                alice,
+                Action::Deploy {
+                    code: token.to_vec(),
+                },
+            )
+            .unwrap();
+        let code_hash: [u8; 32] = up.decode().unwrap();
+        tk_receipts.push(up.receipt);
+        let inst = chain
+            .execute(
+                alice,
+                Action::Instantiate {
+                    code_hash,
+                    salt: vec![7],
+                    args: 1_000u128.encode(),
+                },
+            )
+            .unwrap();
+        let addr: [u8; 32] = inst.decode().unwrap();
+        tk_receipts.push(inst.receipt);
+        let calls = [
+            (alice, "transfer", (bob, 10u128).encode()),
+            (bob, "transfer", (alice, 1_000_000u128).encode()), // reverts
+            (alice, "balance_of", bob.encode()),
+        ];
+        for (from, m, args) in &calls {
+            let o = chain
+                .execute(
+                    *from,
+                    Action::Call {
+                        contract: addr,
+                        method: m.to_string(),
+                        args: args.clone(),
+                    },
+                )
+                .unwrap();
+            tk_receipts.push(o.receipt);
+        }
+
+        // The node: default config, its own RocksDB store, blocks at the same heights.
+        let mut actions = vec![
+            (
+                alice,
+                Action::Deploy {
+                    code: token.to_vec(),
+                },
+            ),
+            (
+                alice,
+                Action::Instantiate {
+                    code_hash,
+                    salt: vec![7],
+                    args: 1_000u128.encode(),
+                },
+            ),
+        ];
+        for (from, m, args) in &calls {
+            actions.push((
+                *from,
+                Action::Call {
+                    contract: addr,
+                    method: m.to_string(),
+                    args: args.clone(),
+                },
+            ));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Store::open(dir.path()).unwrap();
+        let node_receipts = run_node(&mut node, actions);
+
+        assert_eq!(tk_receipts.len(), node_receipts.len());
+        for (a, b) in tk_receipts.iter().zip(&node_receipts) {
+            let mut a = a.clone();
+            a.logs.clear();
+            assert_eq!(&a, b, "{kind:?}");
+        }
+        assert!(matches!(tk_receipts[3].status, Status::Reverted(_)));
+        assert_eq!(chain.root(), node.root(), "{kind:?}");
+    }
+}
+
+/// The harness's configuration is the node's default, plus log recording (which the engine
+/// guarantees never changes gas).
+#[test]
+fn harness_config_is_the_default_plus_logs() {
+    assert!(engine_config().record_logs);
+    assert_eq!(
+        EngineConfig {
+            record_logs: false,
+            ..engine_config()
+        },
+        EngineConfig::default()
+    );
+}
+
+#[test]
+fn memory_and_rocksdb_agree() {
+    let alice = account("alice");
+    let bob = account("bob");
+    let mut roots = Vec::new();
+    let mut gas = Vec::new();
+    for kind in KINDS {
+        let mut chain = TestChain::with_store(kind).unwrap();
+        assert_eq!(chain.store_kind(), kind);
+        let token = chain.deploy_example(alice, "token", 500u128).unwrap();
+        let o = chain.call(alice, token, "transfer", (bob, 5u128)).unwrap();
+        o.assert_success();
+        gas.push(o.gas_used());
+        roots.push(chain.root());
+    }
+    assert_eq!(roots[0], roots[1]);
+    assert_eq!(gas[0], gas[1]);
+}
+
+#[test]
+fn snapshots_restore_state_height_and_time() {
+    let alice = account("alice");
+    let bob = account("bob");
+    for kind in KINDS {
+        let mut chain = TestChain::with_store(kind).unwrap();
+        let token = chain.deploy_example(alice, "token", 100u128).unwrap();
+        chain.advance(5);
+        let snap = chain.snapshot().unwrap();
+        let (root, height, ts) = (chain.root(), chain.height(), chain.timestamp());
+
+        chain
+            .call(alice, token, "transfer", (bob, 60u128))
+            .unwrap()
+            .assert_success();
+        chain.advance(3);
+        assert_ne!(chain.root(), root);
+        let b: u128 = chain.query(alice, token, "balance_of", bob).unwrap();
+        assert_eq!(b, 60);
+
+        chain.restore(&snap).unwrap();
+        assert_eq!(chain.root(), root, "{kind:?}");
+        assert_eq!((chain.height(), chain.timestamp()), (height, ts));
+        let b: u128 = chain.query(alice, token, "balance_of", bob).unwrap();
+        assert_eq!(b, 0);
+
+        // The snapshot stays valid: diverge again, restore again.
+        chain
+            .call(alice, token, "transfer", (bob, 1u128))
+            .unwrap()
+            .assert_success();
+        chain.restore(&snap).unwrap();
+        assert_eq!(chain.root(), root);
+        // And the restored chain keeps working.
+        chain
+            .call(alice, token, "transfer", (bob, 2u128))
+            .unwrap()
+            .assert_success();
+    }
+    // A snapshot of one kind cannot be restored into the other.
+    let mem = TestChain::in_memory();
+    let mut rocks = TestChain::new().unwrap();
+    assert!(rocks.restore(&mem.snapshot().unwrap()).is_err());
+}
+
+#[test]
+fn storage_inspection_and_proofs() {
+    let alice = account("alice");
+    for kind in KINDS {
+        let mut chain = TestChain::with_store(kind).unwrap();
+        let token = chain.deploy_example(alice, "token", 100u128).unwrap();
+        // The contract's info record exists under 0x02 ‖ address, and proves.
+        let mut info_key = vec![0x02];
+        info_key.extend_from_slice(&token);
+        assert!(chain.get_raw(&info_key).unwrap().is_some());
+        let (proof, root, _) = chain.prove_raw(&info_key).unwrap();
+        let value = chain.get_raw(&info_key).unwrap();
+        proof.verify(&root, &info_key, value.as_deref()).unwrap();
+
+        // A contract storage key: prove presence or absence, and the proof checks out.
+        let p = chain.prove(token, b"no such key").unwrap();
+        assert_eq!(p.value, None);
+        p.verify().unwrap();
+        assert_eq!(p.root, chain.root());
+        // A tampered claim does not verify.
+        let mut bad = p.clone();
+        bad.value = Some(b"x".to_vec());
+        assert!(bad.verify().is_err());
+        assert_eq!(chain.storage(token, b"no such key").unwrap(), None);
+    }
+}
+
+#[test]
+fn nonces_come_from_state() {
+    let alice = account("alice");
+    let mut chain = TestChain::in_memory();
+    assert_eq!(chain.nonce(alice).unwrap(), 0);
+    chain.deploy_example(alice, "token", 1u128).unwrap();
+    assert_eq!(chain.nonce(alice).unwrap(), 2);
+}
+
+#[test]
+fn time_moves_only_when_told() {
+    let mut chain = TestChain::in_memory();
+    let (h, t) = (chain.height(), chain.timestamp());
+    chain.deploy_example(account("a"), "token", 1u128).unwrap();
+    assert_eq!((chain.height(), chain.timestamp()), (h, t));
+    chain.advance(10);
+    assert_eq!(chain.height(), h + 10);
+    assert_eq!(chain.timestamp(), t + 10_000);
+    chain.set_block_time(500);
+    chain.advance(2);
+    assert_eq!(chain.timestamp(), t + 11_000);
+    chain.set_timestamp(42);
+    chain.set_height(7);
+    assert_eq!(
+        chain.block_context(),
+        BlockContext {
+            height: 7,
+            timestamp: 42
+        }
+    );
+    chain.set_auto_advance(true);
+    chain.deploy_example(account("a"), "token", 1u128).unwrap();
+    assert_eq!(chain.height(), 9, "upload and instantiate are a block each");
+}
+
+#[test]
+fn gas_report_counts_every_call() {
+    let alice = account("alice");
+    let bob = account("bob");
+    let mut chain = TestChain::in_memory();
+    let token = chain.deploy_example(alice, "token", 100u128).unwrap();
+    let mut used = Vec::new();
+    for i in 1..=3u128 {
+        used.push(
+            chain
+                .call(alice, token, "transfer", (bob, i))
+                .unwrap()
+                .gas_used(),
+        );
+    }
+    let s = chain.gas_report().get("token", "transfer").unwrap();
+    assert_eq!(s.calls, 3);
+    assert_eq!(s.min, *used.iter().min().unwrap());
+    assert_eq!(s.max, *used.iter().max().unwrap());
+    let table = chain.gas_report().to_string();
+    assert!(
+        table.contains("token") && table.contains("transfer"),
+        "{table}"
+    );
+    assert!(chain.gas_report().get("(deploy)", "deploy").is_some());
+    // Queries are not recorded.
+    let _: u128 = chain.query(alice, token, "balance_of", bob).unwrap();
+    assert!(chain.gas_report().get("token", "balance_of").is_none());
+    chain.reset_gas_report();
+    assert!(chain.gas_report().is_empty());
+}
+
+#[test]
+fn out_of_gas_and_failures_are_outcomes() {
+    let alice = account("alice");
+    let bob = account("bob");
+    let mut chain = TestChain::in_memory();
+    let token = chain.deploy_example(alice, "token", 100u128).unwrap();
+    chain.set_gas_limit(10);
+    let o = chain.call(alice, token, "transfer", (bob, 1u128)).unwrap();
+    o.assert_out_of_gas();
+    assert_eq!(o.gas_used(), 10);
+    chain.set_gas_limit(keel_testkit::DEFAULT_GAS_LIMIT);
+    // A failed deploy is an error that carries the outcome.
+    let e = chain.deploy(alice, b"not wasm", ()).unwrap_err();
+    assert!(matches!(e, keel_testkit::Error::Failed { .. }), "{e}");
+    assert!(e.to_string().contains("deploy failed"), "{e}");
+    // Unknown examples are errors too.
+    assert!(chain.deploy_example(alice, "nope", ()).is_err());
+}
+
+#[test]
+#[should_panic(expected = "expected success")]
+fn assert_success_panics_with_the_status() {
+    let alice = account("alice");
+    let mut chain = TestChain::in_memory();
+    let token = chain.deploy_example(alice, "token", 1u128).unwrap();
+    chain
+        .call(alice, token, "transfer", (account("bob"), 2u128))
+        .unwrap()
+        .assert_success();
+}
+
+#[test]
+fn rocksdb_chain_persists_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state");
+    let alice = account("alice");
+    let (token, root) = {
+        let mut chain = TestChain::open(&path).unwrap();
+        let token = chain.deploy_example(alice, "token", 9u128).unwrap();
+        (token, chain.root())
+    };
+    let chain = TestChain::open(&path).unwrap();
+    assert_eq!(chain.root(), root);
+    assert_eq!(chain.height(), chain.version() + 1);
+    let b: u128 = chain.query(alice, token, "balance_of", alice).unwrap();
+    assert_eq!(b, 9);
+    // While it is open, a second open fails cleanly (locked).
+    assert!(Store::open(&path).is_err());
+}
