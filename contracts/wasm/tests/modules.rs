@@ -184,3 +184,18 @@ fn grows_memory(wasm: &[u8]) -> bool {
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+/// Prints the table of the "Contracts" section of BENCHMARKS.md:
+/// `cargo test -p keel-contracts --test modules -- --nocapture sizes`.
+#[test]
+fn sizes() {
+    println!("| contract | wasm bytes | initial pages |");
+    println!("|---|---:|---:|");
+    for (name, wasm) in ALL {
+        println!(
+            "| {name} | {} | {} |",
+            wasm.len(),
+            shape(wasm).initial_pages
+        );
+    }
+}
