@@ -326,3 +326,101 @@ fn expand_event(item: syn::DeriveInput) -> syn::Result<TokenStream2> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn contract_err(attr: TokenStream2, item: ItemImpl) -> String {
+        match expand_contract(attr, item) {
+            Ok(t) => panic!("expected an error, got {t}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn exports_pub_methods_only() {
+        let item: ItemImpl = parse_quote! {
+            impl C {
+                pub fn a(x: u32, (y, z): (u8, u8)) -> u64 { 0 }
+                pub fn b() -> Result<u8, E> { Ok(0) }
+                fn helper() {}
+            }
+        };
+        let out = expand_contract(TokenStream2::new(), item).map(|t| t.to_string());
+        let out = out.unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.contains("pub extern \"C\" fn a ()"), "{out}");
+        assert!(out.contains("pub extern \"C\" fn b ()"), "{out}");
+        assert!(!out.contains("extern \"C\" fn helper"), "{out}");
+        assert!(out.contains("ret_result"), "{out}");
+        assert!(out.contains("__keel_arg1"), "{out}");
+        assert!(!out.contains("keel_reentrant"), "{out}");
+    }
+
+    #[test]
+    fn reentrant_option_exports_the_marker() {
+        let item: ItemImpl = parse_quote! { impl C { pub fn a() {} } };
+        let out = expand_contract(quote! { reentrant }, item).map(|t| t.to_string());
+        assert!(out.unwrap_or_default().contains("fn keel_reentrant ()"));
+    }
+
+    #[test]
+    fn rejects_self_reserved_names_generics_and_unknown_options() {
+        let e = contract_err(
+            TokenStream2::new(),
+            parse_quote! { impl C { pub fn a(&self) {} } },
+        );
+        assert!(e.contains("no `self`"), "{e}");
+        let e = contract_err(
+            TokenStream2::new(),
+            parse_quote! { impl C { pub fn memory() {} } },
+        );
+        assert!(e.contains("reserved"), "{e}");
+        let e = contract_err(
+            TokenStream2::new(),
+            parse_quote! { impl C { pub fn a<T>() {} } },
+        );
+        assert!(e.contains("generic"), "{e}");
+        let e = contract_err(quote! { fast }, parse_quote! { impl C {} });
+        assert!(e.contains("unknown #[contract] option"), "{e}");
+    }
+
+    #[test]
+    fn interface_splits_result_types() {
+        let item: ItemTrait = parse_quote! {
+            pub trait Token {
+                fn transfer(to: Address, amount: u128) -> Result<(), TokenError>;
+                fn total() -> u128;
+            }
+        };
+        let out = expand_interface(item)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.contains("pub struct TokenClient"), "{out}");
+        assert!(out.contains("CallError < TokenError >"), "{out}");
+        assert!(
+            out.contains("invoke :: < _ , u128 , :: keel_sdk :: NoError >"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn event_topics_and_limits() {
+        let item: syn::DeriveInput = parse_quote! {
+            struct Moved { #[topic] from: Address, amount: u128 }
+        };
+        let out = expand_event(item)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.contains("\"Moved\""), "{out}");
+        assert!(
+            out.contains("out [0usize] = :: keel_sdk :: Topic :: to_topic (& self . from)"),
+            "{out}"
+        );
+        let item: syn::DeriveInput = parse_quote! {
+            struct E { #[topic] a: u8, #[topic] b: u8, #[topic] c: u8, #[topic] d: u8 }
+        };
+        assert!(expand_event(item).is_err());
+    }
+}

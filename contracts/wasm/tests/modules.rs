@@ -157,6 +157,8 @@ fn contracts_without_alloc_carry_no_allocator_and_no_host_paths() {
                 "{name} allocates"
             );
             assert!(!grows_memory(wasm), "{name} grows memory");
+            // ... and no panic path: no formatting machinery, only explicit reverts.
+            assert!(!contains(wasm, b"panicked at"), "{name} can panic");
         }
         assert!(!contains(wasm, b"/root/"), "{name} embeds a home path");
         assert!(!contains(wasm, b"/home/"), "{name} embeds a home path");
