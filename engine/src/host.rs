@@ -475,7 +475,7 @@ fn host_emit_event(
 ) -> HostResult<()> {
     let tlen = len_of(topics_len);
     let dlen = len_of(data_len);
-    if tlen % 32 != 0 {
+    if !tlen.is_multiple_of(32) {
         return Err(trap(TrapKind::InvalidHostArgument));
     }
     let limits = &caller.data().shared.config.limits;

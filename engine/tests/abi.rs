@@ -64,8 +64,10 @@ fn revert_rolls_back_and_keeps_the_message_and_bumps_the_nonce() {
 
 #[test]
 fn probe_reads_the_rest_of_the_abi() {
-    let mut config = EngineConfig::default();
-    config.record_logs = true;
+    let config = EngineConfig {
+        record_logs: true,
+        ..EngineConfig::default()
+    };
     let mut c = Chain::with_config(config);
     let p = c.deploy("probe", vec![]);
     let r = c.call(BOB, p, "probe", vec![]);
@@ -86,8 +88,10 @@ fn probe_reads_the_rest_of_the_abi() {
 #[test]
 fn debug_logs_never_change_gas_or_results() {
     let run = |record_logs: bool| {
-        let mut config = EngineConfig::default();
-        config.record_logs = record_logs;
+        let config = EngineConfig {
+            record_logs,
+            ..EngineConfig::default()
+        };
         let mut c = Chain::with_config(config);
         let p = c.deploy("probe", vec![]);
         let r = c.call(BOB, p, "probe", vec![]);
@@ -330,8 +334,10 @@ fn simulate_gives_exactly_the_gas_of_execution_and_commits_nothing() {
 #[test]
 fn module_cache_hits_and_misses_charge_the_same_gas() {
     let run = |capacity: usize| {
-        let mut config = EngineConfig::default();
-        config.module_cache_capacity = capacity;
+        let config = EngineConfig {
+            module_cache_capacity: capacity,
+            ..EngineConfig::default()
+        };
         let mut c = Chain::with_config(config);
         let t = c.deploy("token", 1_000u64.to_le_bytes().to_vec());
         // A fresh engine on the same store: every module load is a miss.

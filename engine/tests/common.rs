@@ -1,5 +1,11 @@
 //! Shared test harness: a tiny chain over `MemStore`.
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::new_without_default,
+    dead_code,
+    missing_docs
+)]
 
 use std::collections::BTreeMap;
 

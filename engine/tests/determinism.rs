@@ -1,0 +1,38 @@
+//! Determinism across processes and build profiles: `examples/determinism.rs` must print the
+//! same digest of its block outcomes when run twice in debug and once in release.
+//!
+//! The nested builds use their own target dir (`target/keel-determinism`) so they never wait
+//! on the lock of the `cargo test` that runs this.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn run_example(release: bool) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root)
+        .args(["run", "-q", "-p", "keel-engine", "--example", "determinism"])
+        .env("CARGO_TARGET_DIR", root.join("target/keel-determinism"));
+    if release {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().expect("run cargo");
+    assert!(
+        out.status.success(),
+        "example failed (release={release}):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn same_block_same_bytes_in_debug_release_and_across_processes() {
+    let debug_a = run_example(false);
+    let debug_b = run_example(false);
+    let release = run_example(true);
+    assert!(debug_a.starts_with("digest "), "{debug_a}");
+    assert_eq!(debug_a, debug_b, "two debug processes disagree");
+    assert_eq!(debug_a, release, "debug and release disagree");
+}
