@@ -78,8 +78,15 @@ impl Script {
     }
 
     fn run(&mut self, label: &str, sender: Address, gas: u64, action: Action) -> Receipt {
+        // Deploy and Instantiate return a code hash or an address: content-derived, so they
+        // are left out (a rebuild of an example that keeps its gas must not fail this test).
+        let hide = !matches!(action, Action::Call { .. });
         let r = self.chain.run(sender, gas, action);
-        self.lines.push(line(label, &r));
+        let mut shown = r.clone();
+        if hide && shown.status == Status::Success {
+            shown.return_data.clear();
+        }
+        self.lines.push(line(label, &shown));
         r
     }
 
