@@ -676,7 +676,6 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
     let path = dd.path.clone();
     let kit = |e| kit_failure(e, &path);
     let alice = keel_testkit::account("alice");
-    let supply: u128 = 1_000_000_000_000;
     let token = keel_testkit::example("token")
         .ok_or_else(|| Failure::new("the token example is not built into this binary"))?;
 
@@ -687,14 +686,9 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
         );
     }
     let t0 = Instant::now();
-    let code_hash = dd.chain.upload(alice, token).map_err(kit)?;
-    dd.chain.advance(1);
-    let salt = dd.chain.nonce(alice).map_err(kit)?.to_le_bytes();
-    let address = dd
-        .chain
-        .instantiate(alice, code_hash, &salt, supply)
-        .map_err(kit)?;
-    dd.chain.advance(1);
+    let address = dd.chain.deploy(alice, token, ()).map_err(kit)?;
+    dd.chain.advance(2);
+    let code_hash = keel_engine::code_hash(token);
     dd.name_code(&code_hash, "token");
     dd.name_contract(&address, "token");
     dd.save_meta()?;
@@ -706,13 +700,46 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
         );
     }
 
-    // Accounts: alice funds them in the first block, then they pay each other.
+    // Accounts: alice (the token's admin) mints to each of them in one block, then they pay
+    // each other.
     let names: Vec<[u8; 32]> = (0..accounts)
         .map(|i| keel_testkit::account(&format!("demo-{i}")))
         .collect();
     let mut nonces = std::collections::BTreeMap::new();
     for a in names.iter().chain(std::iter::once(&alice)) {
         nonces.insert(*a, dd.chain.nonce(*a).map_err(kit)?);
+    }
+    let mut mint_nonce = nonces.get(&alice).copied().unwrap_or(0);
+    let mints: Vec<Transaction> = names
+        .iter()
+        .map(|to| {
+            let t = Transaction {
+                sender: alice,
+                nonce: mint_nonce,
+                gas_limit: ctx.gas,
+                action: Action::Call {
+                    contract: address,
+                    method: "mint".into(),
+                    args: (*to, 1_000_000_000u128).encode(),
+                },
+            };
+            mint_nonce += 1;
+            t
+        })
+        .collect();
+    let receipts = dd.chain.execute_block(&mints).map_err(kit)?;
+    dd.chain.advance(1);
+    if let Some(bad) = receipts.iter().find(|r| !r.is_success()) {
+        return Err(Failure::new(format!(
+            "demo setup: minting failed: {:?}",
+            bad.status
+        )));
+    }
+    if !ctx.json {
+        println!(
+            "minted to {accounts} accounts in one block, root {}",
+            hx(&dd.chain.root())
+        );
     }
     let pb = ctx.progress(blocks.saturating_mul(txs));
     pb.set_message("transfers");
@@ -726,18 +753,13 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
     let mut per_block = Vec::new();
     let (mut total_txs, mut total_gas, mut failed) = (0u64, 0u128, 0u64);
     let mut exec_time = 0f64;
-    for b in 0..blocks {
+    for _ in 0..blocks {
         let mut block = Vec::with_capacity(usize::try_from(txs).unwrap_or(0));
-        for i in 0..txs {
-            let (from, to, amount) = if b == 0 {
-                let to = names[usize::try_from(i % accounts).unwrap_or(0)];
-                (alice, to, 1_000_000u128)
-            } else {
-                let n = names.len() as u64;
-                let from = names[usize::try_from(step() % n).unwrap_or(0)];
-                let to = names[usize::try_from(step() % n).unwrap_or(0)];
-                (from, to, u128::from(step() % 100 + 1))
-            };
+        for _ in 0..txs {
+            let n = names.len() as u64;
+            let from = names[usize::try_from(step() % n).unwrap_or(0)];
+            let to = names[usize::try_from(step() % n).unwrap_or(0)];
+            let amount = u128::from(step() % 100 + 1);
             let nonce = nonces.entry(from).or_insert(0);
             block.push(Transaction {
                 sender: from,

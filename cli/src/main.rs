@@ -50,7 +50,6 @@ pub enum Command {
         /// The wasm file (or `example:NAME` for a built-in example contract).
         file: String,
         /// Constructor arguments, `TYPE:VALUE` each (e.g. `u128:1000 addr:@bob`).
-        #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
         /// Salt for the address (hex); defaults to the sender's nonce.
         #[arg(long)]
@@ -98,7 +97,6 @@ pub struct CallArgs {
     /// The method name.
     pub method: String,
     /// Arguments, `TYPE:VALUE` each (e.g. `addr:@bob u128:5`).
-    #[arg(allow_hyphen_values = true)]
     pub args: Vec<String>,
     /// Decode the return data as these comma-separated types (e.g. `u128` or `u64,bool`).
     #[arg(long, value_name = "TYPES")]
@@ -139,7 +137,7 @@ pub struct KeyArgs {
     pub contract: Option<String>,
     /// The key: words concatenated, each `0x<hex>` or `TYPE:VALUE` (`text:balance` for raw
     /// UTF-8, `addr:@bob`, ...).
-    #[arg(required = true, allow_hyphen_values = true)]
+    #[arg(required = true)]
     pub key: Vec<String>,
     /// Decode the value as these comma-separated types.
     #[arg(long, value_name = "TYPES")]

@@ -31,6 +31,9 @@ pub struct ReceiptView {
     pub status: String,
     /// The revert message, trap or rejection reason.
     pub message: Option<String>,
+    /// The raw revert data (hex), if it reverted: decode typed errors from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revert_data: Option<String>,
     /// Gas charged.
     pub gas_used: u64,
     /// Return data (hex).
@@ -82,6 +85,7 @@ impl ReceiptView {
             label: o.label.clone(),
             status,
             message,
+            revert_data: o.revert_data().map(hx),
             gas_used: o.gas_used(),
             return_data: hx(o.return_data()),
             decoded,

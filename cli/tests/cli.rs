@@ -59,9 +59,14 @@ fn json(o: &Output) -> Value {
 
 /// Deploys the token with `supply` and returns its address (hex).
 fn deploy_token(dir: &Path, supply: u128) -> String {
+    let v = json(&keel(dir, &["--json", "deploy", "example:token"]));
+    let token = v["address"].as_str().unwrap().to_string();
     let supply = format!("u128:{supply}");
-    let v = json(&keel(dir, &["--json", "deploy", "example:token", &supply]));
-    v["address"].as_str().unwrap().to_string()
+    ok(&keel(
+        dir,
+        &["call", &token, "mint", "addr:@alice", &supply],
+    ));
+    token
 }
 
 #[test]
@@ -348,7 +353,7 @@ fn state_persists_between_commands() {
     assert_eq!(v0["version"], 0);
     let token = deploy_token(&dir, 5);
     let v1 = json(&keel(&dir, &["--json", "state", "root"]));
-    assert_eq!(v1["version"], 2, "deploy is two blocks");
+    assert_eq!(v1["version"], 3, "deploy is two blocks, mint one");
     assert_ne!(v0["root"], v1["root"]);
     // The contract's name is remembered for later output.
     let out = ok(&keel(

@@ -599,13 +599,13 @@ fn require_success(out: &Outcome, what: &str) -> Result<(), Error> {
 
 /// The wasm bytes of a workspace contract by name, from `keel-contracts`.
 pub fn example(name: &str) -> Option<&'static [u8]> {
-    EXAMPLES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+    keel_contracts::ALL
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| *c)
 }
 
 /// The names of the workspace contracts [`TestChain::deploy_example`] knows.
 pub fn examples() -> Vec<&'static str> {
-    EXAMPLES.iter().map(|(n, _)| *n).collect()
+    keel_contracts::ALL.iter().map(|(n, _)| *n).collect()
 }
-
-/// The example contracts of `keel-contracts`, by name.
-const EXAMPLES: &[(&str, &[u8])] = &[];

@@ -89,7 +89,7 @@ impl Outcome {
     pub fn status_text(&self) -> String {
         match &self.receipt.status {
             Status::Success => "success".to_string(),
-            Status::Reverted(msg) => format!("reverted: {:?}", revert_text(msg)),
+            Status::Reverted(msg) => format!("reverted: {}", revert_text(msg)),
             other => format!("{other:?}"),
         }
     }
@@ -143,6 +143,26 @@ impl Outcome {
                 self.describe()
             ),
         }
+    }
+
+    /// The revert data decoded as a typed error `E` (a method returning `Err(e)` reverts with
+    /// the SCALE encoding of `e`). `None` if the transaction did not revert or the data is not
+    /// exactly one `E`.
+    pub fn revert_error<E: Decode>(&self) -> Option<E> {
+        self.revert_data().and_then(|d| decode_all(d).ok())
+    }
+
+    /// Panics unless the transaction reverted with exactly the SCALE encoding of `error`
+    /// (what a method returning `Err(error)` produces).
+    #[track_caller]
+    pub fn assert_reverted_with_error<E: Encode + std::fmt::Debug>(&self, error: &E) -> &Self {
+        if self.revert_data() != Some(error.encode().as_slice()) {
+            panic!(
+                "expected a revert with error {error:?}, got {}",
+                self.describe()
+            );
+        }
+        self
     }
 
     /// Panics unless the transaction ran out of gas.
@@ -203,16 +223,22 @@ impl Outcome {
     }
 }
 
-/// A revert message as text: one exact SCALE string if it is one, else lossy UTF-8.
+/// A revert message as text: one exact SCALE string if it is one; the text if the bytes are
+/// printable UTF-8; otherwise `0x` and the hex of the bytes (a SCALE-encoded typed error,
+/// e.g. `0x02` for the third variant of an error enum).
 pub fn revert_text(msg: &[u8]) -> String {
+    let printable = |s: &str| !s.is_empty() && s.chars().all(|c| !c.is_control() || c == '\n');
     let mut input = msg;
     if let Ok(s) = String::decode(&mut input)
         && input.is_empty()
-        && !msg.is_empty()
+        && printable(&s)
     {
         return s;
     }
-    String::from_utf8_lossy(msg).into_owned()
+    match std::str::from_utf8(msg) {
+        Ok(s) if printable(s) => s.to_string(),
+        _ => format!("0x{}", crate::hex_encode(msg)),
+    }
 }
 
 /// Decodes `bytes` as `T`, requiring every byte to be used.
@@ -228,4 +254,28 @@ pub(crate) fn decode_all<T: Decode>(bytes: &[u8]) -> Result<T, Error> {
         )));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn revert_texts() {
+        assert_eq!(
+            revert_text(b"panicked at x.rs:1:1: boom"),
+            "panicked at x.rs:1:1: boom"
+        );
+        assert_eq!(revert_text(&"typed".to_string().encode()), "typed");
+        assert_eq!(revert_text(&[2]), "0x02");
+        assert_eq!(revert_text(&[]), "0x");
+    }
+
+    #[test]
+    fn name_topics_pad() {
+        let t = name_topic("Transfer");
+        assert_eq!(&t[..8], b"Transfer");
+        assert!(t[8..].iter().all(|&b| b == 0));
+    }
 }

@@ -9,6 +9,16 @@ use parity_scale_codec::Encode;
 
 const KINDS: [StoreKind; 2] = [StoreKind::Memory, StoreKind::RocksDb];
 
+/// Deploys the example token with `admin` as admin and mints `supply` to it.
+fn token(chain: &mut TestChain, admin: [u8; 32], supply: u128) -> [u8; 32] {
+    let t = chain.deploy_example(admin, "token", ()).unwrap();
+    chain
+        .call(admin, t, "mint", (admin, supply))
+        .unwrap()
+        .assert_success();
+    t
+}
+
 fn tx(sender: [u8; 32], nonce: u64, action: Action) -> Transaction {
     Transaction {
         sender,
@@ -69,13 +79,14 @@ fn gas_and_receipts_are_exactly_the_nodes() {
                 Action::Instantiate {
                     code_hash,
                     salt: vec![7],
-                    args: 1_000u128.encode(),
+                    args: vec![],
                 },
             )
             .unwrap();
         let addr: [u8; 32] = inst.decode().unwrap();
         tk_receipts.push(inst.receipt);
         let calls = [
+            (alice, "mint", (alice, 1_000u128).encode()),
             (alice, "transfer", (bob, 10u128).encode()),
             (bob, "transfer", (alice, 1_000_000u128).encode()), // reverts
             (alice, "balance_of", bob.encode()),
@@ -107,7 +118,7 @@ fn gas_and_receipts_are_exactly_the_nodes() {
                 Action::Instantiate {
                     code_hash,
                     salt: vec![7],
-                    args: 1_000u128.encode(),
+                    args: vec![],
                 },
             ),
         ];
@@ -131,7 +142,9 @@ fn gas_and_receipts_are_exactly_the_nodes() {
             a.logs.clear();
             assert_eq!(&a, b, "{kind:?}");
         }
-        assert!(matches!(tk_receipts[3].status, Status::Reverted(_)));
+        assert!(tk_receipts[..4].iter().all(|r| r.status == Status::Success));
+        assert!(matches!(tk_receipts[4].status, Status::Reverted(_)));
+        assert_eq!(tk_receipts[5].return_data, 10u128.encode());
         assert_eq!(chain.root(), node.root(), "{kind:?}");
     }
 }
@@ -159,7 +172,7 @@ fn memory_and_rocksdb_agree() {
     for kind in KINDS {
         let mut chain = TestChain::with_store(kind).unwrap();
         assert_eq!(chain.store_kind(), kind);
-        let token = chain.deploy_example(alice, "token", 500u128).unwrap();
+        let token = token(&mut chain, alice, 500u128);
         let o = chain.call(alice, token, "transfer", (bob, 5u128)).unwrap();
         o.assert_success();
         gas.push(o.gas_used());
@@ -175,7 +188,7 @@ fn snapshots_restore_state_height_and_time() {
     let bob = account("bob");
     for kind in KINDS {
         let mut chain = TestChain::with_store(kind).unwrap();
-        let token = chain.deploy_example(alice, "token", 100u128).unwrap();
+        let token = token(&mut chain, alice, 100u128);
         chain.advance(5);
         let snap = chain.snapshot().unwrap();
         let (root, height, ts) = (chain.root(), chain.height(), chain.timestamp());
@@ -219,7 +232,7 @@ fn storage_inspection_and_proofs() {
     let alice = account("alice");
     for kind in KINDS {
         let mut chain = TestChain::with_store(kind).unwrap();
-        let token = chain.deploy_example(alice, "token", 100u128).unwrap();
+        let token = token(&mut chain, alice, 100u128);
         // The contract's info record exists under 0x02 ‖ address, and proves.
         let mut info_key = vec![0x02];
         info_key.extend_from_slice(&token);
@@ -246,15 +259,15 @@ fn nonces_come_from_state() {
     let alice = account("alice");
     let mut chain = TestChain::in_memory();
     assert_eq!(chain.nonce(alice).unwrap(), 0);
-    chain.deploy_example(alice, "token", 1u128).unwrap();
-    assert_eq!(chain.nonce(alice).unwrap(), 2);
+    token(&mut chain, alice, 1u128);
+    assert_eq!(chain.nonce(alice).unwrap(), 3, "deploy, instantiate, mint");
 }
 
 #[test]
 fn time_moves_only_when_told() {
     let mut chain = TestChain::in_memory();
     let (h, t) = (chain.height(), chain.timestamp());
-    chain.deploy_example(account("a"), "token", 1u128).unwrap();
+    token(&mut chain, account("a"), 1u128);
     assert_eq!((chain.height(), chain.timestamp()), (h, t));
     chain.advance(10);
     assert_eq!(chain.height(), h + 10);
@@ -272,8 +285,12 @@ fn time_moves_only_when_told() {
         }
     );
     chain.set_auto_advance(true);
-    chain.deploy_example(account("a"), "token", 1u128).unwrap();
-    assert_eq!(chain.height(), 9, "upload and instantiate are a block each");
+    token(&mut chain, account("a"), 1u128);
+    assert_eq!(
+        chain.height(),
+        10,
+        "upload, instantiate and mint are a block each"
+    );
 }
 
 #[test]
@@ -281,7 +298,7 @@ fn gas_report_counts_every_call() {
     let alice = account("alice");
     let bob = account("bob");
     let mut chain = TestChain::in_memory();
-    let token = chain.deploy_example(alice, "token", 100u128).unwrap();
+    let token = token(&mut chain, alice, 100u128);
     let mut used = Vec::new();
     for i in 1..=3u128 {
         used.push(
@@ -313,7 +330,7 @@ fn out_of_gas_and_failures_are_outcomes() {
     let alice = account("alice");
     let bob = account("bob");
     let mut chain = TestChain::in_memory();
-    let token = chain.deploy_example(alice, "token", 100u128).unwrap();
+    let token = token(&mut chain, alice, 100u128);
     chain.set_gas_limit(10);
     let o = chain.call(alice, token, "transfer", (bob, 1u128)).unwrap();
     o.assert_out_of_gas();
@@ -332,7 +349,7 @@ fn out_of_gas_and_failures_are_outcomes() {
 fn assert_success_panics_with_the_status() {
     let alice = account("alice");
     let mut chain = TestChain::in_memory();
-    let token = chain.deploy_example(alice, "token", 1u128).unwrap();
+    let token = token(&mut chain, alice, 1u128);
     chain
         .call(alice, token, "transfer", (account("bob"), 2u128))
         .unwrap()
@@ -346,7 +363,7 @@ fn rocksdb_chain_persists_and_reopens() {
     let alice = account("alice");
     let (token, root) = {
         let mut chain = TestChain::open(&path).unwrap();
-        let token = chain.deploy_example(alice, "token", 9u128).unwrap();
+        let token = token(&mut chain, alice, 9u128);
         (token, chain.root())
     };
     let chain = TestChain::open(&path).unwrap();
@@ -356,4 +373,71 @@ fn rocksdb_chain_persists_and_reopens() {
     assert_eq!(b, 9);
     // While it is open, a second open fails cleanly (locked).
     assert!(Store::open(&path).is_err());
+}
+
+/// A contract that logs and reports the block it runs in: `now() -> (u64, u64)`.
+const CLOCK: &str = r#"(module
+    (import "keel" "debug_log" (func $log (param i32 i32)))
+    (import "keel" "block_height" (func $height (result i64)))
+    (import "keel" "block_timestamp" (func $ts (result i64)))
+    (import "keel" "set_return" (func $ret (param i32 i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 64) "tick")
+    (func (export "now")
+        (call $log (i32.const 64) (i32.const 4))
+        (i64.store (i32.const 0) (call $height))
+        (i64.store (i32.const 8) (call $ts))
+        (call $ret (i32.const 0) (i32.const 16))))"#;
+
+#[test]
+fn logs_are_recorded_and_time_is_what_the_chain_says() {
+    let alice = account("alice");
+    let code = wat::parse_str(CLOCK).unwrap();
+    for kind in KINDS {
+        let mut chain = TestChain::with_store(kind).unwrap();
+        let clock = chain.deploy(alice, &code, ()).unwrap();
+        chain.set_label(clock, "clock");
+        let out = chain.call(alice, clock, "now", ()).unwrap();
+        out.assert_success();
+        assert_eq!(out.logs(), vec!["tick".to_string()]);
+
+        // A node (logs off) charges exactly the same gas for the same transactions.
+        let code_hash = keel_engine::code_hash(&code);
+        let salt = 1u64.to_le_bytes().to_vec();
+        let node = run_node(
+            &mut keel_state::MemStore::new(),
+            vec![
+                (alice, Action::Deploy { code: code.clone() }),
+                (
+                    alice,
+                    Action::Instantiate {
+                        code_hash,
+                        salt,
+                        args: vec![],
+                    },
+                ),
+                (
+                    alice,
+                    Action::Call {
+                        contract: clock,
+                        method: "now".into(),
+                        args: vec![],
+                    },
+                ),
+            ],
+        );
+        assert!(node[2].logs.is_empty());
+        assert_eq!(node[2].gas_used, out.gas_used());
+        assert_eq!(node[2].return_data, out.return_data());
+        assert_eq!(out.decode::<(u64, u64)>().unwrap(), (1, 1_000));
+        assert_eq!(out.label, "clock.now");
+
+        chain.advance(41);
+        let (h, t): (u64, u64) = chain.query(alice, clock, "now", ()).unwrap();
+        assert_eq!((h, t), (42, 42_000));
+        chain.set_timestamp(1_700_000_000_000);
+        let (h, t): (u64, u64) = chain.call_decoded(alice, clock, "now", ()).unwrap();
+        assert_eq!((h, t), (42, 1_700_000_000_000));
+        assert!(chain.gas_report().get("clock", "now").is_some());
+    }
 }
