@@ -122,9 +122,12 @@ pub fn keel_features() -> WasmFeatures {
     f
 }
 
-/// The wasmi configuration for `config`. Every feature is set explicitly so that a wasmi
-/// upgrade cannot switch one on silently.
-pub(crate) fn wasmi_config(config: &EngineConfig) -> Config {
+/// The exact wasmi configuration the engine runs with for `config`: eager compilation, fuel
+/// metered per operator from the gas schedule, no start functions, strict enforced limits,
+/// recursion and stack limits, and every wasm feature set explicitly so that a wasmi upgrade
+/// cannot switch one on silently. Public for embedders and for benchmarks that compare with
+/// plain wasmi.
+pub fn wasmi_config(config: &EngineConfig) -> Config {
     let mut c = Config::default();
     c.consume_fuel(true)
         .compilation_mode(CompilationMode::Eager)

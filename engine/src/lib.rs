@@ -56,7 +56,7 @@ use std::cell::RefCell;
 use keel_state::{StateRead, StateStore};
 use parity_scale_codec::DecodeAll;
 
-pub use config::{EngineConfig, Limits, keel_features};
+pub use config::{EngineConfig, Limits, keel_features, wasmi_config};
 pub use error::EngineError;
 pub use exec::contract_address;
 pub use gas::GasSchedule;
