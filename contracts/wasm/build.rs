@@ -113,8 +113,10 @@ fn build_one(name: &str, examples: &Path, target_dir: &Path, repo: &Path) -> Res
             cmd.env_remove(key);
         }
     }
-    // Remap the absolute source paths that panic locations embed, so that the wasm bytes (and
-    // so code hashes and gas) are the same on every machine and in every checkout.
+    // Remap the absolute source paths that panic locations embed, so that no machine's paths
+    // end up in the wasm. The bytes are reproducible for a given checkout path; from another
+    // path, cargo's metadata hash of the out-of-workspace `keel-sdk` path dependency changes,
+    // which can reorder static data: same size and same gas, but a different code hash.
     let mut flags: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
     flags.push(format!("--remap-path-prefix={}=/keel", repo.display()));
     if let Some(home) = cargo_home() {

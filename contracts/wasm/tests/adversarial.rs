@@ -188,3 +188,29 @@ fn a_panic_reverts_with_its_message() {
     assert!(msg.ends_with(": boom 7"), "{msg}");
     assert_eq!(chain.call_ok::<u32>(BOB, adv, "boom", 0u32), 0);
 }
+
+#[test]
+fn a_reentrant_contract_accepts_re_entry_and_sees_nested_panics() {
+    let (mut chain, _, adv) = setup();
+    // The adversary exports `keel_reentrant`, so it may call itself while on the stack.
+    let (code, data): (i32, Vec<u8>) = chain.call_ok(
+        BOB,
+        adv,
+        "call_raw",
+        (adv, "boom".to_string(), 0u32.encode()),
+    );
+    assert_eq!((code, data), (0, 0u32.encode()));
+    // A nested panic comes back as a revert whose message is the panic message.
+    let (code, data): (i32, Vec<u8>) = chain.call_ok(
+        BOB,
+        adv,
+        "call_raw",
+        (adv, "boom".to_string(), 5u32.encode()),
+    );
+    assert_eq!(code, 1);
+    let msg = String::from_utf8(data).unwrap();
+    assert!(
+        msg.starts_with("panicked at ") && msg.ends_with(": boom 5"),
+        "{msg}"
+    );
+}
