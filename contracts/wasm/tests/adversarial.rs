@@ -214,3 +214,14 @@ fn a_reentrant_contract_accepts_re_entry_and_sees_nested_panics() {
         "{msg}"
     );
 }
+
+#[test]
+fn overflowing_the_small_stack_traps_cleanly() {
+    let (mut chain, _, adv) = setup();
+    // About 8 KiB of a 32 KiB stack: fine.
+    let r = chain.call(BOB, adv, "stack_bomb", 8u32);
+    assert_eq!(r.status, Status::Success, "{r:?}");
+    // About 64 KiB: the stack pointer runs below address 0, and the next store traps.
+    let r = chain.call(BOB, adv, "stack_bomb", 64u32);
+    assert_eq!(r.status, Status::Trapped(TrapKind::MemoryOutOfBounds));
+}

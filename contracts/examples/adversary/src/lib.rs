@@ -6,7 +6,8 @@
 //! - `on_token_received`: the callback of the token's `transfer_and_call`, which tries to
 //!   re-enter the token (to move the tokens again) and records what happened;
 //! - `spam`: emits many events; `big_return`: returns a huge value;
-//! - `call_raw`: calls any method with any bytes (garbage arguments, missing methods).
+//! - `call_raw`: calls any method with any bytes (garbage arguments, missing methods);
+//! - `stack_bomb`: overflows the 32 KiB shadow stack.
 #![no_std]
 
 use keel_sdk::alloc::{string::String, vec, vec::Vec};
@@ -30,6 +31,15 @@ fn read(key: &[u8]) -> Option<Vec<u8>> {
     let mut v = vec![0u8; len];
     env::storage_read(key, &mut v);
     Some(v)
+}
+
+/// Recurses `depth` times with a 1 KiB frame on the shadow stack each time.
+fn burn_stack(depth: u32) -> u32 {
+    let mut frame = [0u8; 1024];
+    frame[(depth as usize) % 1024] = depth as u8;
+    let frame = core::hint::black_box(frame);
+    let below = if depth == 0 { 0 } else { burn_stack(depth - 1) };
+    below.wrapping_add(u32::from(frame[(depth as usize) % 1024]))
 }
 
 /// The adversary contract.
@@ -113,6 +123,13 @@ impl Adversary {
             keel_sdk::CallStatus::Unknown(c) => c,
         };
         (code, data)
+    }
+
+    /// Uses about `depth` KiB of the 32 KiB shadow stack. Past the stack's end the stack
+    /// pointer leaves memory (the stack sits first, below the static data), so an overflow is
+    /// an out-of-bounds trap, never a silent overwrite of static data.
+    pub fn stack_bomb(depth: u32) -> u32 {
+        burn_stack(depth)
     }
 
     /// Panics with a message (to show a panic becomes a revert that keeps it).
