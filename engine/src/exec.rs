@@ -459,12 +459,16 @@ pub(crate) fn execute_tx(
                 .map_err(|_| EngineError::Internal("undecodable nonce in state".into()))?,
         }
     };
-    if tx.nonce != expected {
-        return Ok(Receipt::invalid(InvalidReason::BadNonce {
-            expected,
-            got: tx.nonce,
-        }));
-    }
+    // An account at nonce u64::MAX can send nothing more (its nonce cannot be bumped).
+    let next_nonce = match expected.checked_add(1) {
+        Some(next) if tx.nonce == expected => next,
+        _ => {
+            return Ok(Receipt::invalid(InvalidReason::BadNonce {
+                expected,
+                got: tx.nonce,
+            }));
+        }
+    };
     let max_payload = limits.max_return_len as usize;
 
     // Pre-checks (an `Invalid` receipt changes nothing) and the intrinsic gas.
@@ -662,7 +666,7 @@ pub(crate) fn execute_tx(
     };
     let logs = std::mem::take(&mut e.logs);
     e.stack.clear();
-    e.overlay.put(nkey, (expected + 1).encode());
+    e.overlay.put(nkey, next_nonce.encode());
     Ok(Receipt {
         status,
         gas_used,

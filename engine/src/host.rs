@@ -463,7 +463,7 @@ fn host_block_timestamp(mut caller: C<'_, '_, '_>) -> HostResult<i64> {
 fn host_gas_left(mut caller: C<'_, '_, '_>) -> HostResult<i64> {
     let g = gas(&caller);
     charge(&mut caller, g.host_base)?;
-    Ok(caller.get_fuel()? as i64)
+    Ok(i64::try_from(caller.get_fuel()?).unwrap_or(i64::MAX))
 }
 
 fn host_emit_event(
@@ -542,8 +542,9 @@ fn host_call(
         &mut caller,
         g.host_base + g.call_base + per(32 + mlen + ilen, g.copy_byte),
     )?;
-    let mut target = [0u8; 32];
-    target.copy_from_slice(&read(&caller, ar)?);
+    let target: [u8; 32] = read(&caller, ar)?
+        .try_into()
+        .map_err(|_| trap(TrapKind::MemoryOutOfBounds))?;
     let method = read(&caller, mr)?;
     let input = read(&caller, ir)?;
     caller.data_mut().last_call = Vec::new();

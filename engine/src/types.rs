@@ -157,7 +157,8 @@ pub struct Receipt {
     pub return_data: Vec<u8>,
     /// Events, in emission order, of the frames that succeeded.
     pub events: Vec<Event>,
-    /// `debug_log` messages (only when `EngineConfig::record_logs`; never affects gas).
+    /// `debug_log` messages, including those of frames that were rolled back (only when
+    /// `EngineConfig::record_logs`; recording never changes gas or any other field).
     pub logs: Vec<String>,
 }
 
