@@ -324,7 +324,7 @@ fn emit_receipts(ctx: &Ctx, views: &[ReceiptView], dd: &DataDir, extra: Option<V
 }
 
 fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), Failure> {
-    let contract = parse_address(&c.address).map_err(|e| Failure::new(format!("address: {e}")))?;
+    let contract = dd.resolve_contract(&c.address)?;
     let args = encode_args(&c.args)?;
     let sender = ctx.sender()?;
     let path = dd.path.clone();
@@ -518,7 +518,7 @@ fn run_block(ctx: &Ctx, dd: &mut DataDir, file: &Path) -> Result<(), Failure> {
 
 // ------------------------------------------------------------------ state
 
-fn key_bytes(k: &KeyArgs) -> Result<Vec<u8>, Failure> {
+fn key_bytes(k: &KeyArgs, dd: Option<&DataDir>) -> Result<Vec<u8>, Failure> {
     let mut key = Vec::new();
     for (i, w) in k.key.iter().enumerate() {
         let part = if w.contains(':') {
@@ -531,7 +531,10 @@ fn key_bytes(k: &KeyArgs) -> Result<Vec<u8>, Failure> {
     }
     match &k.contract {
         Some(c) => {
-            let a = parse_address(c).map_err(|e| Failure::new(format!("--contract: {e}")))?;
+            let a = match dd {
+                Some(dd) => dd.resolve_contract(c)?,
+                None => parse_address(c).map_err(|e| Failure::new(format!("--contract: {e}")))?,
+            };
             Ok(storage_key(&a, &key))
         }
         None => Ok(key),
@@ -562,7 +565,7 @@ fn state(ctx: &Ctx, dd: &DataDir, cmd: StateCommand) -> Result<(), Failure> {
             }
         }
         StateCommand::Get(k) => {
-            let key = key_bytes(&k)?;
+            let key = key_bytes(&k, Some(dd))?;
             let value = dd.chain.get_raw(&key).map_err(kit)?;
             let decoded = decode_opt(k.decode.as_deref(), value.as_deref());
             if ctx.json {
@@ -584,7 +587,7 @@ fn state(ctx: &Ctx, dd: &DataDir, cmd: StateCommand) -> Result<(), Failure> {
             }
         }
         StateCommand::Prove(k) => {
-            let key = key_bytes(&k)?;
+            let key = key_bytes(&k, Some(dd))?;
             let value = dd.chain.get_raw(&key).map_err(kit)?;
             let (proof, root, version) = dd.chain.prove_raw(&key).map_err(kit)?;
             let verified = proof.verify(&root, &key, value.as_deref()).is_ok();
@@ -633,7 +636,7 @@ fn verify(
     value: Option<&str>,
     _data_dir: &Path,
 ) -> Result<(), Failure> {
-    let key = key_bytes(k)?;
+    let key = key_bytes(k, None)?;
     let root_b = parse_hex(root).map_err(|e| Failure::new(format!("--root: {e}")))?;
     let root: [u8; 32] = root_b
         .as_slice()

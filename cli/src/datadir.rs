@@ -29,6 +29,10 @@ pub struct Meta {
     /// Code hash (hex) → name.
     #[serde(default)]
     pub codes: BTreeMap<String, String>,
+    /// Name → the address (hex) most recently deployed under that name, so that commands can
+    /// say `counter` instead of `0x…`.
+    #[serde(default)]
+    pub latest: BTreeMap<String, String>,
 }
 
 /// An open data dir.
@@ -158,10 +162,28 @@ impl DataDir {
 
     /// Remembers a contract's name.
     pub fn name_contract(&mut self, address: &[u8; 32], name: &str) {
-        self.meta
-            .contracts
-            .insert(format!("0x{}", hex::encode(address)), name.to_string());
+        let hex = format!("0x{}", hex::encode(address));
+        self.meta.contracts.insert(hex.clone(), name.to_string());
+        self.meta.latest.insert(name.to_string(), hex);
         self.chain.set_label(*address, name);
+    }
+
+    /// Resolves a contract given as `0x<64 hex>` or as the name it was deployed under (the
+    /// latest deployment of that name).
+    pub fn resolve_contract(&self, text: &str) -> Result<[u8; 32], Failure> {
+        let t = text.trim();
+        if let Some(hex) = self.meta.latest.get(t) {
+            return crate::args::parse_address(hex).map_err(Failure::new);
+        }
+        crate::args::parse_address(t).map_err(|e| {
+            let known: Vec<&str> = self.meta.latest.keys().map(String::as_str).collect();
+            let hint = if known.is_empty() {
+                String::new()
+            } else {
+                format!(" (or one of the names deployed here: {})", known.join(", "))
+            };
+            Failure::new(format!("contract {t:?}: {e}{hint}"))
+        })
     }
 
     /// Remembers a code hash's name.

@@ -76,10 +76,10 @@ pub enum Command {
     /// Deploy the example token and run blocks of transfers, printing tx/s, gas and roots.
     Demo {
         /// Number of blocks of transfers.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 20)]
         blocks: u64,
         /// Transfers per block.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 5000)]
         txs: u64,
         /// Number of accounts the transfers go between.
         #[arg(long, default_value_t = 1000)]
@@ -92,7 +92,8 @@ pub enum Command {
 /// Arguments of `call` and `query`.
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// The contract address (`0x<64 hex>`).
+    /// The contract: `0x<64 hex>`, or the name it was deployed under (`keel deploy` names a
+    /// contract after its file, or `--name`).
     pub address: String,
     /// The method name.
     pub method: String,

@@ -415,3 +415,60 @@ fn readme_demo_runs() {
     );
     assert_eq!(v1["total_txs"], 75);
 }
+
+/// The README's quick start, step 3: check, deploy a wasm file, call and query it by name,
+/// read and prove its storage.
+#[test]
+fn readme_quick_start_flow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(".keel");
+    let wasm = tmp.path().join("counter.wasm");
+    std::fs::write(&wasm, keel_contracts::COUNTER).unwrap();
+    let wasm = wasm.to_str().unwrap();
+
+    let out = ok(&keel(&dir, &["check", wasm]));
+    assert!(out.contains("methods:       get, increment"), "{out}");
+    let out = ok(&keel(&dir, &["deploy", wasm]));
+    assert!(out.contains("address:   0x"), "{out}");
+    let out = ok(&keel(
+        &dir,
+        &["call", "counter", "increment", "--decode", "u64"],
+    ));
+    assert!(out.contains("decoded:     1"), "{out}");
+    let out = ok(&keel(
+        &dir,
+        &[
+            "--sender",
+            "bob",
+            "call",
+            "counter",
+            "increment",
+            "--decode",
+            "u64",
+        ],
+    ));
+    assert!(out.contains("decoded:     2"), "{out}");
+    let out = ok(&keel(&dir, &["query", "counter", "get", "--decode", "u64"]));
+    assert!(out.contains("decoded:     2"), "{out}");
+    let out = ok(&keel(
+        &dir,
+        &[
+            "state",
+            "get",
+            "--contract",
+            "counter",
+            "text:c",
+            "--decode",
+            "u64",
+        ],
+    ));
+    assert!(out.contains("decoded: 2"), "{out}");
+    let out = ok(&keel(
+        &dir,
+        &["state", "prove", "--contract", "counter", "text:c"],
+    ));
+    assert!(out.contains("verified against the root: yes"), "{out}");
+    // An unknown name lists the known ones.
+    let o = keel(&dir, &["call", "nosuch", "get"]);
+    assert_clean_error(&o, 1, "names deployed here: counter");
+}
