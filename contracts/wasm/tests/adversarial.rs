@@ -225,3 +225,24 @@ fn overflowing_the_small_stack_traps_cleanly() {
     let r = chain.call(BOB, adv, "stack_bomb", 64u32);
     assert_eq!(r.status, Status::Trapped(TrapKind::MemoryOutOfBounds));
 }
+
+#[test]
+fn environment_wrappers_report_the_host_values() {
+    let config = keel_engine::EngineConfig {
+        record_logs: true,
+        ..Default::default()
+    };
+    let mut chain = Chain::with_config(config);
+    let adv = chain.instantiate(BOB, ADVERSARY, ());
+    let height = chain.ctx.height;
+    let r = chain.call(ALICE, adv, "env_info", "hello".to_string());
+    assert_eq!(r.status, Status::Success);
+    assert_eq!(r.logs, vec!["hello".to_string()]);
+    let (h, ts, gas_left, caller, me): (u64, u64, u64, Address, Address) =
+        Decode::decode(&mut r.return_data.as_slice()).unwrap();
+    assert_eq!((h, ts, caller, me), (height, 1_000, ALICE, adv));
+    assert!(
+        gas_left > 0 && gas_left < common::GAS - r.gas_used / 2,
+        "{gas_left}"
+    );
+}

@@ -132,6 +132,19 @@ impl Adversary {
         burn_stack(depth)
     }
 
+    /// What the host says about this call: (block height, block timestamp, gas left, caller,
+    /// own address), after logging `note` with `debug_log`.
+    pub fn env_info(note: String) -> (u64, u64, u64, Address, Address) {
+        env::debug_log(&note);
+        (
+            env::block_height(),
+            env::block_timestamp(),
+            env::gas_left(),
+            caller(),
+            env::self_address(),
+        )
+    }
+
     /// Panics with a message (to show a panic becomes a revert that keeps it).
     pub fn boom(n: u32) -> u32 {
         if n > 0 {

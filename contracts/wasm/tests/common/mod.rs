@@ -25,8 +25,12 @@ pub struct Chain {
 
 impl Chain {
     pub fn new() -> Self {
+        Self::with_config(EngineConfig::default())
+    }
+
+    pub fn with_config(config: EngineConfig) -> Self {
         Chain {
-            engine: Engine::new(EngineConfig::default()),
+            engine: Engine::new(config),
             store: MemStore::new(),
             ctx: BlockContext {
                 height: 1,
