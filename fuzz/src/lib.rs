@@ -14,20 +14,23 @@
 //! - [`state_model`]: batches of puts, deletes and overlay checkpoints against a `BTreeMap`
 //!   model; contents, iteration, roots, proofs (and tampered proofs), reopening.
 //! - [`decode`]: arbitrary bytes into every SCALE type that crosses a trust boundary.
+//! - [`module`]: wasm-smith modules and raw bytes through validation, deploy and calls.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // panicking is how an oracle reports.
 
 pub mod alloc_guard;
 pub mod decode;
+pub mod module;
 pub mod state_model;
 
 /// The names of all targets, as used for corpus directories and cargo-fuzz binaries.
-pub const TARGETS: &[&str] = &["state_model", "decode"];
+pub const TARGETS: &[&str] = &["state_model", "decode", "module"];
 
 /// Runs the target called `name` on `data`. Panics on an unknown name.
 pub fn run_target(name: &str, data: &[u8]) {
     match name {
         "state_model" => state_model::run(data),
         "decode" => decode::run(data),
+        "module" => module::run(data),
         other => panic!("unknown fuzz target {other:?}"),
     }
 }

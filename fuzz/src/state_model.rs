@@ -20,7 +20,8 @@ use std::ops::Bound;
 use arbitrary::{Arbitrary, Unstructured};
 use keel_state::proof::ProofTerminal;
 use keel_state::{
-    Checkpoint, Hash, MemStore, Overlay, Proof, StateError, StateRead, StateStore, reference,
+    Checkpoint, Hash, MemStore, Overlay, Proof, StateError, StateRead, StateStore, Store, Version,
+    reference,
 };
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -85,6 +86,12 @@ pub enum Op {
     CommitBlock,
     /// Prove a key at a version chosen by the index (modulo the number of versions).
     Prove(Key, u8),
+    /// Prune every version before the one chosen by the index (modulo the number of versions).
+    Prune(u8),
+    /// Read a key at a version chosen by the index.
+    GetAt(Key, u8),
+    /// Scan a range with the store's own iterator.
+    Scan(KeyBound, KeyBound),
     /// Commit the block, then close and reopen the persistent store (just the commit for the
     /// in-memory store).
     Reopen,
@@ -132,18 +139,117 @@ fn scan(state: &impl StateRead) -> Map {
     out
 }
 
-/// A store under test: the trait plus how to reopen it.
-pub trait Backend: StateStore {
+/// A store under test: the state traits plus history, pruning and reopening.
+pub trait Backend {
+    /// The store type.
+    type S: StateStore;
+    /// The store.
+    fn store(&self) -> &Self::S;
+    /// The store, mutably.
+    fn store_mut(&mut self) -> &mut Self::S;
+    /// The value of `key` at `version`.
+    fn get_at(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, StateError>;
+    /// The root of `version`.
+    fn root_at(&self, version: Version) -> Result<Hash, StateError>;
+    /// Prunes every version before `up_to`.
+    fn prune(&mut self, up_to: Version) -> Result<(), StateError>;
+    /// The oldest readable version.
+    fn oldest(&self) -> Version;
+    /// The latest entries in a range, through the store's own scan.
+    fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)>;
     /// Closes and reopens the store from its durable form; a no-op for in-memory stores.
     fn reopen(&mut self);
-    /// Whether versions older than the latest can be proven.
-    fn keeps_history(&self) -> bool;
 }
 
 impl Backend for MemStore {
+    type S = MemStore;
+    fn store(&self) -> &MemStore {
+        self
+    }
+    fn store_mut(&mut self) -> &mut MemStore {
+        self
+    }
+    fn get_at(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, StateError> {
+        MemStore::get_at(self, key, version)
+    }
+    fn root_at(&self, version: Version) -> Result<Hash, StateError> {
+        MemStore::root_at(self, version)
+    }
+    fn prune(&mut self, up_to: Version) -> Result<(), StateError> {
+        MemStore::prune(self, up_to)
+    }
+    fn oldest(&self) -> Version {
+        self.oldest_version()
+    }
+    fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        MemStore::scan(self, lower, upper)
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
     fn reopen(&mut self) {}
-    fn keeps_history(&self) -> bool {
-        false
+}
+
+/// The RocksDB [`Store`] in a temporary directory.
+pub struct Rocks {
+    store: Option<Store>,
+    dir: tempfile::TempDir,
+}
+
+impl Rocks {
+    /// A fresh store in a new temporary directory, in `/dev/shm` when there is one: RocksDB
+    /// fsyncs its directory and manifest on open, which on a real disk costs far more than
+    /// the whole scenario.
+    pub fn new() -> Self {
+        let shm = std::path::Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            tempfile::tempdir_in(shm).unwrap()
+        } else {
+            tempfile::tempdir().unwrap()
+        };
+        let store = Store::open(dir.path()).unwrap();
+        Rocks {
+            store: Some(store),
+            dir,
+        }
+    }
+}
+
+impl Default for Rocks {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Backend for Rocks {
+    type S = Store;
+    fn store(&self) -> &Store {
+        self.store.as_ref().unwrap()
+    }
+    fn store_mut(&mut self) -> &mut Store {
+        self.store.as_mut().unwrap()
+    }
+    fn get_at(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, StateError> {
+        self.store().get_at(key, version)
+    }
+    fn root_at(&self, version: Version) -> Result<Hash, StateError> {
+        self.store().root_at(version)
+    }
+    fn prune(&mut self, up_to: Version) -> Result<(), StateError> {
+        self.store_mut().prune(up_to)
+    }
+    fn oldest(&self) -> Version {
+        self.store().oldest_version()
+    }
+    fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.store()
+            .scan(lower, upper)
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+    fn reopen(&mut self) {
+        // Close first: RocksDB holds a lock on the directory.
+        self.store = None;
+        self.store = Some(Store::open(self.dir.path()).unwrap());
     }
 }
 
@@ -243,70 +349,106 @@ fn check_proof(proof: &Proof, root: &Hash, key: &[u8], value: Option<&[u8]>) {
 }
 
 /// The scenario state: the store, the committed history and the overlay model.
-struct Run<S: Backend> {
-    store: S,
+struct Run<B: Backend> {
+    backend: B,
     /// `history[v]` is the model of version `v`; `roots[v]` its root.
     history: Vec<Map>,
     roots: Vec<Hash>,
+    /// The oldest version the model says is readable.
+    oldest: usize,
 }
 
-impl<S: Backend> Run<S> {
+impl<B: Backend> Run<B> {
+    fn latest(&self) -> usize {
+        self.history.len() - 1
+    }
+
     fn check_committed(&self) {
-        let model = self.history.last().unwrap();
-        let version = self.history.len() as u64 - 1;
-        assert_eq!(self.store.version(), version, "version");
+        let store = self.backend.store();
+        let model = &self.history[self.latest()];
+        assert_eq!(store.version(), self.latest() as u64, "version");
         assert_eq!(
-            self.store.root(),
+            store.root(),
             reference::root(model),
             "root != reference root"
         );
-        assert_eq!(
-            self.store.root(),
-            *self.roots.last().unwrap(),
-            "root changed"
-        );
+        assert_eq!(store.root(), self.roots[self.latest()], "root changed");
+        assert_eq!(self.backend.oldest(), self.oldest as u64, "oldest version");
         for (k, v) in model {
-            assert_eq!(self.store.get(k).unwrap().as_ref(), Some(v), "get {k:?}");
+            assert_eq!(store.get(k).unwrap().as_ref(), Some(v), "get {k:?}");
         }
-        assert_eq!(&scan(&self.store), model, "store iteration != model");
+        assert_eq!(&scan(store), model, "store iteration != model");
+        let all = self.backend.scan(Bound::Unbounded, Bound::Unbounded);
+        assert!(
+            all.into_iter()
+                .eq(model.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            "scan != model"
+        );
+    }
+
+    /// The version picked by `pick`, and whether the model says it is still readable.
+    fn pick_version(&self, pick: u8) -> (usize, bool) {
+        let v = usize::from(pick) % self.history.len();
+        (v, v >= self.oldest)
     }
 
     fn prove(&self, key: &[u8], pick: u8) {
-        let latest = self.history.len() - 1;
-        let version = if self.store.keeps_history() {
-            usize::from(pick) % self.history.len()
-        } else {
-            latest
-        };
-        match self.store.prove(key, version as u64) {
+        let (version, readable) = self.pick_version(pick);
+        match self.backend.store().prove(key, version as u64) {
             Ok(proof) => {
+                assert!(readable, "prove at pruned version {version} succeeded");
                 let value = self.history[version].get(key).map(Vec::as_slice);
                 check_proof(&proof, &self.roots[version], key, value);
             }
-            Err(StateError::VersionUnavailable { .. }) if version != latest => {}
+            Err(StateError::VersionUnavailable { .. }) if !readable => {}
             Err(e) => panic!("prove({key:?}, {version}) failed: {e}"),
+        }
+    }
+
+    fn get_at(&self, key: &[u8], pick: u8) {
+        let (version, readable) = self.pick_version(pick);
+        match self.backend.get_at(key, version as u64) {
+            Ok(got) => {
+                assert!(readable, "get_at pruned version {version} succeeded");
+                assert_eq!(
+                    got.as_ref(),
+                    self.history[version].get(key),
+                    "get_at {key:?} @{version}"
+                );
+            }
+            Err(StateError::VersionUnavailable { .. }) if !readable => {}
+            Err(e) => panic!("get_at({key:?}, {version}) failed: {e}"),
+        }
+        match self.backend.root_at(version as u64) {
+            Ok(root) => {
+                assert!(readable, "root_at pruned version {version} succeeded");
+                assert_eq!(root, self.roots[version], "root_at {version}");
+            }
+            Err(StateError::VersionUnavailable { .. }) if !readable => {}
+            Err(e) => panic!("root_at({version}) failed: {e}"),
         }
     }
 }
 
-/// Runs `ops` against `store`, which must be empty at version 0.
-pub fn run_ops<S: Backend>(store: S, ops: &[Op]) {
+/// Runs `ops` against `backend`, which must be empty at version 0.
+pub fn run_ops<B: Backend>(backend: B, ops: &[Op]) {
     let mut run = Run {
-        store,
+        backend,
         history: vec![Map::new()],
         roots: vec![keel_state::proof::EMPTY],
+        oldest: 0,
     };
     assert_eq!(
-        run.store.root(),
+        run.backend.store().root(),
         keel_state::proof::EMPTY,
         "fresh store not empty"
     );
     let mut ops = ops.iter().peekable();
     while ops.peek().is_some() {
         // One block: an overlay over the committed store.
-        let mut view = run.history.last().unwrap().clone();
+        let mut view = run.history[run.latest()].clone();
         let mut saved: Vec<(Checkpoint, Map)> = Vec::new();
-        let mut overlay = Overlay::new(&run.store);
+        let mut overlay = Overlay::new(run.backend.store());
         let mut end = None;
         for op in ops.by_ref() {
             match op {
@@ -346,13 +488,31 @@ pub fn run_ops<S: Backend>(store: S, ops: &[Op]) {
                     let got = overlay.next_entry(lo.as_bound(), hi.as_bound()).unwrap();
                     let want = model_seek(&view, lo.as_bound(), hi.as_bound());
                     assert_eq!(got, want, "seek {lo:?}..{hi:?} through the overlay");
-                    let base = run.history.last().unwrap();
-                    let got = run.store.next_entry(lo.as_bound(), hi.as_bound()).unwrap();
+                    let base = &run.history[run.latest()];
+                    let got = run
+                        .backend
+                        .store()
+                        .next_entry(lo.as_bound(), hi.as_bound())
+                        .unwrap();
                     let want = model_seek(base, lo.as_bound(), hi.as_bound());
                     assert_eq!(got, want, "seek {lo:?}..{hi:?} in the store");
                 }
+                Op::Scan(lo, hi) => {
+                    let got = run.backend.scan(lo.as_bound(), hi.as_bound());
+                    let base = &run.history[run.latest()];
+                    let mut want = Vec::new();
+                    let mut lower = lo.as_bound().map(<[u8]>::to_vec);
+                    while let Some((k, v)) =
+                        model_seek(base, lower.as_ref().map(Vec::as_slice), hi.as_bound())
+                    {
+                        lower = Bound::Excluded(k.clone());
+                        want.push((k, v));
+                    }
+                    assert_eq!(got, want, "scan {lo:?}..{hi:?}");
+                }
                 Op::Prove(k, pick) => run.prove(&k.0, *pick),
-                Op::CommitBlock | Op::Reopen => {
+                Op::GetAt(k, pick) => run.get_at(&k.0, *pick),
+                Op::CommitBlock | Op::Reopen | Op::Prune(_) => {
                     end = Some(op);
                     break;
                 }
@@ -360,23 +520,46 @@ pub fn run_ops<S: Backend>(store: S, ops: &[Op]) {
         }
         assert_eq!(scan(&overlay), view, "overlay iteration != model");
         let changes = overlay.into_changes();
-        let (version, root) = run.store.commit(&changes).unwrap();
+        let (version, root) = run.backend.store_mut().commit(&changes).unwrap();
         assert_eq!(version, run.history.len() as u64, "commit version");
         run.roots.push(root);
         run.history.push(view);
         run.check_committed();
-        if matches!(end, Some(Op::Reopen)) {
-            run.store.reopen();
-            run.check_committed();
+        match end {
+            Some(Op::Reopen) => {
+                run.backend.reopen();
+                run.check_committed();
+            }
+            Some(Op::Prune(pick)) => {
+                let up_to = usize::from(*pick) % run.history.len();
+                run.backend.prune(up_to as u64).unwrap();
+                run.oldest = run.oldest.max(up_to.min(run.latest()));
+                run.check_committed();
+                for v in 0..run.history.len() {
+                    let pick = v as u8;
+                    if v < 256 {
+                        run.get_at(b"\x03", pick);
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    // Prove every key ever written, plus one never written, at the latest version.
+    // Every key ever written, plus one never written: read and prove at every version.
     let keys: std::collections::BTreeSet<Vec<u8>> =
         run.history.iter().flat_map(|m| m.keys().cloned()).collect();
-    for k in keys.iter().take(64) {
-        run.prove(k, u8::MAX);
+    let versions = run.history.len().min(256);
+    for k in keys
+        .iter()
+        .take(48)
+        .chain([b"never-written-key".to_vec()].iter())
+    {
+        for v in 0..versions {
+            run.get_at(k, v as u8);
+        }
+        run.prove(k, (run.latest() % 256) as u8);
+        run.prove(k, 0);
     }
-    run.prove(b"never-written-key", u8::MAX);
 }
 
 /// Decodes the operations from fuzzer bytes.
@@ -392,8 +575,23 @@ pub fn ops_from_bytes(data: &[u8]) -> Vec<Op> {
     ops
 }
 
-/// The fuzz target: runs the operations against the in-memory store.
+/// The fuzz target: runs the operations against the in-memory store and, when the low bit
+/// of the first byte is set, against the RocksDB store too (opening a RocksDB store costs far
+/// more than a scenario, so the fuzzer gets to choose).
 pub fn run(data: &[u8]) {
-    let ops = ops_from_bytes(data);
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let ops = ops_from_bytes(rest);
     run_ops(MemStore::new(), &ops);
+    if selector & 1 == 1 {
+        run_ops(Rocks::new(), &ops);
+    }
+}
+
+/// The same scenario against the in-memory store only, whatever the first byte says.
+pub fn run_mem(data: &[u8]) {
+    if let Some((_, rest)) = data.split_first() {
+        run_ops(MemStore::new(), &ops_from_bytes(rest));
+    }
 }

@@ -76,7 +76,19 @@ fn state_model_corpus() {
 
 #[test]
 fn state_model_seeded() {
-    replay_random("state_model", 0x5747_e001, 2000, 600);
+    // About half of these also run on RocksDB (each opens a fresh store: slow).
+    replay_random("state_model", 0x5747_e001, 120, 600);
+}
+
+#[test]
+fn state_model_mem_seeded() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5747_e002);
+    for _ in 0..2000 {
+        let len = rng.random_range(0..=600);
+        let mut bytes = vec![0u8; len];
+        rng.fill_bytes(&mut bytes);
+        keel_fuzz::state_model::run_mem(&bytes);
+    }
 }
 
 #[test]
@@ -102,4 +114,88 @@ fn alloc_guard_measures() {
     });
     assert!(r.is_err());
     assert!(stats.unwrap().largest < 1 << 16);
+}
+
+#[test]
+fn module_corpus() {
+    replay_corpus("module");
+}
+
+#[test]
+fn module_seeded() {
+    replay_random("module", 0x3d01_e001, 400, 2000);
+}
+
+/// Writes the hand-made seeds of the `module` corpus (run with `--ignored` after changing
+/// them; the files are committed).
+#[test]
+#[ignore]
+fn write_module_seeds() {
+    use keel_fuzz::module::{Call, Scenario};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/module");
+    std::fs::create_dir_all(&dir).unwrap();
+    let call = |method, gas, args: &[u8]| Call {
+        method,
+        gas,
+        args: args.to_vec(),
+    };
+    let loop_wat = r#"(module
+        (import "keel" "storage_set" (func $set (param i32 i32 i32 i32)))
+        (import "keel" "input" (func $input (param i32 i32) (result i32)))
+        (import "keel" "set_return" (func $ret (param i32 i32)))
+        (memory (export "memory") 1)
+        (func (export "a") (local i32)
+            (local.set 0 (call $input (i32.const 0) (i32.const 64)))
+            (call $set (i32.const 0) (i32.const 4) (i32.const 0) (local.get 0))
+            (call $ret (i32.const 0) (local.get 0)))
+        (func (export "b") (loop (br 0))))"#;
+    let seeds: Vec<(&str, Scenario)> = vec![
+        (
+            "counter",
+            Scenario {
+                code: keel_contracts::COUNTER.to_vec(),
+                kind: "raw",
+                init_args: vec![],
+                init_gas: 1_000_000,
+                calls: vec![
+                    call(1, 200_000, b""),
+                    call(0, 200_000, b""),
+                    call(1, 30_000, b""),
+                ],
+            },
+        ),
+        (
+            "token",
+            Scenario {
+                code: keel_contracts::TOKEN.to_vec(),
+                kind: "raw",
+                init_args: vec![],
+                init_gas: 1_000_000,
+                calls: vec![call(7, 500_000, &[0xa1; 48]), call(9, 300_000, &[1; 32])],
+            },
+        ),
+        (
+            "store-and-loop",
+            Scenario {
+                code: wat::parse_str(loop_wat).unwrap(),
+                kind: "raw",
+                init_args: vec![],
+                init_gas: 100_000,
+                calls: vec![call(0, 50_000, b"hello"), call(1, 20_000, b"")],
+            },
+        ),
+        (
+            "not-wasm",
+            Scenario {
+                code: b"\0asm\x01\0\0\0\x01\xff".to_vec(),
+                kind: "raw",
+                init_args: vec![],
+                init_gas: 0,
+                calls: vec![],
+            },
+        ),
+    ];
+    for (name, s) in seeds {
+        std::fs::write(dir.join(name), s.raw_bytes()).unwrap();
+    }
 }
