@@ -22,7 +22,7 @@ pub const TOKEN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/token.wasm"))
 pub const COMPUTE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/compute.wasm"));
 
 /// An NFT registry (uses the SDK's `alloc` feature). Constructor `init()` (the instantiator
-/// becomes admin). Methods: `mint(id: u64, to)` (admin), `transfer(id: u64, to)`,
+/// becomes admin). Methods: `mint(id: u64, to)` (admin), `transfer(id: u64, to)`, `burn(id)`,
 /// `owner_of(id) -> Option<Address>`, `balance_of(who) -> u64`, `total_supply() -> u64`,
 /// `list(start_after: Option<u64>, limit: u32) -> Vec<(u64, Address)>` (ascending ids, at most
 /// 100). Errors: SCALE `NftError` (NotAdmin, AlreadyMinted, NoSuchToken, NotOwner).

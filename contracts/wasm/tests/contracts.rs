@@ -197,6 +197,24 @@ fn nft_registry_mints_transfers_and_lists_in_id_order() {
     assert_eq!(page1.iter().map(|p| p.0).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(page2.iter().map(|p| p.0).collect::<Vec<_>>(), [3, 256]);
     assert_eq!(page3.iter().map(|p| p.0).collect::<Vec<_>>(), [65_536]);
+
+    // Burning removes the entry from storage, so iteration skips it.
+    assert_eq!(
+        chain.call(CAROL, n, "burn", 3u64).status,
+        reverted_with(NftError::NotOwner)
+    );
+    assert_eq!(chain.call(BOB, n, "burn", 3u64).status, Status::Success);
+    assert_eq!(chain.view::<Option<Address>>(n, "owner_of", 3u64), None);
+    assert_eq!(chain.view::<u64>(n, "total_supply", ()), 4);
+    let all: Vec<(u64, Address)> = chain.view(n, "list", (None::<u64>, 100u32));
+    assert_eq!(
+        all.iter().map(|p| p.0).collect::<Vec<_>>(),
+        [1, 2, 256, 65_536]
+    );
+    assert_eq!(
+        chain.call(ALICE, n, "mint", (3u64, CAROL)).status,
+        Status::Success
+    );
 }
 
 #[derive(Debug, PartialEq, Eq, Encode, Decode)]

@@ -1,5 +1,5 @@
 //! An NFT registry: the admin (whoever instantiated it) mints tokens with chosen `u64` ids;
-//! owners transfer them; anyone lists them in id order, a page at a time. Ids are stored
+//! owners transfer or burn them; anyone lists them in id order, a page at a time. Ids are stored
 //! big-endian, so storage iteration is numeric order. Uses the SDK's `alloc` feature for the
 //! listing's `Vec`.
 #![no_std]
@@ -97,6 +97,24 @@ impl Nft {
         credit(&from, false);
         credit(&to, true);
         emit(&Transfer { from, to, id });
+        Ok(())
+    }
+
+    /// The owner burns token `id`: it no longer exists (and can be minted again).
+    pub fn burn(id: u64) -> Result<(), NftError> {
+        let key = BigEndian(id);
+        let owner = OWNERS.get(&key).ok_or(NftError::NoSuchToken)?;
+        if owner != caller() {
+            return Err(NftError::NotOwner);
+        }
+        OWNERS.remove(&key);
+        credit(&owner, false);
+        TOTAL.set(&TOTAL.get_or_default().wrapping_sub(1));
+        emit(&Transfer {
+            from: owner,
+            to: Address::ZERO,
+            id,
+        });
         Ok(())
     }
 
