@@ -80,6 +80,12 @@ use core::ops::Bound;
 /// A state version: 0 is the empty genesis state, and each commit adds one.
 pub type Version = u64;
 
+/// A `(key, value)` pair.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// An iterator over entries in key order, as returned by `MemStore::scan`.
+pub type EntryIter<'a> = Box<dyn Iterator<Item = Result<Entry, StateError>> + 'a>;
+
 /// Read access to the latest committed state.
 ///
 /// Iteration is expressed as [`StateRead::next_entry`], a seek to the first entry after a
@@ -95,7 +101,7 @@ pub trait StateRead {
         &self,
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError>;
+    ) -> Result<Option<Entry>, StateError>;
 }
 
 /// A versioned, committable, provable state: what the engine needs from a store.
@@ -156,6 +162,6 @@ pub(crate) fn hashed_changes(changes: &ChangeSet) -> Vec<(Hash, Option<Hash>)> {
         .iter()
         .map(|(k, v)| (proof::key_hash(k), v.map(proof::value_hash)))
         .collect();
-    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    out.sort_unstable_by_key(|c| c.0);
     out
 }

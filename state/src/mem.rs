@@ -7,7 +7,9 @@ use std::ops::Bound;
 use keel_proof::{Hash, Proof, key_hash};
 
 use crate::tree::{self, Group, NodeKey};
-use crate::{ChangeSet, StateError, StateRead, StateStore, Version, bounds_empty, hashed_changes};
+use crate::{
+    ChangeSet, EntryIter, StateError, StateRead, StateStore, Version, bounds_empty, hashed_changes,
+};
 
 /// What became stale at one version: superseded group nodes and the keys whose older
 /// versioned values are no longer needed once this version is the oldest kept.
@@ -16,6 +18,9 @@ struct Stale {
     nodes: Vec<NodeKey>,
     keys: Vec<Vec<u8>>,
 }
+
+/// A key's kept versions, ascending.
+type History = Vec<(Version, Option<Vec<u8>>)>;
 
 /// An in-memory, versioned, provable state store.
 ///
@@ -39,7 +44,7 @@ pub struct MemStore {
     nodes: HashMap<NodeKey, Group>,
     latest: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Every kept version of each key, ascending by version; `None` is a delete.
-    history: HashMap<Vec<u8>, Vec<(Version, Option<Vec<u8>>)>>,
+    history: HashMap<Vec<u8>, History>,
     roots: BTreeMap<Version, Hash>,
     stale: BTreeMap<Version, Stale>,
     version: Version,
@@ -106,11 +111,7 @@ impl MemStore {
     }
 
     /// The latest entries with `lower`/`upper` bounds, in ascending key order.
-    pub fn scan<'a>(
-        &'a self,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
-    ) -> Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StateError>> + 'a> {
+    pub fn scan<'a>(&'a self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> EntryIter<'a> {
         if bounds_empty(lower, upper) {
             return Box::new(std::iter::empty());
         }
@@ -122,10 +123,7 @@ impl MemStore {
     }
 
     /// The latest entries whose key starts with `prefix`, in ascending key order.
-    pub fn scan_prefix<'a>(
-        &'a self,
-        prefix: &[u8],
-    ) -> Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StateError>> + 'a> {
+    pub fn scan_prefix<'a>(&'a self, prefix: &[u8]) -> EntryIter<'a> {
         match crate::prefix_end(prefix) {
             Some(end) => Box::new(
                 self.latest

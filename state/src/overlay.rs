@@ -13,6 +13,9 @@ pub struct Checkpoint {
     depth: usize,
 }
 
+/// A journaled write: the key and its previous entry in `writes` (`None`: it had none).
+type JournalEntry = (Vec<u8>, Option<Option<Vec<u8>>>);
+
 /// A read-through overlay over a [`StateRead`] base, with nested checkpoints.
 ///
 /// Writes land in an ordered map; reads look there first and fall through to the base.
@@ -39,7 +42,7 @@ pub struct Overlay<S> {
     base: S,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// `(key, previous entry in writes)`, in write order.
-    journal: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    journal: Vec<JournalEntry>,
     /// Journal length at each open checkpoint.
     checkpoints: Vec<usize>,
 }

@@ -160,6 +160,9 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
     (db, cfs)
 }
 
+/// A change with its key hash.
+type Row<'a> = (Hash, &'a [u8], Option<&'a [u8]>);
+
 /// Reads group nodes through the RAM cache, then RocksDB.
 struct Nodes<'a> {
     db: &'a DB,
@@ -613,9 +616,8 @@ impl StateStore for Store {
             .version
             .checked_add(1)
             .ok_or_else(|| StateError::Corrupted("version overflow".into()))?;
-        let mut rows: Vec<(Hash, &[u8], Option<&[u8]>)> =
-            changes.iter().map(|(k, v)| (key_hash(k), k, v)).collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut rows: Vec<Row<'_>> = changes.iter().map(|(k, v)| (key_hash(k), k, v)).collect();
+        rows.sort_unstable_by_key(|r| r.0);
         let hashed: Vec<(Hash, Option<Hash>)> = rows
             .iter()
             .map(|(kh, _, v)| (*kh, v.map(value_hash)))

@@ -8,6 +8,9 @@
 //! key set has exactly one shape. The root group of version `v` is always stored at
 //! `(v, [])`, even when it is empty or holds a single leaf.
 
+// Node encodings and cache walks are only used by the RocksDB store.
+#![cfg_attr(not(feature = "rocksdb"), allow(dead_code))]
+
 use std::collections::HashMap;
 
 use keel_proof::{EMPTY, Hash, Proof, ProofTerminal, bit, internal_hash, leaf_hash};
@@ -21,7 +24,11 @@ const MAX_NIBBLES: usize = 64;
 #[inline]
 pub(crate) fn nibble(h: &Hash, d: usize) -> usize {
     let b = h[d / 2];
-    (if d % 2 == 0 { b >> 4 } else { b & 0x0f }) as usize
+    (if d.is_multiple_of(2) {
+        b >> 4
+    } else {
+        b & 0x0f
+    }) as usize
 }
 
 /// A path of nibbles from the root: the first `len` nibbles of a key hash, zero-padded.
@@ -48,7 +55,7 @@ impl NibblePath {
         let mut p = *self;
         let d = self.len();
         let n = (n & 0x0f) as u8;
-        if d % 2 == 0 {
+        if d.is_multiple_of(2) {
             p.bytes[d / 2] |= n << 4;
         } else {
             p.bytes[d / 2] |= n;

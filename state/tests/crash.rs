@@ -3,6 +3,7 @@
 //! with SIGKILL at random moments, reopens the store and checks that the latest version is
 //! whole, matches the expected root and contents, and is not older than the last
 //! acknowledged one.
+#![cfg(feature = "rocksdb")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;

@@ -6,8 +6,12 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Versioned, key_pool, run_model};
-use keel_state::{ChangeSet, MemStore, StateRead, StateStore, Store, reference};
+#[cfg(feature = "rocksdb")]
+use common::Versioned;
+use common::{key_pool, run_model};
+#[cfg(feature = "rocksdb")]
+use keel_state::StateRead;
+use keel_state::{ChangeSet, MemStore, StateStore, reference};
 use proptest::prelude::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -48,15 +52,16 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
+    #[cfg(feature = "rocksdb")]
     #[test]
     fn rocksdb_store_matches_model((batches, prune) in batches_strategy()) {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
+        let mut store = keel_state::Store::open(dir.path()).unwrap();
         run_model(&mut store, &batches, prune);
         // Reopening keeps everything, including the pruning horizon.
         let (v, root, all, oldest) = (store.version(), store.root(), store.all(), store.oldest_version());
         drop(store);
-        let store = Store::open(dir.path()).unwrap();
+        let store = keel_state::Store::open(dir.path()).unwrap();
         prop_assert_eq!(store.version(), v);
         prop_assert_eq!(store.root(), root);
         prop_assert_eq!(store.all(), all);
@@ -101,11 +106,12 @@ proptest! {
 }
 
 /// Larger trees (several group levels, splits and collapses) for both stores, in lock-step.
+#[cfg(feature = "rocksdb")]
 #[test]
 fn large_random_history_both_stores_agree() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let dir = tempfile::tempdir().unwrap();
-    let mut disk = Store::open(dir.path()).unwrap();
+    let mut disk = keel_state::Store::open(dir.path()).unwrap();
     let mut mem = MemStore::new();
     let mut model = BTreeMap::new();
     let mut roots = vec![mem.root()];

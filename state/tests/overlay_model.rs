@@ -146,6 +146,7 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
+    #[cfg(feature = "rocksdb")]
     #[test]
     fn overlay_over_rocksdb_matches_model(base in base_strategy(), ops in prop::collection::vec(op(), 0..80)) {
         let dir = tempfile::tempdir().unwrap();

@@ -1,4 +1,5 @@
 //! The RocksDB store: reopen, checkpoints, and every way opening a data dir can fail.
+#![cfg(feature = "rocksdb")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -38,6 +38,7 @@ impl Versioned for MemStore {
     }
 }
 
+#[cfg(feature = "rocksdb")]
 impl Versioned for keel_state::Store {
     fn get_at(&self, key: &[u8], v: Version) -> Result<Option<Vec<u8>>, StateError> {
         keel_state::Store::get_at(self, key, v)
