@@ -94,6 +94,17 @@ impl Ctx {
         }
     }
 
+    /// A spinner on stderr for one long step (hidden like [`Ctx::progress`]).
+    fn spinner(&self, msg: &str) -> ProgressBar {
+        if self.json || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let pb = ProgressBar::new_spinner();
+        pb.set_message(msg.to_string());
+        pb.enable_steady_tick(std::time::Duration::from_millis(100));
+        pb
+    }
+
     fn progress(&self, len: u64) -> ProgressBar {
         if self.json || !std::io::stderr().is_terminal() {
             return ProgressBar::hidden();
@@ -482,7 +493,10 @@ fn run_block(ctx: &Ctx, dd: &mut DataDir, file: &Path) -> Result<(), Failure> {
         });
         labels.push(label);
     }
-    let receipts = dd.chain.execute_block(&txs).map_err(kit)?;
+    let spinner = ctx.spinner(&format!("executing {} transaction(s)", txs.len()));
+    let receipts = dd.chain.execute_block(&txs).map_err(kit);
+    spinner.finish_and_clear();
+    let receipts = receipts?;
     dd.chain.advance(1);
     let views: Vec<ReceiptView> = receipts
         .into_iter()

@@ -472,3 +472,37 @@ fn readme_quick_start_flow() {
     let o = keel(&dir, &["call", "nosuch", "get"]);
     assert_clean_error(&o, 1, "names deployed here: counter");
 }
+
+/// A full disk: a clear message, no panic. Needs a small filesystem, so it mounts a 512 KiB
+/// tmpfs; where that is not permitted (not root, no mount privilege) it says so and returns.
+#[test]
+fn full_disk_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !mounted {
+        eprintln!("full_disk_is_a_clear_error: skipped, cannot mount a tmpfs here");
+        return;
+    }
+    let dir = mnt.join("data");
+    let o = keel(
+        &dir,
+        &[
+            "demo",
+            "--blocks",
+            "200",
+            "--txs",
+            "500",
+            "--accounts",
+            "100",
+        ],
+    );
+    let _ = Command::new("umount").arg(&mnt).output();
+    assert_clean_error(&o, 1, "is full");
+}

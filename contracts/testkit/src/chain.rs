@@ -568,6 +568,21 @@ impl TestChain {
     }
 }
 
+impl TestChain {
+    /// An independent copy of this chain (state, height, time, labels; a fresh gas report):
+    /// explore a scenario on the fork, the original is untouched. For RocksDB the fork is a
+    /// checkpoint in a new temporary directory.
+    pub fn fork(&self) -> Result<TestChain, Error> {
+        let snapshot = self.snapshot()?;
+        let mut fork = TestChain::with_store(self.store_kind())?;
+        fork.restore(&snapshot)?;
+        fork.block_time_ms = self.block_time_ms;
+        fork.auto_advance = self.auto_advance;
+        fork.gas_limit = self.gas_limit;
+        Ok(fork)
+    }
+}
+
 impl std::fmt::Debug for TestChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestChain")

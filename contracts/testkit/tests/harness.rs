@@ -441,3 +441,24 @@ fn logs_are_recorded_and_time_is_what_the_chain_says() {
         assert!(chain.gas_report().get("clock", "now").is_some());
     }
 }
+
+#[test]
+fn forks_are_independent() {
+    let (alice, bob) = (account("alice"), account("bob"));
+    for kind in KINDS {
+        let mut chain = TestChain::with_store(kind).unwrap();
+        let t = token(&mut chain, alice, 10u128);
+        chain.advance(3);
+        let mut fork = chain.fork().unwrap();
+        assert_eq!(fork.root(), chain.root());
+        assert_eq!(fork.height(), chain.height());
+        fork.call(alice, t, "transfer", (bob, 4u128))
+            .unwrap()
+            .assert_success();
+        assert_ne!(fork.root(), chain.root());
+        let on_fork: u128 = fork.query(alice, t, "balance_of", bob).unwrap();
+        let on_main: u128 = chain.query(alice, t, "balance_of", bob).unwrap();
+        assert_eq!((on_fork, on_main), (4, 0));
+        assert_eq!(fork.label_of(&t), "token");
+    }
+}
