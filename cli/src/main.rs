@@ -17,7 +17,20 @@ use clap::{Args, Parser, Subcommand};
 
 /// Keel: a deterministic smart-contract execution engine.
 #[derive(Debug, Parser)]
-#[command(name = "keel", version, about, long_about = None)]
+#[command(
+    name = "keel",
+    version,
+    about = "Keel's command-line tool: a local chain in a data dir (RocksDB) between commands.",
+    after_help = "Examples:\n  \
+      keel check token.wasm\n  \
+      keel deploy example:token\n  \
+      keel call token mint addr:@alice u128:1000\n  \
+      keel --sender bob query token balance_of addr:@alice --decode u128\n  \
+      keel state prove --contract token text:S\n  \
+      keel --data-dir .keel-demo demo\n\n\
+      Arguments are TYPE:VALUE words (u8..u128, i8..i128, bool, str, bytes, addr, [u8;N],\n\
+      compact, raw, text); see cli/README.md."
+)]
 pub struct Cli {
     /// The data dir holding the chain state (RocksDB) between commands.
     #[arg(long, global = true, default_value = ".keel", value_name = "DIR")]
@@ -76,13 +89,13 @@ pub enum Command {
     /// Deploy the example token and run blocks of transfers, printing tx/s, gas and roots.
     Demo {
         /// Number of blocks of transfers.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         blocks: u64,
         /// Transfers per block.
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         txs: u64,
         /// Number of accounts the transfers go between.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         accounts: u64,
     },
     /// List the example contracts built into this binary (usable as `example:NAME`).
