@@ -52,7 +52,12 @@ fn invalid_args(method: &str) -> ! {
 /// Sets `value`'s SCALE encoding as the return data.
 #[inline]
 pub fn ret<T: Encode + ?Sized>(value: &T) {
-    with_encoded(&[], value, env::set_return)
+    with_encoded(&[], value, |bytes| {
+        // An empty encoding (`()`) leaves the return data empty anyway: skip the host call.
+        if !bytes.is_empty() {
+            env::set_return(bytes)
+        }
+    })
 }
 
 /// `Ok(v)`: returns `v`. `Err(e)`: reverts with the SCALE encoding of `e`.
