@@ -113,10 +113,10 @@ fn build_one(name: &str, examples: &Path, target_dir: &Path, repo: &Path) -> Res
             cmd.env_remove(key);
         }
     }
-    // Remap the absolute source paths that panic locations embed, so that no machine's paths
-    // end up in the wasm. The bytes are reproducible for a given checkout path; from another
-    // path, cargo's metadata hash of the out-of-workspace `keel-sdk` path dependency changes,
-    // which can reorder static data: same size and same gas, but a different code hash.
+    // Remap absolute source paths (dependencies in the cargo home; the repository, in case), so
+    // that no machine's paths end up in panic locations. Workspace sources already appear
+    // relative, and since the SDK is a member of the examples workspace (see its Cargo.toml) the
+    // wasm bytes do not depend on the checkout path. These flags do not change the bytes either.
     let mut flags: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
     flags.push(format!("--remap-path-prefix={}=/keel", repo.display()));
     if let Some(home) = cargo_home() {
