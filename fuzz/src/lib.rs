@@ -15,15 +15,18 @@
 //!   model; contents, iteration, roots, proofs (and tampered proofs), reopening.
 //! - [`decode`]: arbitrary bytes into every SCALE type that crosses a trust boundary.
 //! - [`module`]: wasm-smith modules and raw bytes through validation, deploy and calls.
+//! - [`tx_sequence`]: transaction sequences against the example token and counter, with a
+//!   model, replays and block regrouping.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // panicking is how an oracle reports.
 
 pub mod alloc_guard;
 pub mod decode;
 pub mod module;
 pub mod state_model;
+pub mod tx_sequence;
 
 /// The names of all targets, as used for corpus directories and cargo-fuzz binaries.
-pub const TARGETS: &[&str] = &["state_model", "decode", "module"];
+pub const TARGETS: &[&str] = &["state_model", "decode", "module", "tx_sequence"];
 
 /// Runs the target called `name` on `data`. Panics on an unknown name.
 pub fn run_target(name: &str, data: &[u8]) {
@@ -31,6 +34,7 @@ pub fn run_target(name: &str, data: &[u8]) {
         "state_model" => state_model::run(data),
         "decode" => decode::run(data),
         "module" => module::run(data),
+        "tx_sequence" => tx_sequence::run(data),
         other => panic!("unknown fuzz target {other:?}"),
     }
 }

@@ -199,3 +199,13 @@ fn write_module_seeds() {
         std::fs::write(dir.join(name), s.raw_bytes()).unwrap();
     }
 }
+
+#[test]
+fn tx_sequence_corpus() {
+    replay_corpus("tx_sequence");
+}
+
+#[test]
+fn tx_sequence_seeded() {
+    replay_random("tx_sequence", 0x7c5e_9001, 60, 1500);
+}
