@@ -163,6 +163,57 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
 /// A change with its key hash.
 type Row<'a> = (Hash, &'a [u8], Option<&'a [u8]>);
 
+/// Creates a new store at `path` (absent or an empty dir) atomically: the database is built
+/// in a staging dir beside it, with its column families and genesis metadata written (WAL
+/// fsynced), then renamed into place. A crash during creation leaves no half-made store at
+/// `path`, only a staging dir that the next creation removes.
+fn create(path: &Path) -> Result<(), StateError> {
+    let shown = path.display().to_string();
+    let io = |what: &str, e: std::io::Error| StateError::Io(format!("{what} {shown}: {e}"));
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| StateError::Io(format!("{shown} does not name a directory")))?;
+    std::fs::create_dir_all(parent).map_err(|e| io("cannot create the parent of", e))?;
+    let staging = parent.join(format!(".{}.keel-creating", name.to_string_lossy()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| io("cannot clear the staging dir of", e))?;
+    }
+    {
+        let (mut opts, cfs) = options();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let db = DB::open_cf_descriptors(&opts, &staging, cfs).map_err(db_err)?;
+        let cf = |name: &str| {
+            db.cf_handle(name)
+                .ok_or_else(|| StateError::Corrupted(format!("missing column family {name}")))
+        };
+        let (key, group) = tree::genesis();
+        let mut batch = WriteBatch::default();
+        batch.put_cf(cf(CF_NODES)?, key.encode(), group.encode());
+        let meta = cf(CF_META)?;
+        batch.put_cf(meta, META_MAGIC, MAGIC.to_vec().encode());
+        batch.put_cf(meta, META_FORMAT, FORMAT_VERSION.encode());
+        batch.put_cf(meta, META_LATEST, 0u64.encode());
+        batch.put_cf(meta, META_OLDEST, 0u64.encode());
+        batch.put_cf(meta, root_key(0), group.hash().encode());
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        db.write_opt(batch, &wo).map_err(db_err)?;
+        db.flush_wal(true).map_err(db_err)?;
+    }
+    // Replaces `path` if it is an empty dir (rename(2) semantics), atomically.
+    std::fs::rename(&staging, path).map_err(|e| io("cannot move the new store into", e))?;
+    if let Ok(dir) = std::fs::File::open(parent) {
+        // Best effort: make the rename durable.
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
 /// Reads group nodes through the RAM cache, then RocksDB.
 struct Nodes<'a> {
     db: &'a DB,
@@ -218,25 +269,19 @@ impl Store {
                     }
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(path)
-                    .map_err(|e| StateError::Io(format!("cannot create {shown}: {e}")))?;
-                true
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
             Err(e) => return Err(StateError::Io(format!("cannot access {shown}: {e}"))),
         };
-        let (mut opts, cfs) = options();
         if fresh {
-            opts.create_if_missing(true);
-            opts.create_missing_column_families(true);
-        } else {
-            let found = DB::list_cf(&Options::default(), path).map_err(db_err)?;
-            if let Some(missing) = CFS.iter().find(|cf| !found.iter().any(|f| f == *cf)) {
-                return Err(StateError::Foreign {
-                    path: shown,
-                    detail: format!("RocksDB without column family {missing:?}"),
-                });
-            }
+            create(path)?;
+        }
+        let (opts, cfs) = options();
+        let found = DB::list_cf(&Options::default(), path).map_err(db_err)?;
+        if let Some(missing) = CFS.iter().find(|cf| !found.iter().any(|f| f == *cf)) {
+            return Err(StateError::Foreign {
+                path: shown,
+                detail: format!("RocksDB without column family {missing:?}"),
+            });
         }
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| match db_err(e) {
             StateError::Locked { .. } => StateError::Locked {
@@ -253,11 +298,7 @@ impl Store {
             sync: false,
             cache: HashMap::new(),
         };
-        if fresh {
-            store.init()?;
-        } else {
-            store.load()?;
-        }
+        store.load()?;
         Ok(store)
     }
 
@@ -269,23 +310,6 @@ impl Store {
 
     fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         self.db.get_cf(self.cf(CF_META)?, key).map_err(db_err)
-    }
-
-    fn init(&mut self) -> Result<(), StateError> {
-        let (key, group) = tree::genesis();
-        let root = group.hash();
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_NODES)?, key.encode(), group.encode());
-        let meta = self.cf(CF_META)?;
-        batch.put_cf(meta, META_MAGIC, MAGIC.to_vec().encode());
-        batch.put_cf(meta, META_FORMAT, FORMAT_VERSION.encode());
-        batch.put_cf(meta, META_LATEST, 0u64.encode());
-        batch.put_cf(meta, META_OLDEST, 0u64.encode());
-        batch.put_cf(meta, root_key(0), root.encode());
-        self.write(batch)?;
-        self.root = root;
-        self.cache.insert(key, group);
-        Ok(())
     }
 
     fn load(&mut self) -> Result<(), StateError> {

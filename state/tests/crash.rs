@@ -73,7 +73,13 @@ fn crash_recovery() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(40..400)));
+        // The first rounds kill very early, during the store's creation or first commits.
+        let delay = if round < 4 {
+            rng.random_range(0..30)
+        } else {
+            rng.random_range(40..400)
+        };
+        std::thread::sleep(Duration::from_millis(delay));
         let still_running = child.try_wait().unwrap().is_none();
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();

@@ -103,6 +103,19 @@ fn checkpoint_is_an_independent_snapshot() {
 }
 
 #[test]
+fn interrupted_creation_leaves_nothing_half_made() {
+    let dir = tempfile::tempdir().unwrap();
+    // What a creation killed midway leaves: a staging dir beside the target.
+    let staging = dir.path().join(".data.keel-creating");
+    std::fs::create_dir(&staging).unwrap();
+    std::fs::write(staging.join("CURRENT"), b"half").unwrap();
+    let mut store = Store::open(dir.path().join("data")).unwrap();
+    assert!(!staging.exists());
+    assert_eq!(store.version(), 0);
+    store.commit(&ChangeSet::new()).unwrap();
+}
+
+#[test]
 fn second_open_is_locked() {
     let dir = tempfile::tempdir().unwrap();
     let _first = Store::open(dir.path()).unwrap();
