@@ -12,7 +12,11 @@ use std::fmt::Debug;
 
 use parity_scale_codec::{Decode, DecodeAll, DecodeLimit, Encode};
 
-use keel_state::{ChangeSet, Proof, proof::ProofTerminal};
+use keel_engine::{
+    Action, BlockContext, BlockOutcome, ContractInfo, Engine, Event, InvalidReason, Receipt,
+    Status, Transaction,
+};
+use keel_state::{ChangeSet, MemStore, Proof, proof::ProofTerminal};
 
 use crate::alloc_guard;
 
@@ -83,5 +87,51 @@ pub fn run(data: &[u8]) {
         check::<ProofTerminal>(input);
         check::<ChangeSet>(input);
         check::<Vec<Proof>>(input);
+        // The node boundary: transactions, blocks of them, contexts, receipts, outcomes.
+        check::<Transaction>(input);
+        check::<Action>(input);
+        check::<Vec<Transaction>>(input);
+        check::<Vec<Vec<u8>>>(input);
+        check::<BlockContext>(input);
+        check::<Receipt>(input);
+        check::<Status>(input);
+        check::<Event>(input);
+        check::<BlockOutcome>(input);
+        check::<ContractInfo>(input);
+    }
+    raw_transaction(rest);
+}
+
+/// The engine's own entry for untrusted transaction bytes: `execute_block_raw` must answer
+/// `Invalid(Undecodable)` exactly when the bytes are not one whole SCALE `Transaction`, and
+/// otherwise produce a receipt, never panic.
+fn raw_transaction(bytes: &[u8]) {
+    thread_local! {
+        static ENGINE: std::cell::RefCell<Engine> = std::cell::RefCell::new(Engine::default());
+    }
+    let decodes = Transaction::decode_all(&mut &bytes[..]).is_ok();
+    let ctx = BlockContext {
+        height: 1,
+        timestamp: 0,
+    };
+    let out = ENGINE.with(|e| {
+        let mut store = MemStore::new();
+        e.borrow_mut()
+            .execute_block_raw(&mut store, &ctx, &[bytes, bytes])
+            .unwrap()
+    });
+    assert_eq!(out.receipts.len(), 2);
+    let undecodable = Status::Invalid(InvalidReason::Undecodable);
+    assert_eq!(
+        out.receipts[0].status != undecodable,
+        decodes,
+        "execute_block_raw disagrees with decode_all"
+    );
+    for r in &out.receipts {
+        if let Ok(tx) = Transaction::decode_all(&mut &bytes[..]) {
+            assert!(r.gas_used <= tx.gas_limit, "gas_used above the limit");
+        } else {
+            assert_eq!(r.gas_used, 0);
+        }
     }
 }

@@ -209,3 +209,55 @@ fn tx_sequence_corpus() {
 fn tx_sequence_seeded() {
     replay_random("tx_sequence", 0x7c5e_9001, 60, 1500);
 }
+
+/// Writes the engine-type seeds of the `decode` corpus (run with `--ignored`; committed).
+#[test]
+#[ignore]
+fn write_decode_seeds() {
+    use keel_engine::{Action, BlockContext, Transaction};
+    use parity_scale_codec::Encode;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/decode");
+    let call = Transaction {
+        sender: [1; 32],
+        nonce: 7,
+        gas_limit: 1_000_000,
+        action: Action::Call {
+            contract: [2; 32],
+            method: "transfer".into(),
+            args: vec![3; 48],
+        },
+    };
+    let deploy = Transaction {
+        sender: [1; 32],
+        nonce: 0,
+        gas_limit: 10_000_000,
+        action: Action::Deploy {
+            code: keel_contracts::COUNTER.to_vec(),
+        },
+    };
+    let inst = Transaction {
+        sender: [1; 32],
+        nonce: 1,
+        gas_limit: 1_000,
+        action: Action::Instantiate {
+            code_hash: [9; 32],
+            salt: vec![1],
+            args: vec![],
+        },
+    };
+    let ctx = BlockContext {
+        height: 5,
+        timestamp: 6,
+    };
+    for (name, bytes) in [
+        ("tx-call", call.encode()),
+        ("tx-deploy-counter", deploy.encode()),
+        ("tx-instantiate", inst.encode()),
+        ("block-of-txs", vec![call.clone(), inst].encode()),
+        ("block-context", ctx.encode()),
+        // The selector byte then a transaction, so the `rest` path sees it whole.
+        ("sel-tx-call", [&[0u8][..], &call.encode()].concat()),
+    ] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
