@@ -11,7 +11,7 @@ use rocksdb::{
     DBRawIterator, ErrorKind, Options, WriteBatch, WriteOptions,
 };
 
-use crate::tree::{self, Group, NodeKey, NodeReader};
+use crate::tree::{self, Group, NodeKey, NodeReader, Summary};
 use crate::{ChangeSet, StateError, StateRead, StateStore, Version, bounds_empty};
 
 /// Column family of group nodes: `NodeKey::encode` → `Group::encode`.
@@ -82,8 +82,8 @@ pub struct Store {
     oldest: Version,
     root: Hash,
     sync: bool,
-    /// The latest version's top groups (see [`CACHE_DEPTH`]).
-    cache: HashMap<NodeKey, Group>,
+    /// The latest version's top groups (see [`CACHE_DEPTH`]) with their summary tables.
+    cache: HashMap<NodeKey, Cached>,
 }
 
 impl std::fmt::Debug for Store {
@@ -148,6 +148,10 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
                 table.set_bloom_filter(10.0, false);
             }
             o.set_block_based_table_factory(&table);
+            if *name == CF_NODES {
+                // A big commit writes about 1 KiB of group nodes per changed key.
+                o.set_write_buffer_size(128 << 20);
+            }
             if *name == CF_NODES || *name == CF_VALUES || *name == CF_STALE {
                 // Hashes do not compress.
                 o.set_compression_type(DBCompressionType::None);
@@ -158,6 +162,19 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
         })
         .collect();
     (db, cfs)
+}
+
+/// A cached group and its precomputed summary table.
+struct Cached {
+    group: Group,
+    table: Box<[Summary; 32]>,
+}
+
+impl Cached {
+    fn new(group: Group) -> Cached {
+        let table = Box::new(group.table());
+        Cached { group, table }
+    }
 }
 
 /// A change with its key hash.
@@ -217,13 +234,23 @@ fn create(path: &Path) -> Result<(), StateError> {
 /// Reads group nodes through the RAM cache, then RocksDB.
 struct Nodes<'a> {
     db: &'a DB,
-    cache: &'a HashMap<NodeKey, Group>,
+    cache: &'a HashMap<NodeKey, Cached>,
 }
 
 impl NodeReader for Nodes<'_> {
+    fn node_with_table(
+        &self,
+        key: &NodeKey,
+    ) -> Result<(Group, Option<Box<[Summary; 32]>>), StateError> {
+        match self.cache.get(key) {
+            Some(c) => Ok((c.group.clone(), Some(c.table.clone()))),
+            None => Ok((self.node(key)?, None)),
+        }
+    }
+
     fn node(&self, key: &NodeKey) -> Result<Group, StateError> {
-        if let Some(g) = self.cache.get(key) {
-            return Ok(g.clone());
+        if let Some(c) = self.cache.get(key) {
+            return Ok(c.group.clone());
         }
         let cf = self
             .db
@@ -364,12 +391,12 @@ impl Store {
             latest,
             CACHE_DEPTH,
             &mut |k, g| {
-                cache.insert(k, g.clone());
+                cache.insert(k, Cached::new(g.clone()));
             },
         )?;
         let computed = cache
             .get(&NodeKey::root(latest))
-            .map(Group::hash)
+            .map(|c| c.group.hash())
             .ok_or_else(|| tree::missing(&NodeKey::root(latest)))?;
         if computed != self.root {
             return Err(StateError::Corrupted(
@@ -689,7 +716,7 @@ impl StateStore for Store {
         }
         for (k, g) in update.new_nodes {
             if k.path.len() <= CACHE_DEPTH {
-                self.cache.insert(k, g);
+                self.cache.insert(k, Cached::new(g));
             }
         }
         Ok((version, update.root))

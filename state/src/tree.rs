@@ -143,7 +143,7 @@ pub(crate) struct Group {
 
 /// What a binary subtree inside a group amounts to (for hashing with the collapse rule).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Summary {
+pub(crate) enum Summary {
     Empty,
     /// Exactly one leaf below: the subtree hashes to that leaf's hash.
     Single(Hash),
@@ -189,7 +189,7 @@ const TAG_LEAF: u16 = 1;
 impl Group {
     /// The binary subtree summaries of this group as a heap: index 1 is the group's root,
     /// `2i` and `2i + 1` are the children of `i`, and 16..32 are the slots.
-    fn table(&self) -> [Summary; 32] {
+    pub(crate) fn table(&self) -> [Summary; 32] {
         let mut t = [Summary::Empty; 32];
         for (i, s) in self.slots.iter().enumerate() {
             t[16 + i] = s.summary();
@@ -295,6 +295,42 @@ impl Group {
 pub(crate) trait NodeReader {
     /// The group stored at `key`.
     fn node(&self, key: &NodeKey) -> Result<Group, StateError>;
+
+    /// The group at `key` with its summary table (see `Group::table`) if one is at hand
+    /// (cached), so proofs need not rehash it.
+    fn node_with_table(
+        &self,
+        key: &NodeKey,
+    ) -> Result<(Group, Option<Box<[Summary; 32]>>), StateError> {
+        Ok((self.node(key)?, None))
+    }
+}
+
+/// The summary of slots `first..first + width` (a binary subtree of the group), hashing
+/// only what it must.
+fn range_summary(slots: &[Slot; 16], first: usize, width: usize) -> Summary {
+    if width == 1 {
+        return slots[first].summary();
+    }
+    let half = width / 2;
+    Summary::combine(
+        range_summary(slots, first, half),
+        range_summary(slots, first + half, half),
+    )
+}
+
+/// Whether slots `first..first + width` are empty (`Empty`), hold exactly one leaf
+/// (`Single`, with a placeholder hash), or more (`Multi`, placeholder hash). No hashing.
+fn range_shape(slots: &[Slot; 16], first: usize, width: usize) -> Summary {
+    let mut shape = Summary::Empty;
+    for s in &slots[first..first + width] {
+        shape = match (shape, s) {
+            (_, Slot::Empty) => shape,
+            (Summary::Empty, Slot::Leaf { .. }) => Summary::Single(EMPTY),
+            _ => return Summary::Multi(EMPTY),
+        };
+    }
+    shape
 }
 
 impl NodeReader for HashMap<NodeKey, Group> {
@@ -496,11 +532,28 @@ pub(crate) fn prove<R: NodeReader + ?Sized>(
         if depth >= MAX_NIBBLES {
             return Err(StateError::Corrupted("tree deeper than 64 nibbles".into()));
         }
-        let group = reader.node(&key)?;
-        let t = group.table();
+        let (group, table) = reader.node_with_table(&key)?;
+        // The summary of heap index `idx` at `level` (its slots: `first..first + width`).
+        let summary = |idx: usize, level: usize, need_hash: bool| -> Summary {
+            if let Some(t) = &table {
+                return t[idx];
+            }
+            let width = 16 >> level;
+            let first = (idx << (4 - level)) - 16;
+            if need_hash {
+                range_summary(&group.slots, first, width)
+            } else {
+                range_shape(&group.slots, first, width)
+            }
+        };
         if let Some(h) = expected {
-            // A child group must hold two or more leaves and match its parent's pointer.
-            if !matches!(t[1], Summary::Multi(got) if got == h) {
+            // A child group must hold two or more leaves (and, when its hashes are at hand,
+            // match its parent's pointer).
+            let ok = match (&table, summary(1, 0, false)) {
+                (Some(t), _) => matches!(t[1], Summary::Multi(got) if got == h),
+                (None, s) => matches!(s, Summary::Multi(_)),
+            };
+            if !ok {
                 return Err(StateError::Corrupted(format!(
                     "child group (version {}, {} nibbles) does not match its parent",
                     key.version, depth
@@ -510,7 +563,7 @@ pub(crate) fn prove<R: NodeReader + ?Sized>(
         let mut idx = 1usize;
         let mut level = 0usize;
         loop {
-            match t[idx] {
+            match summary(idx, level, false) {
                 Summary::Empty => {
                     return Ok(Proof {
                         siblings,
@@ -549,7 +602,7 @@ pub(crate) fn prove<R: NodeReader + ?Sized>(
             } else {
                 (2 * idx, 2 * idx + 1)
             };
-            siblings.push(t[other].hash());
+            siblings.push(summary(other, level + 1, true).hash());
             idx = mine;
             level += 1;
         }
