@@ -11,7 +11,7 @@ use rocksdb::{
     DBRawIterator, ErrorKind, Options, WriteBatch, WriteOptions,
 };
 
-use crate::tree::{self, Group, NodeKey, NodeReader, Summary};
+use crate::tree::{self, Group, NodeKey, NodeReader, Table};
 use crate::{ChangeSet, StateError, StateRead, StateStore, Version, bounds_empty};
 
 /// Column family of group nodes: `NodeKey::encode` → `Group::encode`.
@@ -167,7 +167,7 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
 /// A cached group and its precomputed summary table.
 struct Cached {
     group: Group,
-    table: Box<[Summary; 32]>,
+    table: Table,
 }
 
 impl Cached {
@@ -238,10 +238,7 @@ struct Nodes<'a> {
 }
 
 impl NodeReader for Nodes<'_> {
-    fn node_with_table(
-        &self,
-        key: &NodeKey,
-    ) -> Result<(Group, Option<Box<[Summary; 32]>>), StateError> {
+    fn node_with_table(&self, key: &NodeKey) -> Result<(Group, Option<Table>), StateError> {
         match self.cache.get(key) {
             Some(c) => Ok((c.group.clone(), Some(c.table.clone()))),
             None => Ok((self.node(key)?, None)),

@@ -290,6 +290,9 @@ impl Group {
     }
 }
 
+/// A group's precomputed summary table (see `Group::table`).
+pub(crate) type Table = Box<[Summary; 32]>;
+
 /// Read access to stored group nodes. A missing node is `Corrupted`: the tree only points
 /// at nodes that were written, and callers check version availability first.
 pub(crate) trait NodeReader {
@@ -298,10 +301,7 @@ pub(crate) trait NodeReader {
 
     /// The group at `key` with its summary table (see `Group::table`) if one is at hand
     /// (cached), so proofs need not rehash it.
-    fn node_with_table(
-        &self,
-        key: &NodeKey,
-    ) -> Result<(Group, Option<Box<[Summary; 32]>>), StateError> {
+    fn node_with_table(&self, key: &NodeKey) -> Result<(Group, Option<Table>), StateError> {
         Ok((self.node(key)?, None))
     }
 }
