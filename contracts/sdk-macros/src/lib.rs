@@ -15,7 +15,8 @@ const RESERVED: &[&str] = &["memory", "keel_reentrant", "__heap_base", "__data_e
 /// Turns the `pub fn`s of an `impl` block into contract methods.
 ///
 /// Each `pub fn name(a: A, b: B) -> R` (an associated function: no `self`; state lives in
-/// storage) becomes a wasm export `name: () -> ()` (on wasm32 only) that:
+/// storage) becomes a wasm export `name: () -> ()` (on wasm32 only; the Rust function behind it
+/// is `__keel_export_name`, so method names never clash with the module's items) that:
 /// - decodes the input as the SCALE tuple `(A, B)`, reverting with
 ///   ``keel-sdk: invalid arguments for `name` `` if the bytes are not exactly one such tuple;
 /// - calls the method;
@@ -87,11 +88,14 @@ fn expand_contract(attr: TokenStream2, item: ItemImpl) -> syn::Result<TokenStrea
             }
         };
         let doc = format!("The `{name_str}` method's wasm export.");
+        // Exported under the method's name, but named `__keel_export_<name>` in Rust, so that a
+        // method may share its name with any item of the contract's module.
+        let export_fn = format_ident!("__keel_export_{}", name);
         exports.push(quote! {
             #[cfg(target_arch = "wasm32")]
             #[doc = #doc]
-            #[unsafe(no_mangle)]
-            pub extern "C" fn #name() {
+            #[unsafe(export_name = #name_str)]
+            pub extern "C" fn #export_fn() {
                 ::keel_sdk::rt::enter(|__keel_input: &[u8]| {
                     #decode
                     #finish
@@ -103,8 +107,8 @@ fn expand_contract(attr: TokenStream2, item: ItemImpl) -> syn::Result<TokenStrea
         exports.push(quote! {
             /// Marks this contract as accepting re-entry (never called).
             #[cfg(target_arch = "wasm32")]
-            #[unsafe(no_mangle)]
-            pub extern "C" fn keel_reentrant() {}
+            #[unsafe(export_name = "keel_reentrant")]
+            pub extern "C" fn __keel_export_keel_reentrant() {}
         });
     }
     Ok(quote! {
@@ -350,9 +354,13 @@ mod tests {
         };
         let out = expand_contract(TokenStream2::new(), item).map(|t| t.to_string());
         let out = out.unwrap_or_else(|e| panic!("{e}"));
-        assert!(out.contains("pub extern \"C\" fn a ()"), "{out}");
-        assert!(out.contains("pub extern \"C\" fn b ()"), "{out}");
-        assert!(!out.contains("extern \"C\" fn helper"), "{out}");
+        assert!(out.contains("export_name = \"a\""), "{out}");
+        assert!(
+            out.contains("pub extern \"C\" fn __keel_export_a ()"),
+            "{out}"
+        );
+        assert!(out.contains("export_name = \"b\""), "{out}");
+        assert!(!out.contains("helper\""), "{out}");
         assert!(out.contains("ret_result"), "{out}");
         assert!(out.contains("__keel_arg1"), "{out}");
         assert!(!out.contains("keel_reentrant"), "{out}");
@@ -362,7 +370,10 @@ mod tests {
     fn reentrant_option_exports_the_marker() {
         let item: ItemImpl = parse_quote! { impl C { pub fn a() {} } };
         let out = expand_contract(quote! { reentrant }, item).map(|t| t.to_string());
-        assert!(out.unwrap_or_default().contains("fn keel_reentrant ()"));
+        assert!(
+            out.unwrap_or_default()
+                .contains("export_name = \"keel_reentrant\"")
+        );
     }
 
     #[test]
