@@ -13,6 +13,21 @@
 //! - [`EngineError`] is only for store failures and misuse. A contract trap, revert or
 //!   out-of-gas is a [`Receipt`] [`Status`].
 //!
+//! Receipt rules (consensus):
+//! - `Invalid` (undecodable bytes, wrong nonce, unknown contract, method or code, address in
+//!   use, oversized payload): checked before anything runs; no state change, the nonce is not
+//!   bumped, `gas_used == 0`. A node should drop such transactions from its mempool.
+//! - Every other status bumps the nonce and charges gas: `Success` keeps the transaction's
+//!   writes and events; `Reverted`, `Trapped` and `OutOfGas` roll them back (the transaction is
+//!   one overlay checkpoint). `OutOfGas` always reports `gas_used == gas_limit`, and cannot be
+//!   caught by a calling contract.
+//! - A `Deploy` whose code fails validation is `Reverted`, with every problem found, one per
+//!   line, as the message (validation work is paid for). Its return data on success is the code
+//!   hash; an `Instantiate`'s is the new address ([`contract_address`]).
+//! - Gas = intrinsic (`tx_base`, `tx_byte` per payload byte, plus `deploy_*` for a deploy) +
+//!   instantiation (`instantiate_base` + initial memory pages) + wasm fuel + host-function
+//!   charges; see [`GasSchedule`]. A module-cache hit or miss never changes it.
+//!
 //! ```
 //! use keel_engine::{Action, BlockContext, Engine, EngineConfig, Status, Transaction};
 //! use keel_state::MemStore;
