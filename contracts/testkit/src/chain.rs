@@ -116,9 +116,9 @@ impl TestChain {
         match kind {
             StoreKind::Memory => Ok(Self::in_memory()),
             StoreKind::RocksDb => {
-                let dir = tempfile::Builder::new().prefix("keel-testkit-").tempdir()?;
+                let dir = crate::tmp::tempdir("keel-testkit-")?;
                 let path = dir.path().join("state");
-                let store = Store::open(&path)?;
+                let store = crate::tmp::fresh_store(&path)?;
                 Ok(Self::from_backend(Backend::Rocks {
                     store,
                     path,
@@ -528,7 +528,7 @@ impl TestChain {
         let state = match &self.backend {
             Backend::Mem(s) => SnapState::Mem(s.clone()),
             Backend::Rocks { store, .. } => {
-                let dir = tempfile::Builder::new().prefix("keel-snap-").tempdir()?;
+                let dir = crate::tmp::tempdir("keel-snap-")?;
                 store.checkpoint_to(dir.path().join("state"))?;
                 SnapState::Rocks(dir)
             }
@@ -549,7 +549,7 @@ impl TestChain {
             (Backend::Rocks { store, path, _dir }, SnapState::Rocks(saved)) => {
                 // Open the saved checkpoint, checkpoint it again into a fresh directory (so the
                 // snapshot itself is never written to), and switch to that copy.
-                let dir = tempfile::Builder::new().prefix("keel-testkit-").tempdir()?;
+                let dir = crate::tmp::tempdir("keel-testkit-")?;
                 let new_path = dir.path().join("state");
                 {
                     let saved_store = Store::open(saved.path().join("state"))?;

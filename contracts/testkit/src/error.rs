@@ -9,7 +9,6 @@ use crate::Outcome;
 /// A contract that reverts, traps or runs out of gas in [`crate::TestChain::call`] is *not* an
 /// error: it is an [`Outcome`] with that status. Errors are for things a test cannot go on
 /// after: the store failed, a deploy or query did not succeed, a result did not decode.
-#[derive(Debug)]
 pub enum Error {
     /// The engine returned an error (the store failed underneath it).
     Engine(String),
@@ -49,6 +48,14 @@ impl fmt::Display for Error {
             Error::UnknownExample(n) => write!(f, "no example contract named {n:?}"),
             Error::SnapshotMismatch => f.write_str("snapshot was taken from another kind of store"),
         }
+    }
+}
+
+/// `Debug` is the readable message too, so that `.unwrap()` in a test prints the status, the
+/// revert message and the logs rather than raw bytes.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

@@ -27,6 +27,7 @@ mod chain;
 mod error;
 mod gas;
 mod outcome;
+mod tmp;
 
 pub use chain::{
     DEFAULT_GAS_LIMIT, Snapshot, StorageProof, StoreKind, TestChain, engine_config, example,

@@ -462,3 +462,24 @@ fn forks_are_independent() {
         assert_eq!(fork.label_of(&t), "token");
     }
 }
+
+/// Every RocksDB chain after the first in a process starts from the in-memory template of a
+/// fresh store: it must be exactly a fresh store (version 0, the empty root, independent).
+#[test]
+fn templated_rocksdb_chains_are_fresh_and_independent() {
+    let alice = account("alice");
+    let mem = TestChain::in_memory();
+    let mut chains: Vec<TestChain> = (0..3).map(|_| TestChain::new().unwrap()).collect();
+    for c in &chains {
+        assert_eq!(c.version(), 0);
+        assert_eq!(c.root(), mem.root());
+    }
+    let t = token(&mut chains[0], alice, 5u128);
+    assert_eq!(chains[1].version(), 0, "chains share nothing");
+    let t1 = token(&mut chains[1], alice, 5u128);
+    assert_eq!(t, t1);
+    assert_eq!(chains[0].root(), chains[1].root());
+    let dir = tempfile::tempdir().unwrap();
+    let plain = Store::open(dir.path().join("s")).unwrap();
+    assert_eq!(plain.root(), chains[2].root());
+}
