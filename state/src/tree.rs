@@ -128,8 +128,13 @@ pub(crate) enum Slot {
     /// No key has this slot's prefix.
     #[default]
     Empty,
-    /// Exactly one key has this prefix.
-    Leaf { key_hash: Hash, value_hash: Hash },
+    /// Exactly one key has this prefix. `hash` is `leaf_hash(key_hash, value_hash)`, kept
+    /// so that rehashing a group does not rehash its unchanged leaves (not stored on disk).
+    Leaf {
+        key_hash: Hash,
+        value_hash: Hash,
+        hash: Hash,
+    },
     /// Two or more keys: the child group stored at `(version, path + slot)`, whose subtree
     /// hashes to `hash`.
     Child { version: Version, hash: Hash },
@@ -172,13 +177,19 @@ impl Summary {
 }
 
 impl Slot {
+    /// A leaf slot, with its hash computed.
+    pub(crate) fn leaf(key_hash: Hash, value_hash: Hash) -> Slot {
+        Slot::Leaf {
+            key_hash,
+            value_hash,
+            hash: leaf_hash(&key_hash, &value_hash),
+        }
+    }
+
     fn summary(&self) -> Summary {
         match self {
             Slot::Empty => Summary::Empty,
-            Slot::Leaf {
-                key_hash,
-                value_hash,
-            } => Summary::Single(leaf_hash(key_hash, value_hash)),
+            Slot::Leaf { hash, .. } => Summary::Single(*hash),
             Slot::Child { hash, .. } => Summary::Multi(*hash),
         }
     }
@@ -219,6 +230,7 @@ impl Group {
                 Slot::Leaf {
                     key_hash,
                     value_hash,
+                    ..
                 } => {
                     present |= 1 << i;
                     leaves |= TAG_LEAF << i;
@@ -260,10 +272,7 @@ impl Group {
                 let (vh, r) = r
                     .split_first_chunk::<32>()
                     .ok_or_else(|| bad("truncated leaf"))?;
-                g.slots[i] = Slot::Leaf {
-                    key_hash: *kh,
-                    value_hash: *vh,
-                };
+                g.slots[i] = Slot::leaf(*kh, *vh);
                 rest = r;
             } else {
                 let (v, r) = rest
@@ -361,7 +370,7 @@ pub(crate) struct TreeUpdate {
 /// What a slot's subtree became after an update.
 enum Sub {
     Empty,
-    Leaf(Hash, Hash),
+    Leaf(Hash, Hash, Hash),
     Group(Hash),
 }
 
@@ -427,6 +436,7 @@ fn update_slots<R: NodeReader + ?Sized>(
             Slot::Leaf {
                 key_hash,
                 value_hash,
+                ..
             } => {
                 let mut puts: Vec<(Hash, Option<Hash>)> = Vec::with_capacity(sub.len() + 1);
                 let mut seen = false;
@@ -459,9 +469,10 @@ fn update_slots<R: NodeReader + ?Sized>(
         };
         group.slots[n] = match result {
             Sub::Empty => Slot::Empty,
-            Sub::Leaf(k, v) => Slot::Leaf {
+            Sub::Leaf(k, v, hash) => Slot::Leaf {
                 key_hash: k,
                 value_hash: v,
+                hash,
             },
             Sub::Group(hash) => Slot::Child {
                 version: ctx.version,
@@ -480,7 +491,7 @@ fn build<R: NodeReader + ?Sized>(
 ) -> Result<Sub, StateError> {
     match puts {
         [] => Ok(Sub::Empty),
-        [(k, Some(v))] => Ok(Sub::Leaf(*k, *v)),
+        [(k, Some(v))] => Ok(Sub::Leaf(*k, *v, leaf_hash(k, v))),
         [(_, None)] => Ok(Sub::Empty),
         _ => {
             let mut g = Group::default();
@@ -499,9 +510,10 @@ fn finish<R: NodeReader + ?Sized>(ctx: &mut Ctx<'_, R>, path: NibblePath, g: Gro
                 if let Slot::Leaf {
                     key_hash,
                     value_hash,
+                    hash,
                 } = s
                 {
-                    return Sub::Leaf(*key_hash, *value_hash);
+                    return Sub::Leaf(*key_hash, *value_hash, *hash);
                 }
             }
         }
@@ -578,6 +590,7 @@ pub(crate) fn prove<R: NodeReader + ?Sized>(
                         if let Slot::Leaf {
                             key_hash,
                             value_hash,
+                            ..
                         } = s
                         {
                             return Ok(Proof {
@@ -680,10 +693,7 @@ mod tests {
     #[test]
     fn group_roundtrip_and_strictness() {
         let mut g = Group::default();
-        g.slots[0] = Slot::Leaf {
-            key_hash: [1; 32],
-            value_hash: [2; 32],
-        };
+        g.slots[0] = Slot::leaf([1; 32], [2; 32]);
         g.slots[9] = Slot::Child {
             version: 7,
             hash: [3; 32],
