@@ -27,6 +27,9 @@ pub(crate) struct CachedModule {
     pub has_init: bool,
     /// Sorted.
     pub methods: Vec<String>,
+    /// The names of the module's `keel` imports, in import order. Kept here so that an
+    /// instantiation does not walk (and clone the types of) the module's imports again.
+    pub imports: Vec<String>,
 }
 
 impl CachedModule {
@@ -77,7 +80,10 @@ impl Shared {
     /// Compiles `code` (already known valid or not) into a cache entry.
     fn compile(&self, code: &[u8]) -> Result<Arc<CachedModule>, crate::ValidationError> {
         let (info, module) = check_and_compile(&self.wasmi, code, &self.config)?;
+        // Validation admits only `keel` imports.
+        let imports = module.imports().map(|i| i.name().to_string()).collect();
         Ok(Arc::new(CachedModule {
+            imports,
             module,
             initial_pages: info.initial_pages,
             reentrant: info.reentrant,
@@ -276,12 +282,9 @@ pub(crate) fn run_frame<'r, 's>(
         .set_fuel(fuel)
         .map_err(|_| Abort::Internal("fuel metering disabled"))?;
     let module = &call.code.module;
-    let mut imports = Vec::new();
-    for import in module.imports() {
-        if import.module() != "keel" {
-            return Ok((FrameEnd::Trapped(TrapKind::AbiViolation), fuel));
-        }
-        match resolve(&mut store, import.name()) {
+    let mut imports = Vec::with_capacity(call.code.imports.len());
+    for name in &call.code.imports {
+        match resolve(&mut store, name) {
             Some(f) => imports.push(f),
             None => return Ok((FrameEnd::Trapped(TrapKind::AbiViolation), fuel)),
         }
