@@ -52,8 +52,8 @@ pub enum Problem {
         /// The validator's message.
         detail: String,
     },
-    /// A function body that failed validation for another reason.
-    InvalidFunction {
+    /// Failed wasm validation for another reason (the validator's message says where).
+    Invalid {
         /// The validator's message.
         detail: String,
     },
@@ -140,7 +140,7 @@ impl fmt::Display for Problem {
             }
             Problem::Float { detail } => write!(f, "floats are not allowed: {detail}"),
             Problem::ForbiddenFeature { detail } => write!(f, "forbidden wasm feature: {detail}"),
-            Problem::InvalidFunction { detail } => write!(f, "invalid function: {detail}"),
+            Problem::Invalid { detail } => write!(f, "invalid module: {detail}"),
             Problem::StartFunction => write!(f, "start functions are not allowed"),
             Problem::MissingMemoryExport => write!(f, "the memory must be exported as `memory`"),
             Problem::MethodSignature { name } => {
@@ -230,14 +230,25 @@ pub(crate) fn check_and_compile(
     Err(ValidationError { problems })
 }
 
+/// Sorts a wasmparser message (pinned 0.228) into a problem kind. The message is kept whole, so
+/// a misclassification loses nothing but the kind.
 fn classify(message: String) -> Problem {
     if message.contains("floating-point") {
         Problem::Float { detail: message }
-    } else if message.contains("support is not enabled") || message.contains("proposal not enabled")
+    } else if [
+        "not enabled",
+        "must be enabled",
+        "is disabled",
+        "are disabled",
+        "are disallowed",
+        "requires `gc`",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
     {
         Problem::ForbiddenFeature { detail: message }
     } else {
-        Problem::InvalidFunction { detail: message }
+        Problem::Invalid { detail: message }
     }
 }
 

@@ -233,3 +233,94 @@ fn exact_gas_succeeds_and_one_less_runs_out() {
     assert_eq!(r.status, Status::OutOfGas);
     assert_eq!(r.gas_used, need - 1);
 }
+
+fn problems_of(wat: &str, config: &EngineConfig) -> Vec<Problem> {
+    check_code(&wat::parse_str(wat).unwrap(), config)
+        .unwrap_err()
+        .problems
+}
+
+#[test]
+fn forbidden_features_are_rejected() {
+    let config = EngineConfig::default();
+    let cases = [
+        // tail calls
+        r#"(module (memory (export "memory") 1) (func $f) (func (export "run") (return_call $f)))"#,
+        // memory64
+        r#"(module (memory (export "memory") i64 1) (func (export "run")))"#,
+        // threads: shared memory
+        r#"(module (memory (export "memory") 1 1 shared) (func (export "run")))"#,
+    ];
+    for wat in cases {
+        let p = problems_of(wat, &config);
+        assert!(
+            p.iter()
+                .any(|x| matches!(x, Problem::ForbiddenFeature { .. })),
+            "{wat}: {p:?}"
+        );
+    }
+    // Extended const is off: `i32.add` in a constant expression is simply invalid.
+    let p = problems_of(
+        r#"(module (memory (export "memory") 1) (global i32 (i32.add (i32.const 1) (i32.const 2))) (func (export "run")))"#,
+        &config,
+    );
+    assert!(
+        matches!(&p[..], [Problem::Invalid { detail }] if detail.contains("constant expression")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn count_limits_are_enforced() {
+    let mut config = EngineConfig::default();
+    config.limits.max_functions = 2;
+    config.limits.max_globals = 1;
+    config.limits.max_table_entries = 3;
+    config.limits.max_data_segments = 1;
+    let wat = r#"(module
+        (memory (export "memory") 1)
+        (table 4 funcref)
+        (global i32 (i32.const 0)) (global i32 (i32.const 0))
+        (data (i32.const 0) "a") (data (i32.const 8) "b")
+        (func) (func)
+        (func (export "run")))"#;
+    assert_eq!(
+        problems_of(wat, &config),
+        vec![
+            Problem::TooManyFunctions { count: 3, max: 2 },
+            Problem::TooManyGlobals { count: 2, max: 1 },
+            Problem::TooManyTableEntries { count: 4, max: 3 },
+            Problem::TooManyDataSegments { count: 2, max: 1 },
+        ]
+    );
+}
+
+#[test]
+fn event_count_is_limited() {
+    let mut c = Chain::new();
+    let wat = r#"(module
+        (import "keel" "emit_event" (func $emit (param i32 i32 i32 i32)))
+        (memory (export "memory") 1)
+        (func (export "spam") (local $i i32)
+          (loop $l
+            (call $emit (i32.const 0) (i32.const 32) (i32.const 0) (i32.const 4))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $i) (i32.const 1000))))))"#;
+    let hash = c.upload(wat::parse_str(wat).unwrap());
+    let a = c.instantiate(hash, b"", vec![]);
+    let r = c.call(ALICE, a, "spam", vec![]);
+    assert_eq!(r.status, Status::Trapped(TrapKind::LimitExceeded));
+    assert!(r.events.is_empty());
+}
+
+#[test]
+fn gas_schedule_is_versioned_and_scale_round_trips() {
+    use parity_scale_codec::{Decode, Encode};
+    let g = keel_engine::GasSchedule::default();
+    assert_eq!(g.version, 1);
+    assert_eq!(
+        keel_engine::GasSchedule::decode(&mut &g.encode()[..]).unwrap(),
+        g
+    );
+    assert_eq!(g.memory_pages(1), 1024);
+}
