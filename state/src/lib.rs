@@ -34,7 +34,7 @@
 //! | `nodes` | `version (8) ‖ nibble count (1) ‖ packed nibbles` | group: `present: u16 ‖ leaf: u16` bitmaps, then per present slot `key_hash ‖ value_hash` (leaf) or `version: u64 ‖ hash` (child) |
 //! | `values` | `key_hash (32) ‖ version (8)` | SCALE `Option<Vec<u8>>` (`None` = deleted at that version) |
 //! | `latest` | raw key | SCALE `Vec<u8>` |
-//! | `stale` | `since (8) ‖ 0x00 ‖ node key` or `since (8) ‖ 0x01 ‖ key_hash` | empty |
+//! | `stale` | `since (8) ‖ 0x00` / `since (8) ‖ 0x01` | SCALE list of the node keys made stale at `since` / of the key hashes changed at `since` |
 //! | `meta` | `magic`, `format`, `latest`, `oldest`, `root/ ‖ version (8)` | SCALE |
 //!
 //! A commit is one `WriteBatch` (WAL on) holding the new groups, the stale-index entries, the

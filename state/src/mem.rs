@@ -41,7 +41,8 @@ type History = Vec<(Version, Option<Vec<u8>>)>;
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemStore {
-    nodes: HashMap<NodeKey, Group>,
+    /// Boxed so that growing the map moves pointers, not 1.6 KiB groups.
+    nodes: HashMap<NodeKey, Box<Group>>,
     latest: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Every kept version of each key, ascending by version; `None` is a delete.
     history: HashMap<Vec<u8>, History>,
@@ -63,7 +64,7 @@ impl MemStore {
         let (key, group) = tree::genesis();
         let root = group.hash();
         let mut nodes = HashMap::new();
-        nodes.insert(key, group);
+        nodes.insert(key, Box::new(group));
         Self {
             nodes,
             latest: BTreeMap::new(),
@@ -203,7 +204,7 @@ impl StateStore for MemStore {
         let hashed = hashed_changes(changes);
         let update = tree::apply(&self.nodes, self.version, version, &hashed)?;
         for (k, g) in update.new_nodes {
-            self.nodes.insert(k, g);
+            self.nodes.insert(k, Box::new(g));
         }
         let mut keys = Vec::with_capacity(changes.len());
         for (k, v) in changes.iter() {

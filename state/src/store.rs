@@ -20,9 +20,10 @@ const CF_NODES: &str = "nodes";
 const CF_VALUES: &str = "values";
 /// Column family of latest values: raw key → SCALE `Vec<u8>`.
 const CF_LATEST: &str = "latest";
-/// Column family of the stale index: `since (u64 BE) ‖ 0x00 ‖ NodeKey::encode` for a node no
-/// longer used from version `since` on, or `since ‖ 0x01 ‖ key_hash` for a key whose versioned
-/// values older than `since` are superseded. Values are empty.
+/// Column family of the stale index, two entries per version `since`:
+/// `since (u64 BE) ‖ 0x00` → SCALE `Vec<Vec<u8>>` of the encoded node keys no longer used from
+/// `since` on, and `since ‖ 0x01` → SCALE `Vec<[u8; 32]>` of the key hashes whose versioned
+/// values older than `since` are superseded.
 const CF_STALE: &str = "stale";
 /// Column family of metadata: see the `META_*` keys.
 const CF_META: &str = "meta";
@@ -125,11 +126,10 @@ fn value_key(kh: &Hash, version: Version) -> [u8; 40] {
     k
 }
 
-fn stale_key(since: Version, tag: u8, rest: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(9 + rest.len());
-    k.extend_from_slice(&since.to_be_bytes());
-    k.push(tag);
-    k.extend_from_slice(rest);
+fn stale_key(since: Version, tag: u8) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[..8].copy_from_slice(&since.to_be_bytes());
+    k[8] = tag;
     k
 }
 
@@ -531,21 +531,27 @@ impl Store {
                 if since > up_to || n >= PRUNE_CHUNK {
                     break;
                 }
-                match rest.split_first() {
-                    Some((&STALE_NODE, node)) => {
-                        let node = NodeKey::decode(node)?;
-                        batch.delete_cf(nodes, node.encode());
+                let list = it.value().unwrap_or_default();
+                match rest {
+                    [STALE_NODE] => {
+                        let keys: Vec<Vec<u8>> = decode(list, "stale node list")?;
+                        for node in keys {
+                            // Validate before deleting: never delete what is not a node key.
+                            NodeKey::decode(&node)?;
+                            batch.delete_cf(nodes, node);
+                        }
+                        n += 1 + list.len() / 16;
                     }
-                    Some((&STALE_VALUES, kh)) => {
-                        let kh: Hash = kh
-                            .try_into()
-                            .map_err(|_| StateError::Corrupted("bad stale value key".into()))?;
-                        batch.delete_range_cf(values, value_key(&kh, 0), value_key(&kh, since));
+                    [STALE_VALUES] => {
+                        let khs: Vec<Hash> = decode(list, "stale key list")?;
+                        for kh in &khs {
+                            batch.delete_range_cf(values, value_key(kh, 0), value_key(kh, since));
+                        }
+                        n += 1 + khs.len();
                     }
                     _ => return Err(StateError::Corrupted("bad stale index key".into())),
                 }
                 batch.delete_cf(stale, k);
-                n += 1;
                 it.next();
             }
             it.status().map_err(db_err)?;
@@ -688,20 +694,30 @@ impl StateStore for Store {
             self.cf(CF_META)?,
         );
         let mut batch = WriteBatch::default();
-        for (k, g) in &update.new_nodes {
-            batch.put_cf(nodes, k.encode(), g.encode());
+        // Each column family's entries go in in key order: the memtable inserts sequentially.
+        let mut new_nodes: Vec<(Vec<u8>, &Group)> = update
+            .new_nodes
+            .iter()
+            .map(|(k, g)| (k.encode(), g))
+            .collect();
+        new_nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, g) in &new_nodes {
+            batch.put_cf(nodes, k, g.encode());
         }
-        for k in &update.stale {
-            batch.put_cf(stale, stale_key(version, STALE_NODE, &k.encode()), []);
-        }
-        for (kh, key, value) in &rows {
+        let stale_nodes: Vec<Vec<u8>> = update.stale.iter().map(NodeKey::encode).collect();
+        batch.put_cf(stale, stale_key(version, STALE_NODE), stale_nodes.encode());
+        for (key, value) in changes.iter() {
             match value {
                 Some(v) => batch.put_cf(latest, key, v.encode()),
                 None => batch.delete_cf(latest, key),
             }
-            batch.put_cf(values, value_key(kh, version), value.encode());
-            batch.put_cf(stale, stale_key(version, STALE_VALUES, kh), []);
         }
+        let mut khs: Vec<Hash> = Vec::with_capacity(rows.len());
+        for (kh, _, value) in &rows {
+            batch.put_cf(values, value_key(kh, version), value.encode());
+            khs.push(*kh);
+        }
+        batch.put_cf(stale, stale_key(version, STALE_VALUES), khs.encode());
         batch.put_cf(meta, META_LATEST, version.encode());
         batch.put_cf(meta, root_key(version), update.root.encode());
         self.write(batch)?;

@@ -342,9 +342,11 @@ fn range_shape(slots: &[Slot; 16], first: usize, width: usize) -> Summary {
     shape
 }
 
-impl NodeReader for HashMap<NodeKey, Group> {
+impl NodeReader for HashMap<NodeKey, Box<Group>> {
     fn node(&self, key: &NodeKey) -> Result<Group, StateError> {
-        self.get(key).cloned().ok_or_else(|| missing(key))
+        self.get(key)
+            .map(|g| Group::clone(g))
+            .ok_or_else(|| missing(key))
     }
 }
 
