@@ -389,3 +389,23 @@ fn a_trap_is_a_status_not_an_error() {
     assert_eq!(r.status, Status::Trapped(TrapKind::Unreachable));
     assert_eq!(proxy_storage(&c, a), None);
 }
+
+#[test]
+fn the_deepest_call_chain_fits_a_small_native_stack() {
+    // Nested calls recurse on the native stack (host `call` -> wasmi -> host ...). At the
+    // default depth limit, a debug build must fit in 1 MiB (release needs less).
+    let handle = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(|| {
+            let mut c = Chain::new();
+            let a = c.deploy("call_depth", vec![]);
+            let r = c.call_gas(ALICE, a, "down", vec![], 100_000_000);
+            assert_eq!(r.status, Status::Success, "{r:?}");
+            // Deep wasm recursion inside the deepest frame as well.
+            let d = c.deploy("deep_recursion", vec![]);
+            let r = c.call_gas(ALICE, d, "run", vec![], 100_000_000);
+            assert_eq!(r.status, Status::Trapped(TrapKind::StackOverflow));
+        })
+        .unwrap();
+    handle.join().unwrap();
+}
