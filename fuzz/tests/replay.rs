@@ -42,8 +42,12 @@ fn replay_corpus(target: &str) -> usize {
     inputs.len()
 }
 
-/// `count` random inputs of length up to `max_len`, from a fixed seed.
+/// `count` random inputs of length up to `max_len`, from a fixed seed. For longer soaks,
+/// `KEEL_FUZZ_SCALE=n` runs `n` times as many and `KEEL_FUZZ_SEED=s` changes the seed.
 fn replay_random(target: &str, seed: u64, count: usize, max_len: usize) {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let seed = seed ^ env("KEEL_FUZZ_SEED").unwrap_or(0);
+    let count = count * env("KEEL_FUZZ_SCALE").unwrap_or(1) as usize;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for i in 0..count {
         let len = rng.random_range(0..=max_len);
