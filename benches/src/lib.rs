@@ -11,6 +11,7 @@
 //! - [`raw`]: the same key-value pairs written with a raw RocksDB `WriteBatch`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod ab;
 pub mod keel;
 pub mod quick;
 pub mod raw;

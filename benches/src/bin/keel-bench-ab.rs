@@ -1,0 +1,206 @@
+//! Interleaved A/B ratios (see `keel_benches::ab`): each set's contenders run in turn, one
+//! sample each per round; medians per operation and ratios to the set's first contender.
+//! Prints one JSON object per contender.
+//!
+//! `cargo run --release -p keel-benches --bin keel-bench-ab [-- ROUNDS]`
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use keel_benches::ab::{Contender, interleave};
+use keel_benches::keel::{Chain, change_set, empty_module, fill, synthetic_module, updates};
+use keel_benches::raw::RawDb;
+use keel_benches::wasm::{PlainWasm, compile_plain};
+use keel_engine::{Action, BlockContext, Engine};
+use keel_state::{MemStore, StateStore, Store};
+use parity_scale_codec::Encode;
+
+fn timed(f: impl FnOnce()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+fn print(set: &str, results: &[keel_benches::ab::AbResult]) {
+    for r in results {
+        println!(
+            "{{\"set\":\"{set}\",\"name\":\"{}\",\"per_op_ns\":{:.1},\"ratio_to_first\":{:.3},\"rounds\":{}}}",
+            r.name,
+            r.per_op.as_secs_f64() * 1e9,
+            r.ratio_to_first,
+            r.rounds
+        );
+    }
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().expect("ROUNDS"))
+        .unwrap_or(21);
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = BlockContext {
+        height: 1_000_000,
+        timestamp: 0,
+    };
+
+    // Transfers: Keel token (MemStore, RocksDB) vs revm ERC-20 and value transfers, 1k per sample.
+    {
+        const N: usize = 1_000;
+        let mut mem = Chain::token(MemStore::new());
+        let w = mem.transfers(N, 1_000);
+        mem.block_ok(&w);
+        let mut rocks = Chain::token(Store::open(dir.path().join("t")).unwrap());
+        let w = rocks.transfers(N, 1_000);
+        rocks.block_ok(&w);
+        let mut set = vec![
+            Contender::new("keel_token_memstore_block1k", N as u64, move || {
+                let txs = mem.transfers(N, 1_000);
+                timed(|| {
+                    mem.block_ok(&txs);
+                })
+            }),
+            Contender::new("keel_token_rocksdb_block1k", N as u64, move || {
+                let txs = rocks.transfers(N, 1_000);
+                timed(|| {
+                    rocks.block_ok(&txs);
+                })
+            }),
+        ];
+        #[cfg(feature = "revm")]
+        {
+            let mut evm = keel_benches::evm::EvmChain::new();
+            let w = evm.erc20_transfers(N, 1_000);
+            evm.run(w);
+            let w = evm.value_transfers(N, 1_000);
+            evm.run(w);
+            let evm = std::rc::Rc::new(std::cell::RefCell::new(evm));
+            let e1 = evm.clone();
+            set.push(Contender::new("revm_erc20_1k", N as u64, move || {
+                let txs = e1.borrow_mut().erc20_transfers(N, 1_000);
+                timed(|| e1.borrow_mut().run(txs))
+            }));
+            set.push(Contender::new("revm_value_1k", N as u64, move || {
+                let txs = evm.borrow_mut().value_transfers(N, 1_000);
+                timed(|| evm.borrow_mut().run(txs))
+            }));
+        }
+        print("transfer", &interleave(rounds, &mut set));
+    }
+
+    // Metering: the same compute module in Keel and in plain wasmi, fuel off and on.
+    {
+        let chain = Chain::deploy(MemStore::new(), keel_contracts::COMPUTE, Vec::new());
+        let plain = PlainWasm::new(keel_contracts::COMPUTE, false);
+        let fuel = PlainWasm::new(keel_contracts::COMPUTE, true);
+        for (method, n) in [
+            ("fib", 100_000u32),
+            ("mix_loop", 100_000),
+            ("fib_recursive", 20),
+        ] {
+            let args = n.encode();
+            let tx = chain.tx(Action::Call {
+                contract: chain.contract,
+                method: method.into(),
+                args: args.clone(),
+            });
+            let mut set = vec![
+                Contender::new("wasmi_plain", 1, || {
+                    timed(|| drop(plain.call(method, &args)))
+                }),
+                Contender::new("wasmi_fuel", 1, || timed(|| drop(fuel.call(method, &args)))),
+                Contender::new("keel_metered", 1, || {
+                    timed(|| {
+                        let r = chain.engine.simulate(&chain.store, &ctx, &tx).unwrap();
+                        assert!(r.is_success());
+                    })
+                }),
+            ];
+            print(
+                &format!("compute_{method}({n})"),
+                &interleave(rounds, &mut set),
+            );
+        }
+    }
+
+    // Empty call: 1k per sample.
+    {
+        let code = empty_module();
+        let chain = Chain::deploy(MemStore::new(), &code, Vec::new());
+        let tx = chain.tx(Action::Call {
+            contract: chain.contract,
+            method: "noop".into(),
+            args: Vec::new(),
+        });
+        let plain = PlainWasm::new(&code, false);
+        let mut set = vec![
+            Contender::new("wasmi_plain_instantiate_call", 1_000, || {
+                timed(|| {
+                    for _ in 0..1_000 {
+                        plain.call("noop", &[]);
+                    }
+                })
+            }),
+            Contender::new("keel_simulate", 1_000, || {
+                timed(|| {
+                    for _ in 0..1_000 {
+                        chain.engine.simulate(&chain.store, &ctx, &tx).unwrap();
+                    }
+                })
+            }),
+        ];
+        print("empty_call", &interleave(rounds, &mut set));
+    }
+
+    // Merkle commit vs raw WriteBatch: 1k and 10k updates at 100k existing keys.
+    {
+        const EXISTING: u64 = 100_000;
+        let mut store = Store::open(dir.path().join("m")).unwrap();
+        fill(&mut store, EXISTING, 20_000);
+        let raw = RawDb::open(&dir.path().join("r"));
+        raw.fill(EXISTING, 20_000);
+        let store = std::cell::RefCell::new(store);
+        let round = std::cell::Cell::new(0u64);
+        for n in [1_000u64, 10_000] {
+            let mut set = vec![
+                Contender::new("raw_writebatch", n, || {
+                    round.set(round.get() + 1);
+                    let pairs = updates(EXISTING, n, round.get());
+                    timed(|| raw.write(&pairs))
+                }),
+                Contender::new("merkle_store", n, || {
+                    round.set(round.get() + 1);
+                    let cs = change_set(&updates(EXISTING, n, round.get()));
+                    timed(|| {
+                        store.borrow_mut().commit(&cs).unwrap();
+                    })
+                }),
+            ];
+            print(
+                &format!("commit_{n}_at_100k"),
+                &interleave(rounds, &mut set),
+            );
+        }
+    }
+
+    // Upload: validate + compile 10 KB and 100 KB.
+    {
+        let engine = Engine::default();
+        let plain = PlainWasm::new(&empty_module(), false);
+        for size in [10 * 1024, 100 * 1024] {
+            let code = synthetic_module(size);
+            let mut set = vec![
+                Contender::new("wasmi_module_new", 1, || {
+                    timed(|| drop(compile_plain(plain.engine(), &code)))
+                }),
+                Contender::new("keel_check", 1, || {
+                    timed(|| drop(engine.check(&code).unwrap()))
+                }),
+            ];
+            print(
+                &format!("upload_{}B", code.len()),
+                &interleave(rounds, &mut set),
+            );
+        }
+    }
+}
