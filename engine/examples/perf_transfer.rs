@@ -1,4 +1,5 @@
-//! Loops `Engine::simulate` of one SDK-token transfer, for profiling (`perf record`).
+//! Loops `Engine::simulate` of one SDK-token transfer: for profiling (`perf record`) and for a
+//! load-robust figure (the fastest of 20 batches).
 //! `cargo run --release -p keel-engine --example perf_transfer -- [iterations]`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -61,11 +62,18 @@ fn main() {
         method: "transfer".into(),
         args: ([2u8; 32], 1u128).encode(),
     });
-    let start = Instant::now();
-    for _ in 0..iterations {
-        let r = engine.simulate(&store, &ctx, &t).unwrap();
-        assert!(r.is_success());
+    // The fastest of 20 batches: robust to other load on a shared machine.
+    let batch = (iterations / 20).max(1);
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..20 {
+        let start = Instant::now();
+        for _ in 0..batch {
+            let r = engine.simulate(&store, &ctx, &t).unwrap();
+            assert!(r.is_success());
+        }
+        best = best.min(start.elapsed() / batch);
     }
-    let per = start.elapsed() / iterations;
-    println!("{per:?} per transfer");
+    println!(
+        "SDK token transfer (simulate, cached module): {best:?} per transfer, best of 20 batches"
+    );
 }
