@@ -547,14 +547,12 @@ impl TestChain {
         match (&mut self.backend, &snapshot.state) {
             (Backend::Mem(s), SnapState::Mem(saved)) => *s = saved.clone(),
             (Backend::Rocks { store, path, _dir }, SnapState::Rocks(saved)) => {
-                // Open the saved checkpoint, checkpoint it again into a fresh directory (so the
-                // snapshot itself is never written to), and switch to that copy.
+                // Copy the saved checkpoint (a closed RocksDB dir) into a fresh directory,
+                // hard-linking its immutable table files, and open the copy: the snapshot
+                // itself is never opened or written, so it can be restored again.
                 let dir = crate::tmp::tempdir("keel-testkit-")?;
                 let new_path = dir.path().join("state");
-                {
-                    let saved_store = Store::open(saved.path().join("state"))?;
-                    saved_store.checkpoint_to(&new_path)?;
-                }
+                crate::tmp::copy_store_files(&saved.path().join("state"), &new_path)?;
                 *store = Store::open(&new_path)?;
                 *path = new_path;
                 *_dir = Some(dir);

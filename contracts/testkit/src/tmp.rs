@@ -81,3 +81,27 @@ pub(crate) fn fresh_store(path: &Path) -> Result<Store, Error> {
     }
     Ok(Store::open(path)?)
 }
+
+/// Copies a closed RocksDB directory: `.sst` files (immutable) are hard-linked when the file
+/// system allows, everything else is copied; the lock file and info logs are skipped.
+pub(crate) fn copy_store_files(from: &Path, to: &Path) -> Result<(), Error> {
+    std::fs::create_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let text = name.to_string_lossy();
+        if text == "LOCK" || text.starts_with("LOG") {
+            continue;
+        }
+        if !entry.file_type()?.is_file() {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "unexpected entry {text} in a snapshot"
+            ))));
+        }
+        let target = to.join(&name);
+        if !(text.ends_with(".sst") && std::fs::hard_link(entry.path(), &target).is_ok()) {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
