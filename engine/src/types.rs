@@ -40,7 +40,9 @@ pub enum Action {
         /// The constructor input.
         args: Vec<u8>,
     },
-    /// Calls a method (an exported `() -> ()` function) of a contract.
+    /// Calls a method (an exported `() -> ()` function) of a contract. The constructor `init`
+    /// and the marker `keel_reentrant` are not methods: calling them is `Invalid(UnknownMethod)`
+    /// (and `CallStatus::Refused` from a contract).
     Call {
         /// The contract.
         contract: Address,
