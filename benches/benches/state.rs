@@ -63,6 +63,8 @@ fn build() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path().join("keel")).unwrap();
     let mut mem = MemStore::new();
+    // As a node would run it: keep a short history, prune as it commits.
+    mem.set_keep_versions(Some(16));
     let mut raw_opts = rocksdb::Options::default();
     raw_opts.create_if_missing(true);
     let raw = rocksdb::DB::open(&raw_opts, dir.path().join("raw")).unwrap();

@@ -50,6 +50,8 @@ pub struct MemStore {
     stale: BTreeMap<Version, Stale>,
     version: Version,
     oldest: Version,
+    /// Prune automatically to keep this many versions before the latest.
+    keep: Option<Version>,
 }
 
 impl Default for MemStore {
@@ -73,7 +75,15 @@ impl MemStore {
             stale: BTreeMap::new(),
             version: 0,
             oldest: 0,
+            keep: None,
         }
+    }
+
+    /// Keeps only the latest version and the `versions` before it: each commit then prunes
+    /// older ones (as [`MemStore::prune`]). `None` (the default) keeps everything. Without
+    /// a limit a long-running MemStore grows by the rewritten tree groups of every commit.
+    pub fn set_keep_versions(&mut self, versions: Option<Version>) {
+        self.keep = versions;
     }
 
     /// The oldest version still readable.
@@ -235,6 +245,9 @@ impl StateStore for MemStore {
         );
         self.roots.insert(version, update.root);
         self.version = version;
+        if let Some(keep) = self.keep {
+            self.prune(version.saturating_sub(keep))?;
+        }
         Ok((version, update.root))
     }
 

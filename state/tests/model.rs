@@ -183,3 +183,31 @@ fn large_random_history_both_stores_agree() {
     assert!(disk.get_at(b"k5", 24).is_err() && mem.get_at(b"k5", 24).is_err());
     assert_eq!(disk.get(b"k5").unwrap(), None);
 }
+
+/// `set_keep_versions` prunes as it commits: older versions become unavailable, the kept
+/// ones stay provable.
+#[test]
+fn memstore_keep_versions_prunes_as_it_goes() {
+    let mut store = MemStore::new();
+    store.set_keep_versions(Some(3));
+    let mut model = BTreeMap::new();
+    let mut roots = vec![store.root()];
+    for v in 1..=20u32 {
+        let mut cs = ChangeSet::new();
+        cs.put(format!("k{}", v % 7).into_bytes(), v.to_le_bytes().to_vec());
+        common::apply_model(&mut model, &cs);
+        roots.push(store.commit(&cs).unwrap().1);
+    }
+    assert_eq!(store.oldest_version(), 17);
+    assert!(matches!(
+        store.root_at(16),
+        Err(keel_state::StateError::VersionUnavailable { .. })
+    ));
+    for v in 17..=20u64 {
+        assert_eq!(store.root_at(v).unwrap(), roots[v as usize]);
+        let p = store.prove(b"k3", v).unwrap();
+        let val = store.get_at(b"k3", v).unwrap();
+        p.verify(&roots[v as usize], b"k3", val.as_deref()).unwrap();
+    }
+    assert_eq!(store.root(), reference::root(&model));
+}
