@@ -507,7 +507,7 @@ pub(crate) fn execute_tx(
             }
             (
                 Plan::Instantiate { code, address },
-                (salt.len() + args.len()) as u64,
+                (salt.len() as u64).saturating_add(args.len() as u64),
             )
         }
         Action::Call {
@@ -530,7 +530,10 @@ pub(crate) fn execute_tx(
             if !code.is_method(method) {
                 return Ok(Receipt::invalid(InvalidReason::UnknownMethod));
             }
-            (Plan::Call { code }, (method.len() + args.len()) as u64)
+            (
+                Plan::Call { code },
+                (method.len() as u64).saturating_add(args.len() as u64),
+            )
         }
     };
     let mut intrinsic = gas
@@ -647,15 +650,23 @@ pub(crate) fn execute_tx(
     let (status, return_data, gas_used) = match end {
         FrameEnd::Returned(d) => {
             e.overlay.commit(checkpoint);
-            (Status::Success, d, tx.gas_limit - left)
+            (Status::Success, d, tx.gas_limit.saturating_sub(left))
         }
         FrameEnd::Reverted(m) => {
             e.overlay.revert(checkpoint);
-            (Status::Reverted(m), Vec::new(), tx.gas_limit - left)
+            (
+                Status::Reverted(m),
+                Vec::new(),
+                tx.gas_limit.saturating_sub(left),
+            )
         }
         FrameEnd::Trapped(k) => {
             e.overlay.revert(checkpoint);
-            (Status::Trapped(k), Vec::new(), tx.gas_limit - left)
+            (
+                Status::Trapped(k),
+                Vec::new(),
+                tx.gas_limit.saturating_sub(left),
+            )
         }
         FrameEnd::OutOfGas => {
             e.overlay.revert(checkpoint);

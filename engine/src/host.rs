@@ -152,6 +152,11 @@ fn per(bytes: u64, price: u64) -> u64 {
     bytes.saturating_mul(price)
 }
 
+/// Adds prices without overflow (a schedule with huge prices must not panic or wrap).
+fn sum(parts: &[u64]) -> u64 {
+    parts.iter().fold(0u64, |a, b| a.saturating_add(*b))
+}
+
 /// The namespaced state key of a contract storage key: `0x04 ‖ address ‖ key`.
 pub(crate) fn storage_key(address: &[u8; 32], key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(33 + key.len());
@@ -166,7 +171,7 @@ fn host_input(mut caller: C<'_, '_, '_>, out_ptr: i32, out_cap: i32) -> HostResu
     let n = total.min(len_of(out_cap));
     let r = range(&caller, out_ptr, n)?;
     let g = gas(&caller);
-    charge(&mut caller, g.host_base + per(n, g.copy_byte))?;
+    charge(&mut caller, sum(&[g.host_base, per(n, g.copy_byte)]))?;
     let bytes = caller
         .data()
         .input
@@ -182,7 +187,7 @@ fn host_set_return(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<
     within(len, caller.data().shared.config.limits.max_return_len)?;
     let r = range(&caller, ptr, len)?;
     let g = gas(&caller);
-    charge(&mut caller, g.host_base + per(len, g.copy_byte))?;
+    charge(&mut caller, sum(&[g.host_base, per(len, g.copy_byte)]))?;
     let bytes = read(&caller, r)?;
     caller.data_mut().return_data = bytes;
     Ok(())
@@ -193,7 +198,7 @@ fn host_revert(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<()> 
     within(len, caller.data().shared.config.limits.max_return_len)?;
     let r = range(&caller, ptr, len)?;
     let g = gas(&caller);
-    charge(&mut caller, g.host_base + per(len, g.copy_byte))?;
+    charge(&mut caller, sum(&[g.host_base, per(len, g.copy_byte)]))?;
     let bytes = read(&caller, r)?;
     Err(abort(Abort::Revert(bytes)))
 }
@@ -228,7 +233,11 @@ fn host_storage_get(
     let g = gas(&caller);
     charge(
         &mut caller,
-        g.host_base + g.storage_read_base + per(klen, g.storage_key_byte),
+        sum(&[
+            g.host_base,
+            g.storage_read_base,
+            per(klen, g.storage_key_byte),
+        ]),
     )?;
     let Some(value) = state_get(&caller, &key)? else {
         return Ok(-1);
@@ -255,10 +264,12 @@ fn host_storage_set(
     let g = gas(&caller);
     charge(
         &mut caller,
-        g.host_base
-            + g.storage_write_base
-            + per(klen, g.storage_key_byte)
-            + per(vlen, g.storage_write_byte),
+        sum(&[
+            g.host_base,
+            g.storage_write_base,
+            per(klen, g.storage_key_byte),
+            per(vlen, g.storage_write_byte),
+        ]),
     )?;
     let value = read(&caller, r)?;
     let mut env = caller
@@ -275,7 +286,11 @@ fn host_storage_remove(mut caller: C<'_, '_, '_>, key_ptr: i32, key_len: i32) ->
     let g = gas(&caller);
     charge(
         &mut caller,
-        g.host_base + g.storage_write_base + per(klen, g.storage_key_byte),
+        sum(&[
+            g.host_base,
+            g.storage_write_base,
+            per(klen, g.storage_key_byte),
+        ]),
     )?;
     let mut env = caller
         .data()
@@ -291,7 +306,11 @@ fn host_storage_has(mut caller: C<'_, '_, '_>, key_ptr: i32, key_len: i32) -> Ho
     let g = gas(&caller);
     charge(
         &mut caller,
-        g.host_base + g.storage_read_base + per(klen, g.storage_key_byte),
+        sum(&[
+            g.host_base,
+            g.storage_read_base,
+            per(klen, g.storage_key_byte),
+        ]),
     )?;
     Ok(i32::from(state_get(&caller, &key)?.is_some()))
 }
@@ -324,7 +343,11 @@ fn host_storage_next(
     let g = gas(&caller);
     charge(
         &mut caller,
-        g.host_base + g.storage_read_base + per(qlen, g.storage_key_byte),
+        sum(&[
+            g.host_base,
+            g.storage_read_base,
+            per(qlen, g.storage_key_byte),
+        ]),
     )?;
     let query = read(&caller, r)?;
     let mut q = query.as_slice();
@@ -401,11 +424,11 @@ fn hash_fn(
     let out = range(&caller, out_ptr, 32)?;
     let g = gas(&caller);
     let cost = if sha {
-        g.sha256_base + per(len, g.sha256_byte)
+        sum(&[g.sha256_base, per(len, g.sha256_byte)])
     } else {
-        g.blake3_base + per(len, g.blake3_byte)
+        sum(&[g.blake3_base, per(len, g.blake3_byte)])
     };
-    charge(&mut caller, g.host_base + cost)?;
+    charge(&mut caller, sum(&[g.host_base, cost]))?;
     let digest: [u8; 32] = {
         let memory = caller
             .data()
@@ -435,7 +458,7 @@ fn host_blake3(caller: C<'_, '_, '_>, ptr: i32, len: i32, out_ptr: i32) -> HostR
 fn host_caller(mut caller: C<'_, '_, '_>, out_ptr: i32) -> HostResult<()> {
     let r = range(&caller, out_ptr, 32)?;
     let g = gas(&caller);
-    charge(&mut caller, g.host_base + per(32, g.copy_byte))?;
+    charge(&mut caller, sum(&[g.host_base, per(32, g.copy_byte)]))?;
     let who = caller.data().caller;
     write(&mut caller, r, &who)
 }
@@ -443,7 +466,7 @@ fn host_caller(mut caller: C<'_, '_, '_>, out_ptr: i32) -> HostResult<()> {
 fn host_self_address(mut caller: C<'_, '_, '_>, out_ptr: i32) -> HostResult<()> {
     let r = range(&caller, out_ptr, 32)?;
     let g = gas(&caller);
-    charge(&mut caller, g.host_base + per(32, g.copy_byte))?;
+    charge(&mut caller, sum(&[g.host_base, per(32, g.copy_byte)]))?;
     let who = caller.data().address;
     write(&mut caller, r, &who)
 }
@@ -495,7 +518,12 @@ fn host_emit_event(
     let g = gas(&caller);
     charge(
         &mut caller,
-        g.host_base + g.event_base + per(tlen / 32, g.event_topic) + per(dlen, g.event_byte),
+        sum(&[
+            g.host_base,
+            g.event_base,
+            per(tlen / 32, g.event_topic),
+            per(dlen, g.event_byte),
+        ]),
     )?;
     let topics = read(&caller, tr)?
         .chunks_exact(32)
@@ -540,7 +568,7 @@ fn host_call(
     let g = gas(&caller);
     charge(
         &mut caller,
-        g.host_base + g.call_base + per(32 + mlen + ilen, g.copy_byte),
+        sum(&[g.host_base, g.call_base, per(32 + mlen + ilen, g.copy_byte)]),
     )?;
     let target: [u8; 32] = read(&caller, ar)?
         .try_into()
@@ -569,7 +597,7 @@ fn host_call_result(mut caller: C<'_, '_, '_>, out_ptr: i32, out_cap: i32) -> Ho
     let n = total.min(len_of(out_cap));
     let r = range(&caller, out_ptr, n)?;
     let g = gas(&caller);
-    charge(&mut caller, g.host_base + per(n, g.copy_byte))?;
+    charge(&mut caller, sum(&[g.host_base, per(n, g.copy_byte)]))?;
     let bytes = caller
         .data()
         .last_call
@@ -586,7 +614,7 @@ fn host_debug_log(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<(
     let g = gas(&caller);
     charge(
         &mut caller,
-        g.host_base + g.debug_log_base + per(len, g.debug_log_byte),
+        sum(&[g.host_base, g.debug_log_base, per(len, g.debug_log_byte)]),
     )?;
     let config = &caller.data().shared.config;
     if config.record_logs {
