@@ -7,12 +7,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench -p keel-benches --bench peers --bench scaling 2>&1 | tee benches/results/criterion.log
-cargo build --release -p keel-benches --bin keel-bench-mem
+cargo build --release -p keel-benches --bin keel-bench-mem --bin keel-bench-ab
+mkdir -p benches/results
 : > benches/results/mem.jsonl
+: > benches/results/time-v.log
 for store in memory rocksdb; do
   for keys in 10000 100000 1000000; do
     /usr/bin/time -v target/release/keel-bench-mem --store "$store" --keys "$keys" \
       --blocks 10 --block-size 1000 >> benches/results/mem.jsonl 2>> benches/results/time-v.log
   done
 done
+target/release/keel-bench-ab 21 > benches/results/ab.jsonl
 python3 benches/report.py | tee benches/results/summary.md

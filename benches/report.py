@@ -213,13 +213,26 @@ def plots(results, recs, outdir):
     print(f"\n(plots written to {outdir})", file=sys.stderr)
 
 
+def ab_table(path):
+    if not os.path.exists(path):
+        return
+    recs = [json.loads(l) for l in open(path) if l.strip()]
+    print("\n#### Interleaved A/B (keel-bench-ab: contenders alternate, median of each)\n")
+    print("| set | contender | median per op | ratio to the set's first |")
+    print("|---|---|---:|---:|")
+    for r in recs:
+        print(f"| {r['set']} | {r['name']} | {fmt_time(r['per_op_ns'])} | {r['ratio_to_first']:.2f}× |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--criterion", default=os.path.join(ROOT, "target", "criterion"))
     ap.add_argument("--mem", default=os.path.join(ROOT, "benches", "results", "mem.jsonl"))
     ap.add_argument("--plots", default=os.path.join(ROOT, "benches", "plots"))
+    ap.add_argument("--ab", default=os.path.join(ROOT, "benches", "results", "ab.jsonl"))
     a = ap.parse_args()
     results = load(a.criterion)
+    ab_table(a.ab)
     for title, rows in TABLES:
         print_table(results, title, rows)
     print_table(results, "Compute (one call, includes instantiation)", compute_rows(results))
@@ -235,6 +248,16 @@ def main():
     print_table(results, "SCALE", prefixed(results, "scale/"))
     print_table(results, "Scaling with state size", prefixed(results, "scaling_state/"))
     print_table(results, "Scaling with block size", prefixed(results, "scaling_block/"))
+    log = os.path.join(ROOT, "benches", "results", "criterion.log")
+    if os.path.exists(log):
+        lines = [l.split() for l in open(log) if l.startswith("proof_size ")]
+        if lines:
+            print("\n#### Proof size (SCALE bytes, 1,000 existing keys)\n")
+            print("| keys | mean | max |")
+            print("|---:|---:|---:|")
+            for parts in lines:
+                kv = dict(p.split("=") for p in parts[1:])
+                print(f"| {int(kv['keys']):,} | {kv['mean_bytes']} | {kv['max_bytes']} |")
     recs = mem_table(a.mem)
     plots(results, recs, a.plots)
 

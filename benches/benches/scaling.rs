@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use keel_benches::keel::{Chain, change_set, fill, filler_key, updates};
 use keel_state::{StateRead, StateStore, Store};
+use parity_scale_codec::Encode;
 
 const RECIPIENTS: u64 = 1_000;
 
@@ -79,6 +80,18 @@ fn state_size(c: &mut Criterion) {
             })
         });
         let version = chain.store.version();
+        // Proof sizes (SCALE-encoded) over 1,000 existing keys: printed, not timed.
+        let sizes: Vec<usize> = (0..1_000u64)
+            .map(|j| {
+                let k = filler_key(j * (keys / 1_000));
+                chain.store.prove(&k, version).unwrap().encode().len()
+            })
+            .collect();
+        eprintln!(
+            "proof_size keys={keys} mean_bytes={:.0} max_bytes={}",
+            sizes.iter().sum::<usize>() as f64 / sizes.len() as f64,
+            sizes.iter().max().unwrap()
+        );
         g.bench_function(BenchmarkId::new("prove", keys), |b| {
             b.iter(|| {
                 i = (i + 7_919) % keys;

@@ -142,6 +142,11 @@ pub fn filler_value(i: u64, round: u64) -> Vec<u8> {
 
 /// Commits `n` filler keys to `store` in chunks of at most `chunk` keys.
 pub fn fill<S: StateStore>(store: &mut S, n: u64, chunk: u64) {
+    fill_with(store, n, chunk, |_| {});
+}
+
+/// [`fill`], calling `after` after each chunk's commit (e.g. to prune a `MemStore`).
+pub fn fill_with<S: StateStore>(store: &mut S, n: u64, chunk: u64, mut after: impl FnMut(&mut S)) {
     let mut start = 0;
     while start < n {
         let end = (start + chunk).min(n);
@@ -150,6 +155,7 @@ pub fn fill<S: StateStore>(store: &mut S, n: u64, chunk: u64) {
             cs.put(filler_key(i), filler_value(i, 0));
         }
         store.commit(&cs).expect("fill commit");
+        after(store);
         start = end;
     }
 }

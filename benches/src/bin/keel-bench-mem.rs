@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use keel_benches::keel::{Chain, fill};
+use keel_benches::keel::{Chain, fill_with};
 use keel_benches::peak_rss_kib;
 use keel_state::{MemStore, StateStore, Store};
 
@@ -51,9 +51,11 @@ fn report(a: &Args, phase: &str, secs: f64, extra: &str) {
     );
 }
 
-fn run<S: StateStore>(a: &Args, mut store: S) {
+/// `after_chunk` runs after each fill commit: the memory store prunes its history there, so
+/// the figure is the live state (RocksDB keeps history on disk, not in RAM).
+fn run<S: StateStore>(a: &Args, mut store: S, after_chunk: impl FnMut(&mut S)) {
     let t = Instant::now();
-    fill(&mut store, a.keys, 20_000);
+    fill_with(&mut store, a.keys, 20_000, after_chunk);
     report(a, "fill", t.elapsed().as_secs_f64(), "");
     let mut chain = Chain::token(store);
     let t = Instant::now();
@@ -70,12 +72,16 @@ fn main() {
     let a = parse();
     report(&a, "start", 0.0, "");
     match a.store.as_str() {
-        "memory" => run(&a, MemStore::new()),
+        "memory" => run(&a, MemStore::new(), |m| {
+            let v = m.version();
+            m.prune(v).expect("prune");
+        }),
         "rocksdb" => {
             let dir = tempfile::tempdir().expect("temp dir");
             run(
                 &a,
                 Store::open(dir.path().join("keel")).expect("open store"),
+                |_| {},
             );
         }
         other => panic!("unknown store {other}"),
