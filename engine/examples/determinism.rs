@@ -166,6 +166,91 @@ fn main() {
     let out = engine.execute_block_raw(&mut store, &ctx, &raw).unwrap();
     record(&out);
 
+    // The SDK's example contracts (Rust, built by keel-contracts): token and NFT traffic.
+    let ctx = BlockContext {
+        height: 8,
+        timestamp: 8_000,
+    };
+    let deploys = vec![
+        tx(
+            0,
+            100_000_000,
+            Action::Deploy {
+                code: keel_contracts::TOKEN.to_vec(),
+            },
+        ),
+        tx(
+            0,
+            100_000_000,
+            Action::Deploy {
+                code: keel_contracts::NFT.to_vec(),
+            },
+        ),
+    ];
+    let out = engine.execute_block(&mut store, &ctx, &deploys).unwrap();
+    record(&out);
+    let hashes: Vec<[u8; 32]> = out
+        .receipts
+        .iter()
+        .map(|r| r.return_data.clone().try_into().unwrap())
+        .collect();
+    let inst: Vec<Transaction> = hashes
+        .iter()
+        .map(|h| {
+            tx(
+                0,
+                10_000_000,
+                Action::Instantiate {
+                    code_hash: *h,
+                    salt: b"sdk".to_vec(),
+                    args: ().encode(),
+                },
+            )
+        })
+        .collect();
+    let out = engine.execute_block(&mut store, &ctx, &inst).unwrap();
+    record(&out);
+    let sdk: Vec<[u8; 32]> = out
+        .receipts
+        .iter()
+        .map(|r| r.return_data.clone().try_into().unwrap())
+        .collect();
+    let sdk_call = |c: usize, m: &str, args: Vec<u8>| Action::Call {
+        contract: sdk[c],
+        method: m.to_string(),
+        args,
+    };
+    let ctx = BlockContext {
+        height: 9,
+        timestamp: 9_000,
+    };
+    let mut txs = vec![tx(
+        0,
+        10_000_000,
+        sdk_call(0, "mint", (accounts[0], 1_000_000u128).encode()),
+    )];
+    for i in 0..30u64 {
+        let to = accounts[(i % 4) as usize];
+        txs.push(tx(
+            0,
+            10_000_000,
+            sdk_call(0, "transfer", (to, u128::from(i) * 3).encode()),
+        ));
+        txs.push(tx(
+            2,
+            10_000_000,
+            sdk_call(0, "transfer", (to, 1u128).encode()),
+        ));
+        txs.push(tx(0, 10_000_000, sdk_call(1, "mint", (i, to).encode())));
+    }
+    txs.push(tx(
+        1,
+        10_000_000,
+        sdk_call(1, "list", (None::<u64>, 50u32).encode()),
+    ));
+    let out = engine.execute_block(&mut store, &ctx, &txs).unwrap();
+    record(&out);
+
     println!("digest {}", digest.finalize().to_hex());
     println!("total_gas {total_gas}");
     println!("statuses success/reverted/out_of_gas/trapped/invalid {statuses:?}");
