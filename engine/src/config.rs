@@ -27,7 +27,7 @@ pub struct Limits {
     pub max_call_depth: u32,
     /// Deepest wasm recursion inside one frame (wasmi's recursion limit).
     pub max_recursion_depth: u32,
-    /// Largest wasm value stack inside one frame, bytes.
+    /// Largest wasm value stack inside one frame, bytes (at least 1,024 is used).
     pub max_stack_bytes: u32,
     /// Most events per transaction.
     pub max_events: u32,
@@ -137,7 +137,8 @@ pub fn wasmi_config(config: &EngineConfig) -> Config {
         .operator_cost(config.gas.operator_cost())
         .fuel_cost(config.gas.fuel_costs())
         .set_max_recursion_depth(config.limits.max_recursion_depth as usize)
-        .set_max_stack_height(config.limits.max_stack_bytes as usize)
+        // wasmi panics below its 1,000-byte minimum stack height: clamp, never panic.
+        .set_max_stack_height((config.limits.max_stack_bytes as usize).max(1024))
         .set_max_cached_stacks(4)
         .wasm_mutable_global(true)
         .wasm_sign_extension(true)
