@@ -278,6 +278,20 @@ impl TestChain {
 
     /// A proof of a contract's storage entry (present or absent) against the current root.
     /// Check it with [`StorageProof::verify`].
+    ///
+    /// ```
+    /// use keel_testkit::{TestChain, account};
+    /// # fn main() -> Result<(), keel_testkit::Error> {
+    /// let alice = account("alice");
+    /// let mut chain = TestChain::in_memory();
+    /// let counter = chain.deploy_example(alice, "counter", ())?;
+    /// chain.call(alice, counter, "increment", ())?.assert_success();
+    /// let proof = chain.prove(counter, b"c")?; // the counter keeps its value at key "c"
+    /// assert_eq!(proof.value, Some(vec![1, 0, 0, 0, 0, 0, 0, 0]));
+    /// assert!(proof.verify().is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn prove(&self, contract: Address, key: &[u8]) -> Result<StorageProof, Error> {
         let state_key = storage_key(&contract, key);
         let value = self.get_raw(&state_key)?;
@@ -524,6 +538,20 @@ impl TestChain {
     // ---------------------------------------------------------------- snapshots
 
     /// Saves the state, height, timestamp and labels (not the gas report).
+    ///
+    /// ```
+    /// use keel_testkit::{TestChain, account};
+    /// # fn main() -> Result<(), keel_testkit::Error> {
+    /// let alice = account("alice");
+    /// let mut chain = TestChain::new()?; // RocksDB: the snapshot is a checkpoint
+    /// let counter = chain.deploy_example(alice, "counter", ())?;
+    /// let before = chain.snapshot()?;
+    /// chain.call(alice, counter, "increment", ())?.assert_success();
+    /// chain.restore(&before)?;
+    /// assert_eq!(chain.query::<_, u64>(alice, counter, "get", ())?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn snapshot(&self) -> Result<Snapshot, Error> {
         let state = match &self.backend {
             Backend::Mem(s) => SnapState::Mem(s.clone()),

@@ -11,6 +11,28 @@ use crate::Error;
 ///
 /// The assertion methods panic with a readable message (status, revert message, logs), like
 /// `assert!`; they return `&Self` so they chain.
+///
+/// ```
+/// use keel_testkit::{TestChain, account};
+/// # fn main() -> Result<(), keel_testkit::Error> {
+/// let (alice, bob) = (account("alice"), account("bob"));
+/// let mut chain = TestChain::in_memory();
+/// let token = chain.deploy_example(alice, "token", ())?; // alice is the admin
+/// chain
+///     .call(alice, token, "mint", (alice, 100u128))?
+///     .assert_success()
+///     .assert_event("Transfer", &([0u8; 32], alice, 100u128));
+/// // bob has nothing: the token returns Err(TokenError::InsufficientBalance), the third
+/// // variant, which the SDK turns into a revert with its SCALE encoding.
+/// let out = chain.call(bob, token, "transfer", (alice, 1u128))?;
+/// out.assert_reverted().assert_event_count(0);
+/// assert_eq!(out.revert_data(), Some(&[2u8][..]));
+/// // Too little gas.
+/// chain.set_gas_limit(1_000);
+/// chain.call(alice, token, "transfer", (bob, 1u128))?.assert_out_of_gas();
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// The engine's receipt, exactly as a node would produce it.
