@@ -52,6 +52,51 @@ fn updates(rng: &mut StdRng, n: usize, next_new: &mut u64) -> ChangeSet {
     cs
 }
 
+/// CPU time consumed by this thread so far (Linux `schedstat`), or `None` if unavailable.
+/// Unlike wall time it is not inflated when other processes compete for the cores; it does
+/// not include RocksDB's background flush and compaction threads.
+fn thread_cpu() -> Option<std::time::Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(std::time::Duration::from_nanos(ns))
+}
+
+/// Commits `rounds` batches of `n` updates to the Merkle store and the same pairs to the raw
+/// DB, and prints the calling thread's CPU time per batch for each.
+fn cpu_time_commits(fx: &mut Fixture, n: usize, rounds: usize, rng: &mut StdRng, next: &mut u64) {
+    let (mut merkle, mut raw, mut mem) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let cs = updates(rng, n, next);
+        let mut batch = rocksdb::WriteBatch::default();
+        for (k, v) in cs.iter() {
+            batch.put(k, v.unwrap_or_default());
+        }
+        let Some(a) = thread_cpu() else {
+            return;
+        };
+        fx.store.commit(&cs).unwrap();
+        let b = thread_cpu().unwrap_or(a);
+        fx.raw.write(batch).unwrap();
+        let c = thread_cpu().unwrap_or(b);
+        fx.mem.commit(&cs).unwrap();
+        let d = thread_cpu().unwrap_or(c);
+        merkle.push(b - a);
+        raw.push(c - b);
+        mem.push(d - c);
+    }
+    let median = |v: &mut Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (m, r, x) = (median(&mut merkle), median(&mut raw), median(&mut mem));
+    println!(
+        "thread CPU time per commit of {n} updates at 1M keys (median of {rounds}): merkle store {m:.1?} ({:.0} updates/s), raw WriteBatch {r:.1?} (ratio {:.1}x), MemStore {x:.1?} ({:.0} updates/s)",
+        n as f64 / m.as_secs_f64(),
+        m.as_secs_f64() / r.as_secs_f64(),
+        n as f64 / x.as_secs_f64(),
+    );
+}
+
 struct Fixture {
     _dir: tempfile::TempDir,
     store: Store,
@@ -104,6 +149,10 @@ fn benches(c: &mut Criterion) {
     let mut fx = build();
     let mut rng = StdRng::seed_from_u64(2);
     let mut next_new = BASE_KEYS;
+
+    for (n, rounds) in [(1_000, 21), (10_000, 11), (100_000, 5)] {
+        cpu_time_commits(&mut fx, n, rounds, &mut rng, &mut next_new);
+    }
 
     let mut g = c.benchmark_group("state_commit_1M");
     g.sample_size(10);

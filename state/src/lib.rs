@@ -40,20 +40,27 @@
 //! A commit is one `WriteBatch` (WAL on) holding the new groups, the stale-index entries, the
 //! latest and versioned values and the new `latest` version and root: a crash leaves the
 //! previous version whole. `get_at(key, v)` is a `seek_for_prev` to `key_hash ‖ v` in
-//! `values`. The top 3 nibble levels (4 group levels) of the latest tree are kept in RAM.
+//! `values`. The groups of the latest tree down to 3 nibbles (the top 4 group levels, about
+//! 4,400 groups) are kept in RAM with their binary hashes, so proofs rehash only the bottom
+//! groups. Each column family's entries are added to the batch in key order.
+//!
+//! **Creation** is atomic too: the database is made in a staging dir beside the data dir
+//! (column families, magic, format, genesis root group, WAL fsynced) and renamed into place.
 //!
 //! **Pruning.** `prune(up_to)` first records `oldest = up_to` (older versions then answer
-//! `VersionUnavailable`), then walks the stale index in version order up to `up_to`: a stale
-//! node entry deletes that group (no version `>= up_to` can reach it: it was replaced at or
-//! before `up_to`); a stale key entry deletes the key's versioned values older than `since`
-//! with one range delete (the value written at `since` serves every later version).
+//! `VersionUnavailable`), then walks the stale index in version order up to `up_to`: each
+//! node listed under `since <= up_to` is deleted (no version `>= up_to` can reach it: it was
+//! replaced at or before `up_to`); for each key hash listed under `since`, the key's versioned
+//! values older than `since` go with one range delete (the value written at `since` serves
+//! every later version). An interrupted prune resumes on the next call.
 //!
 //! **Opening.** `meta` holds a magic string and a format version written at creation; a dir
 //! without them, or without the column families, is `Foreign`; a newer format is
 //! `NewerFormat`; anything read from disk that fails to decode is `Corrupted`.
 //!
 //! [`MemStore`] runs the same tree code over an in-memory node map (the internal `NodeReader`
-//! trait is the seam), with the same versions, `get_at` and `prune`.
+//! trait is the seam), with the same versions, `get_at` and `prune`;
+//! `MemStore::set_keep_versions` makes it prune as it commits, bounding its memory.
 #![forbid(unsafe_code)]
 
 mod changes;
