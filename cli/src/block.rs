@@ -22,6 +22,7 @@
 //! - `gas_limit` (optional): defaults to the CLI's default (`--gas`).
 //! - `deploy`: exactly one of `file` (a path, relative to the block file), `hex` (the wasm
 //!   bytes) or `example` (a contract built into the CLI, e.g. `"token"`).
+//! - `call`: `contract` is an address or the name of a contract deployed in the data dir.
 //! - `instantiate`, `call`: `args` is a list in the argument syntax of `keel call`;
 //!   `args_hex` gives the SCALE bytes directly instead.
 
@@ -173,6 +174,7 @@ pub fn parse_block(
     text: &str,
     base: &Path,
     example: &dyn Fn(&str) -> Option<Vec<u8>>,
+    contract: &dyn Fn(&str) -> Result<[u8; 32], String>,
 ) -> Result<BlockSpec, String> {
     let file: BlockFile =
         serde_json::from_str(text).map_err(|e| format!("invalid block file: {e}"))?;
@@ -213,12 +215,12 @@ pub fn parse_block(
                 args: args_of(&args, &args_hex).map_err(ctx)?,
             },
             ActionFile::Call {
-                contract,
+                contract: contract_text,
                 method,
                 args,
                 args_hex,
             } => ActionSpec::Call {
-                contract: parse_address(&contract).map_err(ctx)?,
+                contract: contract(&contract_text).map_err(ctx)?,
                 method,
                 args: args_of(&args, &args_hex).map_err(ctx)?,
             },
@@ -247,6 +249,10 @@ mod tests {
         None
     }
 
+    fn addr(s: &str) -> Result<[u8; 32], String> {
+        parse_address(s)
+    }
+
     #[test]
     fn parses_every_action() {
         let c = "ab".repeat(32);
@@ -257,7 +263,7 @@ mod tests {
               {{"sender": "0x{c}", "gas_limit": 5, "action": {{"call": {{"contract": "0x{c}", "method": "m", "args_hex": "0x01"}}}}}}
             ]}}"#
         );
-        let b = parse_block(&text, Path::new("."), &no_examples).unwrap();
+        let b = parse_block(&text, Path::new("."), &no_examples, &addr).unwrap();
         assert_eq!(b.height, Some(3));
         assert_eq!(b.timestamp, None);
         assert_eq!(b.transactions.len(), 3);
@@ -284,14 +290,16 @@ mod tests {
             {"sender": "@a", "action": {"call": {"contract": "@x", "method": "m"}}},
             {"sender": "@a", "action": {"call": {"contract": "@x", "method": "m", "args": ["u8:300"]}}}
         ]}"#;
-        let e = parse_block(text, Path::new("."), &no_examples).unwrap_err();
+        let e = parse_block(text, Path::new("."), &no_examples, &addr).unwrap_err();
         assert!(e.starts_with("transaction 1:"), "{e}");
-        let e = parse_block("{\"transactions\": 5}", Path::new("."), &no_examples).unwrap_err();
+        let e =
+            parse_block("{\"transactions\": 5}", Path::new("."), &no_examples, &addr).unwrap_err();
         assert!(e.contains("invalid block file"), "{e}");
         let e = parse_block(
             r#"{"transactions": [{"sender": "@a", "action": {"deploy": {}}}]}"#,
             Path::new("."),
             &no_examples,
+            &addr,
         )
         .unwrap_err();
         assert!(e.contains("exactly one"), "{e}");
@@ -299,6 +307,7 @@ mod tests {
             r#"{"transactions": [], "bogus": 1}"#,
             Path::new("."),
             &no_examples,
+            &addr,
         )
         .unwrap_err();
         assert!(e.contains("unknown field"), "{e}");

@@ -430,7 +430,8 @@ fn run_block(ctx: &Ctx, dd: &mut DataDir, file: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::new(format!("cannot read {}: {e}", file.display())))?;
     let base = file.parent().unwrap_or(Path::new("."));
     let example = |n: &str| keel_testkit::example(n).map(<[u8]>::to_vec);
-    let spec = parse_block(&text, base, &example)
+    let contract = |c: &str| dd.resolve_contract(c).map_err(|f| f.message);
+    let spec = parse_block(&text, base, &example, &contract)
         .map_err(|e| Failure::new(format!("{}: {e}", file.display())))?;
     let path = dd.path.clone();
     let kit = |e| kit_failure(e, &path);

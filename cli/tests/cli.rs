@@ -276,7 +276,7 @@ fn run_applies_a_block_file() {
         format!(
             r#"{{"transactions": [
               {{"sender": "@alice", "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@bob", "u128:10"]}}}}}},
-              {{"sender": "@alice", "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@carol", "u128:20"]}}}}}},
+              {{"sender": "@alice", "action": {{"call": {{"contract": "token", "method": "transfer", "args": ["addr:@carol", "u128:20"]}}}}}},
               {{"sender": "@bob", "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@carol", "u128:5000"]}}}}}}
             ]}}"#
         ),
@@ -505,4 +505,16 @@ fn full_disk_is_a_clear_error() {
     );
     let _ = Command::new("umount").arg(&mnt).output();
     assert_clean_error(&o, 1, "is full");
+}
+
+/// With `--json`, errors are JSON on stderr too, and stdout stays empty.
+#[test]
+fn json_errors_are_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = keel(tmp.path(), &["--json", "check", "/nonexistent.wasm"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    let v: Value = serde_json::from_str(stderr(&o).trim()).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("cannot read"));
+    assert_eq!(v["exit_code"], 1);
 }
