@@ -530,6 +530,12 @@ impl TestChain {
         &self.gas
     }
 
+    /// Prints the gas report table to stdout (shown by `cargo test -- --nocapture`, or for a
+    /// failing test).
+    pub fn print_gas_report(&self) {
+        println!("{}", self.gas);
+    }
+
     /// Forgets the gas recorded so far.
     pub fn reset_gas_report(&mut self) {
         self.gas.clear();

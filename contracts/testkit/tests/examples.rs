@@ -137,7 +137,7 @@ fn token_transfers_approvals_events_and_typed_errors() {
     let report = chain.gas_report();
     assert_eq!(report.get("token", "transfer").unwrap().calls, 3);
     assert_eq!(report.get("token", "mint").unwrap().calls, 2);
-    println!("{report}");
+    chain.print_gas_report();
 }
 
 #[test]
