@@ -1,5 +1,5 @@
 //! The README's quick start, step 2, verbatim: test a contract with the testkit.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::expect_used)]
 
 use keel_testkit::{TestChain, account};
 
@@ -38,4 +38,21 @@ fn counter_increments() -> Result<(), keel_testkit::Error> {
     chain.advance(10); // 10 blocks later (height and timestamp)
     println!("{}", chain.gas_report());
     Ok(())
+}
+
+/// The README shows this file's test verbatim: keep them identical.
+#[test]
+fn readme_shows_this_test() {
+    let readme = include_str!("../../../README.md");
+    let this = include_str!("quickstart.rs");
+    let start = readme
+        .find("```rust\nuse keel_testkit::{TestChain, account};")
+        .expect("the quick-start block is in the README")
+        + "```rust\n".len();
+    let len = readme[start..].find("```").expect("the block ends");
+    let shown = &readme[start..start + len];
+    assert!(
+        this.contains(shown),
+        "README quick start differs from tests/quickstart.rs"
+    );
 }
