@@ -17,8 +17,8 @@
 //! - `height`, `timestamp` (optional): default to the data dir's next height, and
 //!   `height × 1000` ms.
 //! - `sender`: `0x<64 hex>` or `@name`.
-//! - `nonce` (optional): defaults to the sender's next nonce, counting earlier transactions of
-//!   the same sender in this block.
+//! - `nonce` (optional): defaults to the nonce the engine expects next from the sender (see
+//!   cli/README.md).
 //! - `gas_limit` (optional): defaults to the CLI's default (`--gas`).
 //! - `deploy`: exactly one of `file` (a path, relative to the block file), `hex` (the wasm
 //!   bytes) or `example` (a contract built into the CLI, e.g. `"token"`).

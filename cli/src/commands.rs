@@ -449,14 +449,19 @@ fn run_block(ctx: &Ctx, dd: &mut DataDir, file: &Path) -> Result<(), Failure> {
     let mut txs = Vec::with_capacity(spec.transactions.len());
     let mut labels = Vec::with_capacity(spec.transactions.len());
     for t in &spec.transactions {
-        let nonce = match t.nonce {
-            Some(n) => n,
-            None => match next.get(&t.sender) {
-                Some(n) => *n,
-                None => dd.chain.nonce(t.sender).map_err(kit)?,
-            },
+        // The nonce the engine expects next from this sender: its state nonce, plus one for
+        // each earlier transaction in this block that carries the expected nonce (a wrong
+        // explicit nonce makes that transaction invalid, which does not bump it).
+        let expected = match next.get(&t.sender) {
+            Some(n) => *n,
+            None => dd.chain.nonce(t.sender).map_err(kit)?,
         };
-        next.insert(t.sender, nonce.saturating_add(1));
+        let nonce = t.nonce.unwrap_or(expected);
+        if nonce == expected {
+            next.insert(t.sender, expected.saturating_add(1));
+        } else {
+            next.insert(t.sender, expected);
+        }
         let (action, label) = match &t.action {
             ActionSpec::Deploy(code) => {
                 (Action::Deploy { code: code.clone() }, "deploy".to_string())

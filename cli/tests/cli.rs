@@ -277,17 +277,28 @@ fn run_applies_a_block_file() {
             r#"{{"transactions": [
               {{"sender": "@alice", "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@bob", "u128:10"]}}}}}},
               {{"sender": "@alice", "action": {{"call": {{"contract": "token", "method": "transfer", "args": ["addr:@carol", "u128:20"]}}}}}},
-              {{"sender": "@bob", "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@carol", "u128:5000"]}}}}}}
+              {{"sender": "@bob", "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@carol", "u128:5000"]}}}}}},
+              {{"sender": "@bob", "nonce": 9, "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@carol", "u128:1"]}}}}}},
+              {{"sender": "@bob", "action": {{"call": {{"contract": "{token}", "method": "transfer", "args": ["addr:@carol", "u128:2"]}}}}}}
             ]}}"#
         ),
     )
     .unwrap();
     let v = json(&keel(&dir, &["--json", "run", block.to_str().unwrap()]));
     let receipts = v["receipts"].as_array().unwrap();
-    assert_eq!(receipts.len(), 3);
+    assert_eq!(receipts.len(), 5);
     assert_eq!(receipts[0]["status"], "success");
     assert_eq!(receipts[1]["status"], "success");
     assert_eq!(receipts[2]["status"], "reverted");
+    // A wrong explicit nonce is invalid and does not disturb the next automatic one.
+    assert_eq!(receipts[3]["status"], "invalid");
+    assert!(
+        receipts[3]["message"]
+            .as_str()
+            .unwrap()
+            .contains("BadNonce")
+    );
+    assert_eq!(receipts[4]["status"], "success", "{v}");
     assert!(v["root"].as_str().unwrap().starts_with("0x"));
     let v = json(&keel(
         &dir,
@@ -301,7 +312,7 @@ fn run_applies_a_block_file() {
             "u128",
         ],
     ));
-    assert_eq!(v["receipts"][0]["decoded"], "20");
+    assert_eq!(v["receipts"][0]["decoded"], "22");
 
     // A malformed block file is an error naming the problem.
     std::fs::write(&block, r#"{"transactions": [{"sender": "@a"}]}"#).unwrap();
