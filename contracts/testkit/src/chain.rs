@@ -265,6 +265,32 @@ impl TestChain {
         self.get_raw(&storage_key(&contract, key))
     }
 
+    /// Every storage entry of a contract, in key order, as (its own key, value).
+    pub fn storage_entries(&self, contract: Address) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+        use std::ops::Bound;
+        let prefix = storage_key(&contract, &[]);
+        let mut upper = prefix.clone();
+        // The prefix ends in the 32-byte address; the next prefix in order bounds the range.
+        let upper = match upper.iter().rposition(|b| *b != 0xff) {
+            Some(i) => {
+                upper[i] += 1;
+                upper.truncate(i + 1);
+                Bound::Excluded(upper)
+            }
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        let mut lower = Bound::Included(prefix.clone());
+        while let Some((k, v)) = self.read().next_entry(
+            lower.as_ref().map(Vec::as_slice),
+            upper.as_ref().map(Vec::as_slice),
+        )? {
+            out.push((k[prefix.len()..].to_vec(), v));
+            lower = Bound::Excluded(k);
+        }
+        Ok(out)
+    }
+
     /// A contract's storage value, decoded as `T`.
     pub fn storage_decoded<T: Decode>(
         &self,

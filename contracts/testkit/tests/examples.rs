@@ -55,6 +55,10 @@ fn counter_counts_on_both_stores() {
         assert_eq!(chain.query::<_, u64>(bob, c, "get", ()).unwrap(), 2);
         // The counter's storage is visible from outside, at its own key.
         assert_eq!(chain.storage_decoded::<u64>(c, b"c").unwrap(), Some(2));
+        assert_eq!(
+            chain.storage_entries(c).unwrap(),
+            vec![(b"c".to_vec(), 2u64.encode())]
+        );
         let p = chain.prove(c, b"c").unwrap();
         assert_eq!(p.value, Some(2u64.encode()));
         p.verify().unwrap();
@@ -138,6 +142,10 @@ fn token_transfers_approvals_events_and_typed_errors() {
     assert_eq!(report.get("token", "transfer").unwrap().calls, 3);
     assert_eq!(report.get("token", "mint").unwrap().calls, 2);
     chain.print_gas_report();
+    // The token's storage: admin, supply, 3 balances, 1 allowance; nothing of the counter's.
+    let entries = chain.storage_entries(t).unwrap();
+    assert_eq!(entries.len(), 6, "{entries:?}");
+    assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
 }
 
 #[test]
