@@ -69,6 +69,9 @@ impl StorageProof {
     }
 }
 
+/// One contract storage entry: (the contract's own key, value).
+pub type StorageEntry = (Vec<u8>, Vec<u8>);
+
 /// The default gas limit of a transaction sent by a [`TestChain`].
 pub const DEFAULT_GAS_LIMIT: u64 = 100_000_000;
 
@@ -266,7 +269,7 @@ impl TestChain {
     }
 
     /// Every storage entry of a contract, in key order, as (its own key, value).
-    pub fn storage_entries(&self, contract: Address) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    pub fn storage_entries(&self, contract: Address) -> Result<Vec<StorageEntry>, Error> {
         use std::ops::Bound;
         let prefix = storage_key(&contract, &[]);
         let mut upper = prefix.clone();

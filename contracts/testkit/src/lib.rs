@@ -30,8 +30,8 @@ mod outcome;
 mod tmp;
 
 pub use chain::{
-    DEFAULT_GAS_LIMIT, Snapshot, StorageProof, StoreKind, TestChain, engine_config, example,
-    examples,
+    DEFAULT_GAS_LIMIT, Snapshot, StorageEntry, StorageProof, StoreKind, TestChain, engine_config,
+    example, examples,
 };
 pub use error::Error;
 pub use gas::{GasReport, GasStats};
