@@ -265,6 +265,14 @@ fn benches(c: &mut Criterion) {
         let mean = s.iter().sum::<usize>() as f64 / s.len() as f64;
         (mean, s.iter().copied().max().unwrap_or(0))
     };
+    let compressed: Vec<usize> = samples
+        .iter()
+        .map(|(_, _, p)| p.compress().encode().len())
+        .collect();
+    let (cm, cx) = stats(&compressed);
+    println!(
+        "compressed proof size at {BASE_KEYS} keys (empty siblings as a bitmap): inclusion mean {cm:.0} B max {cx} B"
+    );
     let (pm, px) = stats(&sizes);
     let (am, ax) = stats(&absent);
     println!(

@@ -24,4 +24,4 @@ mod hash;
 mod proof;
 
 pub use hash::{EMPTY, Hash, bit, internal_hash, key_hash, leaf_hash, value_hash};
-pub use proof::{Proof, ProofError, ProofTerminal};
+pub use proof::{CompressedProof, Proof, ProofError, ProofTerminal};

@@ -147,3 +147,97 @@ impl Proof {
         Ok(h)
     }
 }
+
+/// A [`Proof`] with its empty siblings left out: a bitmap says which of the `depth` siblings
+/// are present (non-empty), and only those are listed. Same meaning, smaller on the wire
+/// (empty siblings occur where keys share long prefixes, i.e. in the deepest proofs).
+///
+/// Canonical form is enforced on decompression: the bitmap has exactly `ceil(depth / 8)`
+/// bytes with no bits set past `depth`, the sibling count equals the number of set bits, and
+/// no listed sibling is the empty hash.
+///
+/// ```
+/// use keel_proof::{EMPTY, Proof, ProofTerminal};
+/// let proof = Proof {
+///     siblings: vec![[7; 32], EMPTY, [9; 32]],
+///     terminal: ProofTerminal::Empty,
+/// };
+/// let c = proof.compress();
+/// assert_eq!(c.siblings.len(), 2);
+/// assert_eq!(c.decompress().unwrap(), proof);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct CompressedProof {
+    /// The number of siblings of the full proof (the terminal's depth).
+    pub depth: u16,
+    /// Bit `i` (MSB-first within each byte) is set when sibling `i` is not empty.
+    pub present: Vec<u8>,
+    /// The non-empty siblings, from the root down.
+    pub siblings: Vec<Hash>,
+    /// What the path ends in.
+    pub terminal: ProofTerminal,
+}
+
+impl Proof {
+    /// This proof with its empty siblings left out.
+    pub fn compress(&self) -> CompressedProof {
+        let depth = self.siblings.len();
+        let mut present = alloc::vec![0u8; depth.div_ceil(8)];
+        let mut siblings = Vec::new();
+        for (i, s) in self.siblings.iter().enumerate() {
+            if *s != EMPTY {
+                present[i / 8] |= 0x80 >> (i % 8);
+                siblings.push(*s);
+            }
+        }
+        CompressedProof {
+            depth: u16::try_from(depth).unwrap_or(u16::MAX),
+            present,
+            siblings,
+            terminal: self.terminal.clone(),
+        }
+    }
+}
+
+impl CompressedProof {
+    /// The full proof, or `NonCanonical` / `TooDeep` if this one is malformed.
+    pub fn decompress(&self) -> Result<Proof, ProofError> {
+        let depth = self.depth as usize;
+        if depth > 256 {
+            return Err(ProofError::TooDeep);
+        }
+        if self.present.len() != depth.div_ceil(8) {
+            return Err(ProofError::NonCanonical);
+        }
+        if depth % 8 != 0
+            && let Some(last) = self.present.last()
+            && last & (0xffu8 >> (depth % 8)) != 0
+        {
+            return Err(ProofError::NonCanonical);
+        }
+        let mut listed = self.siblings.iter();
+        let mut siblings = Vec::with_capacity(depth);
+        for i in 0..depth {
+            if self.present[i / 8] & (0x80 >> (i % 8)) != 0 {
+                match listed.next() {
+                    Some(s) if *s != EMPTY => siblings.push(*s),
+                    _ => return Err(ProofError::NonCanonical),
+                }
+            } else {
+                siblings.push(EMPTY);
+            }
+        }
+        if listed.next().is_some() {
+            return Err(ProofError::NonCanonical);
+        }
+        Ok(Proof {
+            siblings,
+            terminal: self.terminal.clone(),
+        })
+    }
+
+    /// Decompresses and verifies (see [`Proof::verify`]).
+    pub fn verify(&self, root: &Hash, key: &[u8], value: Option<&[u8]>) -> Result<(), ProofError> {
+        self.decompress()?.verify(root, key, value)
+    }
+}

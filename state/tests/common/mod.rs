@@ -100,6 +100,32 @@ pub fn check_proof<S: StateStore>(store: &S, key: &[u8], v: Version, root: &Hash
     proof
         .verify(root, key, value)
         .unwrap_or_else(|e| panic!("proof of {key:?} at {v} failed: {e}"));
+    // The compressed form is equivalent, survives SCALE, and is strict.
+    let c = proof.compress();
+    assert_eq!(c.decompress().unwrap(), proof);
+    c.verify(root, key, value).unwrap();
+    let bytes = parity_scale_codec::Encode::encode(&c);
+    let full = parity_scale_codec::Encode::encode(&proof).len();
+    let empties = proof
+        .siblings
+        .iter()
+        .filter(|s| **s == keel_state::proof::EMPTY)
+        .count();
+    assert_eq!(
+        bytes.len() + 32 * empties,
+        full + 3 + proof.siblings.len().div_ceil(8)
+    );
+    let back: keel_state::proof::CompressedProof =
+        parity_scale_codec::Decode::decode(&mut &bytes[..]).unwrap();
+    assert_eq!(back, c);
+    if c.depth > 0 {
+        let mut bad = c.clone();
+        bad.present[0] ^= 0x80;
+        assert!(bad.verify(root, key, value).is_err());
+        let mut bad = c.clone();
+        bad.depth += 1;
+        assert!(bad.decompress().is_err() || bad.verify(root, key, value).is_err());
+    }
     // The wrong claim fails.
     match value {
         Some(val) => {
