@@ -209,7 +209,7 @@ impl CompressedProof {
         if self.present.len() != depth.div_ceil(8) {
             return Err(ProofError::NonCanonical);
         }
-        if depth % 8 != 0
+        if !depth.is_multiple_of(8)
             && let Some(last) = self.present.last()
             && last & (0xffu8 >> (depth % 8)) != 0
         {
