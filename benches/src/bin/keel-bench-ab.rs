@@ -2,7 +2,7 @@
 //! sample each per round; medians per operation and ratios to the set's first contender.
 //! Prints one JSON object per contender.
 //!
-//! `cargo run --release -p keel-benches --bin keel-bench-ab [-- ROUNDS]`
+//! `cargo run --release -p keel-benches --bin keel-bench-ab [-- ROUNDS [SET_PREFIX]]`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -38,6 +38,9 @@ fn main() {
         .nth(1)
         .map(|s| s.parse().expect("ROUNDS"))
         .unwrap_or(21);
+    // Optional: run only the sets whose name starts with this.
+    let only = std::env::args().nth(2).unwrap_or_default();
+    let run = |set: &str| set.starts_with(&only);
     let dir = tempfile::tempdir().unwrap();
     let ctx = BlockContext {
         height: 1_000_000,
@@ -45,7 +48,7 @@ fn main() {
     };
 
     // Transfers: Keel token (MemStore, RocksDB) vs revm ERC-20 and value transfers, 1k per sample.
-    {
+    if run("transfer") {
         const N: usize = 1_000;
         let mut mem = Chain::token(MemStore::new());
         let w = mem.transfers(N, 1_000);
@@ -53,6 +56,15 @@ fn main() {
         let mut rocks = Chain::token(Store::open(dir.path().join("t")).unwrap());
         let w = rocks.transfers(N, 1_000);
         rocks.block_ok(&w);
+        // Execution only: the same transfer simulated (cached module, overlay, receipt; no
+        // commit, no Merkle root), for comparison with revm, which computes no root.
+        let sim = Chain::token(MemStore::new());
+        let sim_tx = sim.tx(Action::Call {
+            contract: sim.contract,
+            method: "transfer".into(),
+            args: (keel_benches::account(1), 1u128).encode(),
+        });
+        let sim_ctx = ctx;
         let mut set = vec![
             Contender::new("keel_token_memstore_block1k", N as u64, move || {
                 let txs = mem.transfers(N, 1_000);
@@ -67,6 +79,18 @@ fn main() {
                 })
             }),
         ];
+        set.push(Contender::new(
+            "keel_token_simulate_no_commit",
+            N as u64,
+            move || {
+                timed(|| {
+                    for _ in 0..N {
+                        let r = sim.engine.simulate(&sim.store, &sim_ctx, &sim_tx).unwrap();
+                        assert!(r.is_success());
+                    }
+                })
+            },
+        ));
         #[cfg(feature = "revm")]
         {
             let mut evm = keel_benches::evm::EvmChain::new();
@@ -89,7 +113,7 @@ fn main() {
     }
 
     // Metering: the same compute module in Keel and in plain wasmi, fuel off and on.
-    {
+    if run("compute") {
         let chain = Chain::deploy(MemStore::new(), keel_contracts::COMPUTE, Vec::new());
         let plain = PlainWasm::new(keel_contracts::COMPUTE, false);
         let fuel = PlainWasm::new(keel_contracts::COMPUTE, true);
@@ -124,7 +148,7 @@ fn main() {
     }
 
     // Empty call: 1k per sample.
-    {
+    if run("empty_call") {
         let code = empty_module();
         let chain = Chain::deploy(MemStore::new(), &code, Vec::new());
         let tx = chain.tx(Action::Call {
@@ -153,7 +177,7 @@ fn main() {
     }
 
     // Merkle commit vs raw WriteBatch: 1k and 10k updates at 100k existing keys.
-    {
+    if run("commit") {
         const EXISTING: u64 = 100_000;
         let mut store = Store::open(dir.path().join("m")).unwrap();
         fill(&mut store, EXISTING, 20_000);
@@ -184,7 +208,7 @@ fn main() {
     }
 
     // Upload: validate + compile 10 KB and 100 KB.
-    {
+    if run("upload") {
         let engine = Engine::default();
         let plain = PlainWasm::new(&empty_module(), false);
         for size in [10 * 1024, 100 * 1024] {
