@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Check { file } => check(&ctx, &file),
         Command::Examples => list_examples(&ctx),
+        Command::Bench => bench(&ctx),
         Command::State {
             command:
                 StateCommand::Verify {
@@ -68,7 +69,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     txs,
                     accounts,
                 } => demo(&ctx, &mut dd, blocks, txs, accounts),
-                Command::Check { .. } | Command::Examples => Ok(()),
+                Command::Check { .. } | Command::Examples | Command::Bench => Ok(()),
             }
         }
     }
@@ -851,6 +852,58 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
         return Err(Failure::new(format!(
             "{failed} demo transfers did not succeed"
         )));
+    }
+    Ok(())
+}
+
+/// `keel bench`: the quick benchmark suite of keel-benches, with a progress bar. It works in
+/// its own temporary directories and never touches the data dir.
+fn bench(ctx: &Ctx) -> Result<(), Failure> {
+    let steps = keel_benches::quick::steps();
+    let pb = ctx.progress(steps.len() as u64);
+    // The suite's fixtures treat a failure of their own setup (a temp dir, a store) as a bug
+    // and panic; report that as an error, not a backtrace.
+    let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        keel_benches::quick::run(&mut |done, _total, step| {
+            pb.set_position(done as u64);
+            pb.set_message(step.to_string());
+        })
+    }))
+    .map_err(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure");
+        Failure::new(format!("benchmark setup failed: {why}"))
+    })?;
+    pb.finish_and_clear();
+    if ctx.json {
+        let rows: Vec<Value> = results
+            .iter()
+            .map(|m| {
+                json!({
+                    "name": m.name,
+                    "ns_per_op": m.per_op.as_nanos() as u64,
+                    "ops_per_sec": m.ops_per_sec,
+                    "peer": m.peer.as_ref().map(|(name, d)| json!({
+                        "name": name,
+                        "ns_per_op": d.as_nanos() as u64,
+                    })),
+                    "ratio": m.ratio(),
+                })
+            })
+            .collect();
+        print_json(&Value::Array(rows));
+    } else {
+        if cfg!(debug_assertions) {
+            println!(
+                "note: a debug build of keel; build with --release for representative figures"
+            );
+        }
+        for m in &results {
+            println!("{m}");
+        }
     }
     Ok(())
 }

@@ -100,6 +100,10 @@ pub enum Command {
     },
     /// List the example contracts built into this binary (usable as `example:NAME`).
     Examples,
+    /// Run a quick version of the benchmark suite (a few seconds in a release build), each
+    /// figure next to its peer measured in the same run. `cargo bench -p keel-benches` runs
+    /// the full suite.
+    Bench,
 }
 
 /// Arguments of `call` and `query`.

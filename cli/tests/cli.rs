@@ -529,3 +529,34 @@ fn json_errors_are_json() {
     assert!(v["error"].as_str().unwrap().contains("cannot read"));
     assert_eq!(v["exit_code"], 1);
 }
+
+#[test]
+fn bench_runs_the_quick_suite_and_leaves_the_data_dir_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("untouched");
+    let v = json(&keel(&dir, &["--json", "bench"]));
+    let rows = v.as_array().expect("an array of measurements");
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+    for wanted in [
+        "token transfer, MemStore",
+        "token transfer, RocksDB",
+        "proof verification",
+    ] {
+        assert!(
+            names.iter().any(|n| n.contains(wanted)),
+            "no {wanted:?} in {names:?}"
+        );
+    }
+    for r in rows {
+        assert!(r["ns_per_op"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+        if !r["peer"].is_null() {
+            assert!(r["ratio"].as_f64().unwrap() > 0.0, "{r}");
+        }
+    }
+    assert!(
+        rows.iter().any(|r| !r["peer"].is_null()),
+        "no figure measured against a peer"
+    );
+    assert!(!dir.exists(), "keel bench created the data dir");
+}
