@@ -1,7 +1,7 @@
 //! Target `decode`: arbitrary bytes decoded into every SCALE type that crosses a trust
 //! boundary.
 //!
-//! For every type: decoding returns a typed error or a value, never panics; decoding with a
+//! For every type (proofs, compressed proofs, change sets, and the engine's node-boundary types): decoding returns a typed error or a value, never panics; decoding with a
 //! depth limit behaves the same; a decoded value re-encodes to bytes that decode to an equal
 //! value; and (when [`crate::alloc_guard::TrackingAlloc`] is the global allocator) decoding
 //! never makes an allocation far larger than the input justifies, whatever a length prefix
@@ -16,7 +16,8 @@ use keel_engine::{
     Action, BlockContext, BlockOutcome, ContractInfo, Engine, Event, InvalidReason, Receipt,
     Status, Transaction,
 };
-use keel_state::{ChangeSet, MemStore, Proof, proof::ProofTerminal};
+use keel_state::proof::{CompressedProof, ProofTerminal};
+use keel_state::{ChangeSet, MemStore, Proof};
 
 use crate::alloc_guard;
 
@@ -83,6 +84,13 @@ pub fn run(data: &[u8]) {
             let _ = proof.verify(&root, rest, None);
             let _ = proof.root_for(&root);
             let _ = proof.proven_value_hash(&root);
+        }
+        if let Some(c) = check::<CompressedProof>(input) {
+            // Decompression is strict: whatever it accepts compresses back to the same bytes.
+            if let Ok(p) = c.decompress() {
+                assert_eq!(p.compress(), c, "decompress/compress round trip");
+            }
+            let _ = c.verify(&[selector; 32], rest, Some(data));
         }
         check::<ProofTerminal>(input);
         check::<ChangeSet>(input);

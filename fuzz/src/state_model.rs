@@ -259,6 +259,16 @@ fn check_proof(proof: &Proof, root: &Hash, key: &[u8], value: Option<&[u8]>) {
     if let Err(e) = proof.verify(root, key, value) {
         panic!("honest proof of {key:?} = {value:?} rejected: {e}");
     }
+    let compressed = proof.compress();
+    assert_eq!(
+        compressed.decompress().as_ref(),
+        Ok(proof),
+        "compress/decompress"
+    );
+    assert!(
+        compressed.verify(root, key, value).is_ok(),
+        "compressed proof rejected"
+    );
     // A wrong claim.
     let mut other = value.map(<[u8]>::to_vec).unwrap_or_default();
     other.push(0x5a);

@@ -795,5 +795,5 @@ fn replay(chain: &Chain, uncached: bool) {
 
 /// The fuzz target. One input in four (by its length) replays with the module cache off.
 pub fn run(data: &[u8]) {
-    run_steps(&steps_from_bytes(data), data.len() % 4 == 0);
+    run_steps(&steps_from_bytes(data), data.len().is_multiple_of(4));
 }
