@@ -1,8 +1,9 @@
 //! Target `decode`: arbitrary bytes decoded into every SCALE type that crosses a trust
 //! boundary.
 //!
-//! For every type (proofs, compressed proofs, change sets, and the engine's node-boundary types): decoding returns a typed error or a value, never panics; decoding with a
-//! depth limit behaves the same; a decoded value re-encodes to bytes that decode to an equal
+//! For every type (proofs, compressed proofs, change sets, and the engine's node-boundary
+//! types): decoding returns a typed error or a value, never panics; decoding with a depth
+//! limit behaves the same; a decoded value re-encodes to bytes that decode to an equal
 //! value; and (when [`crate::alloc_guard::TrackingAlloc`] is the global allocator) decoding
 //! never makes an allocation far larger than the input justifies, whatever a length prefix
 //! claims. Decoded proofs are also verified against arbitrary roots and keys, which must not
