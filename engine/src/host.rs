@@ -166,20 +166,29 @@ pub(crate) fn storage_key(address: &[u8; 32], key: &[u8]) -> Vec<u8> {
     k
 }
 
-fn host_input(mut caller: C<'_, '_, '_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
-    let total = caller.data().input.len() as u64;
+/// Copies `min(len, out_cap)` bytes of a host-held buffer (`which`) into guest memory at
+/// `out_ptr`, charging for the bytes copied; returns the buffer's full length.
+fn copy_out(
+    caller: &mut C<'_, '_, '_>,
+    which: for<'f> fn(&'f Frame<'_, '_>) -> &'f [u8],
+    out_ptr: i32,
+    out_cap: i32,
+) -> HostResult<i32> {
+    let total = which(caller.data()).len() as u64;
     let n = total.min(len_of(out_cap));
-    let r = range(&caller, out_ptr, n)?;
-    let g = gas(&caller);
-    charge(&mut caller, sum(&[g.host_base, per(n, g.copy_byte)]))?;
-    let bytes = caller
-        .data()
-        .input
+    let r = range(caller, out_ptr, n)?;
+    let g = gas(caller);
+    charge(caller, sum(&[g.host_base, per(n, g.copy_byte)]))?;
+    let bytes = which(caller.data())
         .get(..n as usize)
         .unwrap_or(&[])
         .to_vec();
-    write(&mut caller, r, &bytes)?;
+    write(caller, r, &bytes)?;
     Ok(total as i32)
+}
+
+fn host_input(mut caller: C<'_, '_, '_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
+    copy_out(&mut caller, |f| &f.input, out_ptr, out_cap)
 }
 
 fn host_set_return(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<()> {
@@ -593,19 +602,7 @@ fn host_call(
 }
 
 fn host_call_result(mut caller: C<'_, '_, '_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
-    let total = caller.data().last_call.len() as u64;
-    let n = total.min(len_of(out_cap));
-    let r = range(&caller, out_ptr, n)?;
-    let g = gas(&caller);
-    charge(&mut caller, sum(&[g.host_base, per(n, g.copy_byte)]))?;
-    let bytes = caller
-        .data()
-        .last_call
-        .get(..n as usize)
-        .unwrap_or(&[])
-        .to_vec();
-    write(&mut caller, r, &bytes)?;
-    Ok(total as i32)
+    copy_out(&mut caller, |f| &f.last_call, out_ptr, out_cap)
 }
 
 fn host_debug_log(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<()> {
