@@ -222,9 +222,19 @@ pub(crate) fn check_and_compile(
 ) -> Result<(CodeInfo, wasmi::Module), ValidationError> {
     let (info, mut problems) = scan(code, config);
     if problems.is_empty() {
-        match wasmi::Module::new(engine, code) {
-            Ok(module) => return Ok((info, module)),
-            Err(e) => problems.push(Problem::Compile(e.to_string())),
+        // wasmi 2.0.0's translator can panic on valid code (found by keel-fuzz: an `i32.store`
+        // whose pointer and value are the same local, with a large offset, reaches an
+        // `unreachable!()` in `choose_store_op_vt`; tests/wasmi_translator_panic.rs). A deploy must never take the node down,
+        // so a panic while compiling rejects the module. The panic is a pure function of the
+        // bytes, so every node rejects the same modules. Unwinding drops wasmi's lock guards,
+        // so the engine stays usable (at worst a few unused function slots leak).
+        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wasmi::Module::new(engine, code)
+        }));
+        match compiled {
+            Ok(Ok(module)) => return Ok((info, module)),
+            Ok(Err(e)) => problems.push(Problem::Compile(e.to_string())),
+            Err(_) => problems.push(Problem::Compile("the wasmi compiler panicked".into())),
         }
     }
     Err(ValidationError { problems })
