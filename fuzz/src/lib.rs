@@ -38,3 +38,20 @@ pub fn run_target(name: &str, data: &[u8]) {
         other => panic!("unknown fuzz target {other:?}"),
     }
 }
+
+/// The body of a libFuzzer target: runs `target` on `data` and aborts (which libFuzzer reports
+/// as a crash) if it panics.
+///
+/// libfuzzer-sys installs a panic hook that aborts on *every* panic, even one the code under
+/// test catches on purpose (the engine turns a wasmi compiler panic into a validation error
+/// with `catch_unwind`). This replaces that hook, once, with the default one, and aborts only
+/// for panics that escape the target.
+pub fn libfuzzer_entry(target: fn(&[u8]), data: &[u8]) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let _ = std::panic::take_hook();
+    });
+    if std::panic::catch_unwind(|| target(data)).is_err() {
+        std::process::abort();
+    }
+}

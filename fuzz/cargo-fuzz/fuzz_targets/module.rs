@@ -1,3 +1,3 @@
 #![no_main]
 //! libFuzzer entry for keel_fuzz::module.
-libfuzzer_sys::fuzz_target!(|data: &[u8]| keel_fuzz::module::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| keel_fuzz::libfuzzer_entry(keel_fuzz::module::run, data));
