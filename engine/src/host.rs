@@ -166,6 +166,19 @@ pub(crate) fn storage_key(address: &[u8; 32], key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// Charges a storage read: the host base, the read base and the key bytes.
+fn charge_storage_read(caller: &mut C<'_, '_, '_>, key_bytes: u64) -> HostResult<()> {
+    let g = gas(caller);
+    charge(
+        caller,
+        sum(&[
+            g.host_base,
+            g.storage_read_base,
+            per(key_bytes, g.storage_key_byte),
+        ]),
+    )
+}
+
 /// Copies `min(len, out_cap)` bytes of a host-held buffer (`which`) into guest memory at
 /// `out_ptr`, charging for the bytes copied; returns the buffer's full length.
 fn copy_out(
@@ -239,15 +252,7 @@ fn host_storage_get(
     out_cap: i32,
 ) -> HostResult<i64> {
     let (key, klen) = key_arg(&caller, key_ptr, key_len)?;
-    let g = gas(&caller);
-    charge(
-        &mut caller,
-        sum(&[
-            g.host_base,
-            g.storage_read_base,
-            per(klen, g.storage_key_byte),
-        ]),
-    )?;
+    charge_storage_read(&mut caller, klen)?;
     let Some(value) = state_get(&caller, &key)? else {
         return Ok(-1);
     };
@@ -312,15 +317,7 @@ fn host_storage_remove(mut caller: C<'_, '_, '_>, key_ptr: i32, key_len: i32) ->
 
 fn host_storage_has(mut caller: C<'_, '_, '_>, key_ptr: i32, key_len: i32) -> HostResult<i32> {
     let (key, klen) = key_arg(&caller, key_ptr, key_len)?;
-    let g = gas(&caller);
-    charge(
-        &mut caller,
-        sum(&[
-            g.host_base,
-            g.storage_read_base,
-            per(klen, g.storage_key_byte),
-        ]),
-    )?;
+    charge_storage_read(&mut caller, klen)?;
     Ok(i32::from(state_get(&caller, &key)?.is_some()))
 }
 
@@ -349,15 +346,7 @@ fn host_storage_next(
     let max_key = caller.data().shared.config.limits.max_key_len;
     within(qlen, max_key.saturating_mul(2).saturating_add(16))?;
     let r = range(&caller, query_ptr, qlen)?;
-    let g = gas(&caller);
-    charge(
-        &mut caller,
-        sum(&[
-            g.host_base,
-            g.storage_read_base,
-            per(qlen, g.storage_key_byte),
-        ]),
-    )?;
+    charge_storage_read(&mut caller, qlen)?;
     let query = read(&caller, r)?;
     let mut q = query.as_slice();
     let (Some(lower), Some(upper)) = (decode_bound(&mut q), decode_bound(&mut q)) else {
