@@ -3,6 +3,10 @@
 //! The build script compiles the separate cargo workspace in `contracts/examples` for
 //! `wasm32-unknown-unknown` (release profile: `opt-level = "z"`, LTO, `panic = "abort"`, a 32 KiB
 //! stack) and each constant below is one contract's module. No `.wasm` is committed.
+//!
+//! [`hostile`] generates adversarial modules (gas-versus-work attacks) for tests and benches.
+
+pub mod hostile;
 
 /// The smallest useful contract. Methods: `increment() -> u64`, `get() -> u64`.
 pub const COUNTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/counter.wasm"));
