@@ -888,6 +888,32 @@ pub fn element_oob() -> Vec<u8> {
     k.build()
 }
 
+/// **Compile shape: nesting.** `ping` plus one helper (never called) whose body is `depth`
+/// nested empty `block`s: control-stack depth at compile time.
+pub fn deep_nesting(depth: u32) -> Vec<u8> {
+    let mut k = Kernel::new(&[]);
+    let mut body = vec![I::Block(BlockType::Empty); depth as usize];
+    body.extend(vec![I::End; depth as usize]);
+    k.helper(Helper::void(0, body));
+    k.ping();
+    k.build()
+}
+
+/// **Compile shape: `br_table` targets.** `ping` plus one helper (never called) holding one
+/// `br_table` with `targets` entries (all to the same label).
+pub fn big_br_table(targets: u32) -> Vec<u8> {
+    let mut k = Kernel::new(&[]);
+    let body = vec![
+        I::Block(BlockType::Empty),
+        I::I32Const(0),
+        I::BrTable(vec![0; targets as usize].into(), 0),
+        I::End,
+    ];
+    k.helper(Helper::void(0, body));
+    k.ping();
+    k.build()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -944,6 +970,8 @@ mod tests {
         keel_valid(&many_elements(10_000));
         keel_valid(&big_data(100_000));
         keel_valid(&duplicate_imports(100));
+        keel_valid(&deep_nesting(1_000));
+        keel_valid(&big_br_table(10_000));
     }
 
     #[test]
