@@ -1007,13 +1007,13 @@ pub struct Contracts {
     pub minimal: Address,
     /// Instantiation shapes: (name, unit, units, address).
     pub shapes: Vec<(String, &'static str, f64, Address)>,
-    /// `locals_call(L)` for L in [`LOCALS`].
+    /// `locals_call(L)` for L in [`LOCALS`] (fitted to the limits, deduplicated).
     pub locals: Vec<(u32, Address)>,
     /// [`hostile::tombstones`], its base holding [`TOMBSTONE_KEYS`] keys.
     pub tomb: Address,
 }
 
-/// Locals of the per-call zeroing rows (0 is the reference).
+/// Locals of the per-call zeroing rows (0 is the reference; each fitted to the limits).
 pub const LOCALS: &[u32] = &[0, 1_000, 30_000];
 /// Keys committed under the tombstone contract.
 pub const TOMBSTONE_KEYS: u32 = 2_000;
@@ -1021,60 +1021,82 @@ pub const TOMBSTONE_KEYS: u32 = 2_000;
 /// Value lengths committed under the host kernel's keys: key length → value length.
 pub const STORED: &[(u32, u32)] = &[(8, 8), (10, 65_536), (11, 131_072), (1_000, 8)];
 
-/// Module shapes of the instantiation and compile rows: (name, unit, units, module). Sizes
-/// stay inside today's limits (functions, globals, table entries, data bytes, code size).
+/// The largest size at most `want` (halving from `want`) whose module `make(size)` passes
+/// [`keel_engine::check_code`] under the default configuration, with that module. Shapes and
+/// attacks fit themselves to whatever upload limits the engine has (v1 or v2) this way.
+pub fn fit(want: u32, make: impl Fn(u32) -> Vec<u8>) -> (u32, Vec<u8>) {
+    let config = EngineConfig::default();
+    let mut size = want.max(1);
+    loop {
+        let code = make(size);
+        if size == 1 || keel_engine::check_code(&code, &config).is_ok() {
+            return (size, code);
+        }
+        size /= 2;
+    }
+}
+
+/// A table of `entries` entries and `ping`.
+pub fn table_module(entries: u32) -> Vec<u8> {
+    let mut k = Kernel::new(&[]);
+    k.table = Some((u64::from(entries), None));
+    k.ping();
+    k.build()
+}
+
+/// `pages` initial pages and `ping`.
+pub fn pages_module(pages: u32) -> Vec<u8> {
+    let mut k = Kernel::new(&[]);
+    k.pages = pages;
+    k.ping();
+    k.build()
+}
+
+/// Module shapes of the instantiation and compile rows: (name, unit, units, module). Each is
+/// the largest size up to the wanted one that the engine accepts ([`fit`]); a size below the
+/// wanted one shows a limit at work.
 pub fn shapes(quick: bool) -> Vec<(String, &'static str, f64, Vec<u8>)> {
     let s = |full: u32, q: u32| if quick { q } else { full };
-    let exports = s(50_000, 10_000);
-    let functions = s(9_000, 2_000);
-    let elements = s(200_000, 40_000);
-    let imports = s(5_000, 1_000);
-    let mut table = Kernel::new(&[]);
-    table.table = Some((4_096, None));
-    table.ping();
-    let mut pages = Kernel::new(&[]);
-    pages.pages = 16;
-    pages.ping();
-    vec![
-        (
-            format!("exports {exports}"),
-            "export",
-            f64::from(exports),
-            hostile::many_exports(exports),
-        ),
-        (
-            format!("functions {functions}"),
-            "function",
-            f64::from(functions),
-            hostile::many_functions(functions),
-        ),
-        (
-            "globals 256".into(),
-            "global",
-            256.0,
-            hostile::many_globals(256),
-        ),
-        (
-            format!("element items {elements}"),
-            "item",
-            f64::from(elements),
-            hostile::many_elements(elements),
-        ),
-        (
-            "data bytes 256 KiB".into(),
-            "byte",
-            262_144.0,
-            hostile::big_data(262_144),
-        ),
-        ("table entries 4096".into(), "entry", 4_096.0, table.build()),
-        (
-            format!("imports (duplicate) {imports}"),
-            "import",
-            f64::from(imports),
-            hostile::duplicate_imports(imports),
-        ),
-        ("memory pages 16 (vs 1)".into(), "page", 15.0, pages.build()),
-    ]
+    let mut v = Vec::new();
+    let mut add = |label: &str, unit: &'static str, want: u32, make: fn(u32) -> Vec<u8>| {
+        let (n, code) = fit(want, make);
+        v.push((format!("{label} {n}"), unit, f64::from(n), code));
+    };
+    add(
+        "exports",
+        "export",
+        s(50_000, 10_000),
+        hostile::many_exports,
+    );
+    add(
+        "functions",
+        "function",
+        s(9_000, 2_000),
+        hostile::many_functions,
+    );
+    add("globals", "global", 256, hostile::many_globals);
+    add(
+        "element items",
+        "item",
+        s(200_000, 40_000),
+        hostile::many_elements,
+    );
+    add("data bytes", "byte", 262_144, hostile::big_data);
+    add("table entries", "entry", 4_096, table_module);
+    add(
+        "imports (duplicate)",
+        "import",
+        s(5_000, 1_000),
+        hostile::duplicate_imports,
+    );
+    let (pages, code) = fit(16, pages_module);
+    v.push((
+        format!("memory pages {pages} (vs 1)"),
+        "page",
+        f64::from(pages.saturating_sub(1).max(1)),
+        code,
+    ));
+    v
 }
 
 /// Deploys everything the in-memory rows need on `h`.
@@ -1092,10 +1114,14 @@ pub fn setup<S: StateStore>(h: &mut Harness<S>, quick: bool) -> Contracts {
         .into_iter()
         .map(|(name, unit, units, code)| (name, unit, units, h.deploy(&code)))
         .collect();
-    let locals = LOCALS
-        .iter()
-        .map(|l| (*l, h.deploy(&hostile::locals_call(*l))))
-        .collect();
+    let mut locals: Vec<(u32, Address)> = Vec::new();
+    for want in LOCALS {
+        let (l, code) = fit(*want, hostile::locals_call);
+        let l = if *want == 0 { 0 } else { l };
+        if locals.iter().all(|(x, _)| *x != l) {
+            locals.push((l, h.deploy(&code)));
+        }
+    }
     let tomb = h.deploy(&hostile::tombstones());
     h.call_ok(tomb, "fill", input(TOMBSTONE_KEYS, 0, 0, 0));
     Contracts {
@@ -1569,26 +1595,23 @@ pub fn compile_specs<S: StateStore>(h: &Harness<S>, quick: bool) -> Vec<Spec> {
         (pad.len() - minimal.len()) as f64,
         pad,
     ));
-    let (f, l) = (q(400, 100), 30_000);
+    let (l, _) = fit(30_000, |l| hostile::locals_bomb(2, l));
+    let (f, bomb) = fit(q(400, 100), |f| hostile::locals_bomb(f.max(2), l));
+    let f = f.max(2);
     list.push((
         format!("locals ({f} fns x {l})"),
         "local",
         f64::from(f - 1) * f64::from(l),
-        hostile::locals_bomb(f, l),
+        bomb,
     ));
-    let d = q(50_000, 10_000);
-    list.push((
-        format!("nesting depth {d}"),
-        "block",
-        f64::from(d),
-        hostile::deep_nesting(d),
-    ));
-    let t = q(100_000, 20_000);
+    let (d, code) = fit(q(50_000, 10_000), hostile::deep_nesting);
+    list.push((format!("nesting depth {d}"), "block", f64::from(d), code));
+    let (t, code) = fit(q(100_000, 20_000), hostile::big_br_table);
     list.push((
         format!("br_table targets {t}"),
         "target",
         f64::from(t),
-        hostile::big_br_table(t),
+        code,
     ));
     for (name, unit, units, code) in shapes(quick) {
         list.push((name, unit, units, code));

@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod ab;
+pub mod attacks;
 pub mod calib;
 pub mod keel;
 pub mod quick;
