@@ -25,7 +25,7 @@ fn kernels_are_valid_contracts() {
 fn every_row_runs_and_its_workload_costs_gas() {
     let mut h = Harness::new(EngineConfig::default(), MemStore::new());
     let c = calib::setup(&mut h, true);
-    let mut specs = vec![calib::baseline_spec(&h, &c)];
+    let mut specs = vec![calib::baseline_spec(&h, c.arith)];
     specs.extend(calib::operator_specs(&h, &c));
     specs.extend(calib::host_specs(&h, &c));
     specs.extend(calib::instantiation_specs(&h, &c));
