@@ -553,7 +553,8 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
     let mut data_bytes = 0u64;
     let mut data_ends: Vec<u64> = Vec::new();
     let mut locals_total = 0u64;
-    let mut body_bytes = 0u64;
+    // (size, count) of the code section, as wasmi's average-size limit reads them.
+    let mut code_section = (0u64, 0u64);
     let mut defined = 0u64;
     let mut imported_funcs = 0u64;
 
@@ -698,9 +699,11 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
                     }
                 }
             }
+            Payload::CodeSectionStart { count, size, .. } => {
+                code_section = (u64::from(size), u64::from(count));
+            }
             Payload::CodeSectionEntry(body) => {
                 defined += 1;
-                body_bytes += body.range().len() as u64;
                 let mut locals = 0u64;
                 if let Ok(reader) = body.get_locals_reader() {
                     for (count, _) in reader.into_iter().flatten() {
@@ -748,12 +751,14 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
         element_items,
         limits.max_element_items,
     );
-    // wasmi's strict limit, checked here so that the scan rejects what wasmi would.
-    if body_bytes >= 1_000 && defined > 0 && body_bytes / defined < 40 {
+    // wasmi's strict limit (code section size / function count >= 40 once the section
+    // holds 1,000 bytes), checked here so that the scan rejects what wasmi would.
+    let (size, count) = code_section;
+    if size >= 1_000 && count > 0 && size / count < 40 {
         problems.push(Problem::TooMany {
             what: "functions for their code (fewer than 40 bytes each on average)".into(),
-            count: defined,
-            max: body_bytes / 40,
+            count,
+            max: size / 40,
         });
     }
     if functions > u64::from(limits.max_functions) {
