@@ -90,7 +90,15 @@ fn translator_panic_is_a_validation_error() {
         .execute_block(&mut store, &ctx, &[deploy(1, ok)])
         .unwrap();
     assert_eq!(out.receipts[0].status, Status::Success);
-    assert_eq!(HOOK_CALLS.load(Ordering::SeqCst), 0, "a caught compile panic was reported");
+    assert_eq!(
+        HOOK_CALLS.load(Ordering::SeqCst),
+        0,
+        "a caught compile panic was reported"
+    );
     let _ = std::panic::catch_unwind(|| panic!("an ordinary panic"));
-    assert_eq!(HOOK_CALLS.load(Ordering::SeqCst), 1, "other panics must still be reported");
+    assert_eq!(
+        HOOK_CALLS.load(Ordering::SeqCst),
+        1,
+        "other panics must still be reported"
+    );
 }
