@@ -375,7 +375,7 @@ fn storage_next_over_tombstones_that_hide_nothing_queries_the_base_once() {
     let mut c = Chain::new();
     let hash = c.upload(iterator_contract());
     let a = c.instantiate(hash, b"", vec![]);
-    let tx = |c: &Chain, nonce: u64, method: &str, n: u32| Transaction {
+    let tx = |nonce: u64, method: &str, n: u32| Transaction {
         sender: ALICE,
         nonce,
         gas_limit: GAS,
@@ -390,7 +390,7 @@ fn storage_next_over_tombstones_that_hide_nothing_queries_the_base_once() {
     for n in [100u32, 1_000] {
         let mut store = Counting::new(c.store.clone());
         // Removing keys that were never written leaves tombstones that hide nothing.
-        let block = [tx(&c, nonce, "remove", n), tx(&c, nonce + 1, "next", 0)];
+        let block = [tx(nonce, "remove", n), tx(nonce + 1, "next", 0)];
         let out = c.engine.execute_block(&mut store, &c.ctx, &block).unwrap();
         assert_eq!(out.receipts[1].return_data, (-1i64).to_le_bytes());
         assert_eq!(store.nexts.get(), 1);
