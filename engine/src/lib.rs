@@ -24,9 +24,12 @@
 //! - A `Deploy` whose code fails validation is `Reverted`, with every problem found, one per
 //!   line, as the message (validation work is paid for). Its return data on success is the code
 //!   hash; an `Instantiate`'s is the new address ([`contract_address`]).
-//! - Gas = intrinsic (`tx_base`, `tx_byte` per payload byte, plus `deploy_*` for a deploy) +
-//!   instantiation (`instantiate_base` + initial memory pages) + wasm fuel + host-function
-//!   charges; see [`GasSchedule`]. A module-cache hit or miss never changes it.
+//! - Gas = intrinsic (`tx_base`, `tx_byte` per payload byte, plus `deploy_*` for a deploy,
+//!   with the module's shape) + instantiation ([`GasSchedule::instantiation`] of the module's
+//!   shape) + wasm fuel (including the per-call charge for declared locals) + host-function
+//!   charges; see [`GasSchedule`]. A module-cache hit or miss never changes it, and no
+//!   transaction compiles a module this engine has loaded before (ARCHITECTURE.md, "Gas
+//!   bounds work").
 //!
 //! ```
 //! use keel_engine::{Action, BlockContext, Engine, EngineConfig, Status, Transaction};
