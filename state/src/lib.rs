@@ -76,11 +76,11 @@ pub use keel_proof as proof;
 pub use keel_proof::{Hash, Proof};
 
 pub use changes::ChangeSet;
-pub use error::StateError;
+pub use error::{DamagedPart, StateError};
 pub use mem::MemStore;
 pub use overlay::{Checkpoint, Overlay};
 #[cfg(feature = "rocksdb")]
-pub use store::{FORMAT_VERSION, MAGIC, Scan, Store};
+pub use store::{ACK_FILE, CheckReport, FORMAT_VERSION, MAGIC, OpenOptions, Scan, Store};
 
 use core::ops::Bound;
 
