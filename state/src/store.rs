@@ -62,13 +62,16 @@ pub const MAGIC: &[u8] = b"keel-state-store";
 /// ignores them.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The acknowledgement file inside the data dir: two 64-byte slots, each
-/// `b"KEELACK1" ‖ version (u64 BE) ‖ root (32) ‖ blake3(the first 48 bytes)[..16]`. Version `v`
-/// is written to slot `v % 2`, so a torn write leaves the other slot (`v - 1`) whole; the valid
-/// slot with the higher version is the acknowledged one.
+/// The acknowledgement file inside the data dir: two 80-byte slots, each
+/// `b"KEELACK1" ‖ version (u64 BE) ‖ root (32) ‖ MANIFEST number (u64 BE) ‖ MANIFEST length
+/// (u64 BE) ‖ blake3(the first 64 bytes)[..16]`. Version `v` is written to slot `v % 2`, so a
+/// torn write leaves the other slot (`v - 1`) whole; the valid slot with the higher version is
+/// the acknowledged one. The MANIFEST fields record how long the live MANIFEST was known to be
+/// (as of the commit before): RocksDB cannot tell a MANIFEST cut at a record boundary from a
+/// shorter one, so the open compares.
 pub const ACK_FILE: &str = "KEEL-ACK";
 const ACK_MAGIC: &[u8; 8] = b"KEELACK1";
-const ACK_SLOT: usize = 64;
+const ACK_SLOT: usize = 80;
 
 /// A staging dir untouched for this long is the leftover of a killed creation: creation is a
 /// fraction of a second.
@@ -186,6 +189,8 @@ pub struct Store {
     ack: Option<File>,
     /// The version acknowledged before a rollback that this open accepted.
     rolled_back: Option<Version>,
+    /// The live MANIFEST's number and length when last looked at (see [`ACK_FILE`]).
+    manifest_seen: (u64, u64),
     /// The latest version's top groups (see [`CACHE_DEPTH`]) with their summary tables.
     cache: HashMap<NodeKey, Cached>,
 }
@@ -217,12 +222,14 @@ fn db_err(e: rocksdb::Error) -> StateError {
 
 /// Which file a RocksDB error message is about, if it names one.
 fn damaged_part(msg: &str) -> Option<DamagedPart> {
+    // RocksDB adds "The file MANIFEST-… may be corrupted" to errors met while applying the
+    // MANIFEST, such as a damaged table file: the table file is named first.
     if msg.contains("CURRENT") {
         Some(DamagedPart::Current)
-    } else if msg.contains("MANIFEST") || msg.contains("anifest") || msg.contains("descriptor") {
-        Some(DamagedPart::Manifest)
-    } else if msg.contains(".sst") || msg.contains("table") || msg.contains("block checksum") {
+    } else if msg.contains(".sst") || msg.contains("block checksum") {
         Some(DamagedPart::Table)
+    } else if msg.contains("MANIFEST") || msg.contains("descriptor") {
+        Some(DamagedPart::Manifest)
     } else if msg.contains(".log") || msg.contains("WAL") || msg.contains("log record") {
         Some(DamagedPart::Wal)
     } else {
@@ -345,6 +352,10 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
     let mut db = Options::default();
     db.set_max_background_jobs(2);
     db.set_keep_log_file_num(4);
+    // The MANIFEST records which WALs are live, and an open checks that they exist: a
+    // MANIFEST cut short before a flush's record (whose WAL was then deleted) is an error,
+    // not an open that silently lacks that flush's table files.
+    db.set_track_and_verify_wals_in_manifest(true);
     let cache = Cache::new_lru_cache(256 << 20);
     let cfs = CFS
         .iter()
@@ -390,24 +401,54 @@ type Row<'a> = (Hash, &'a [u8], Option<&'a [u8]>);
 
 // ------------------------------------------------------------------ acknowledgement file
 
-fn ack_slot(version: Version, root: &Hash) -> [u8; ACK_SLOT] {
+/// One slot of the acknowledgement file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct AckRecord {
+    version: Version,
+    root: Hash,
+    /// The live MANIFEST's number (0: unknown) and a length it was known to have.
+    manifest: (u64, u64),
+}
+
+fn ack_slot(r: &AckRecord) -> [u8; ACK_SLOT] {
     let mut s = [0u8; ACK_SLOT];
     s[..8].copy_from_slice(ACK_MAGIC);
-    s[8..16].copy_from_slice(&version.to_be_bytes());
-    s[16..48].copy_from_slice(root);
-    let sum = blake3::hash(&s[..48]);
-    s[48..].copy_from_slice(&sum.as_bytes()[..16]);
+    s[8..16].copy_from_slice(&r.version.to_be_bytes());
+    s[16..48].copy_from_slice(&r.root);
+    s[48..56].copy_from_slice(&r.manifest.0.to_be_bytes());
+    s[56..64].copy_from_slice(&r.manifest.1.to_be_bytes());
+    let sum = blake3::hash(&s[..64]);
+    s[64..].copy_from_slice(&sum.as_bytes()[..16]);
     s
 }
 
-fn parse_ack_slot(s: &[u8]) -> Option<(Version, Hash)> {
+fn parse_ack_slot(s: &[u8]) -> Option<AckRecord> {
     let s: &[u8; ACK_SLOT] = s.try_into().ok()?;
-    if &s[..8] != ACK_MAGIC || blake3::hash(&s[..48]).as_bytes()[..16] != s[48..] {
+    if &s[..8] != ACK_MAGIC || blake3::hash(&s[..64]).as_bytes()[..16] != s[64..] {
         return None;
     }
-    let version = u64::from_be_bytes(s[8..16].try_into().ok()?);
-    let root: Hash = s[16..48].try_into().ok()?;
-    Some((version, root))
+    let u64_at = |i: usize| s[i..i + 8].try_into().ok().map(u64::from_be_bytes);
+    Some(AckRecord {
+        version: u64_at(8)?,
+        root: s[16..48].try_into().ok()?,
+        manifest: (u64_at(48)?, u64_at(56)?),
+    })
+}
+
+/// The live MANIFEST of the data dir at `dir` (named by CURRENT): its number and length, or
+/// `(0, 0)` if that cannot be read.
+fn observe_manifest(dir: &Path) -> (u64, u64) {
+    let Ok(current) = std::fs::read_to_string(dir.join("CURRENT")) else {
+        return (0, 0);
+    };
+    let name = current.trim_end();
+    let number = name
+        .strip_prefix("MANIFEST-")
+        .and_then(|n| n.parse::<u64>().ok());
+    match (number, std::fs::metadata(dir.join(name))) {
+        (Some(n), Ok(m)) => (n, m.len()),
+        _ => (0, 0),
+    }
 }
 
 /// What the acknowledgement file says.
@@ -416,8 +457,8 @@ enum Acked {
     Absent,
     /// A file with no valid slot.
     Unreadable(String),
-    /// The latest version acknowledged, and its root.
-    Version(Version, Hash),
+    /// The latest version acknowledged, with its root.
+    Version(AckRecord),
 }
 
 fn read_ack(dir: &Path) -> Result<Acked, StateError> {
@@ -437,9 +478,9 @@ fn read_ack(dir: &Path) -> Result<Acked, StateError> {
         .chunks(ACK_SLOT)
         .take(2)
         .filter_map(parse_ack_slot)
-        .max_by_key(|(v, _)| *v);
+        .max_by_key(|r| r.version);
     Ok(match best {
-        Some((v, root)) => Acked::Version(v, root),
+        Some(r) => Acked::Version(r),
         None => Acked::Unreadable(format!(
             "{} ({} bytes) holds no valid record",
             path.display(),
@@ -448,10 +489,10 @@ fn read_ack(dir: &Path) -> Result<Acked, StateError> {
     })
 }
 
-/// Writes `version` to its slot of the acknowledgement file, and fsyncs it if `sync`.
-fn write_ack(file: &mut File, version: Version, root: &Hash, sync: bool) -> std::io::Result<()> {
-    file.seek(SeekFrom::Start((version % 2) * ACK_SLOT as u64))?;
-    file.write_all(&ack_slot(version, root))?;
+/// Writes `record` to its slot of the acknowledgement file, and fsyncs it if `sync`.
+fn write_ack(file: &mut File, record: &AckRecord, sync: bool) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start((record.version % 2) * ACK_SLOT as u64))?;
+    file.write_all(&ack_slot(record))?;
     if sync {
         file.sync_data()?;
     }
@@ -461,10 +502,15 @@ fn write_ack(file: &mut File, version: Version, root: &Hash, sync: bool) -> std:
 /// (Re)writes the acknowledgement file in `dir` with `version` in both slots, durably (a
 /// temporary file fsynced and renamed into place), and returns it open for writing.
 fn create_ack(dir: &Path, version: Version, root: &Hash) -> Result<File, StateError> {
+    let record = AckRecord {
+        version,
+        root: *root,
+        manifest: observe_manifest(dir),
+    };
     let path = dir.join(ACK_FILE);
     let tmp = dir.join(format!("{ACK_FILE}.tmp"));
     let io = |e: std::io::Error| StateError::Io(format!("cannot write {}: {e}", path.display()));
-    let slot = ack_slot(version, root);
+    let slot = ack_slot(&record);
     let mut f = File::create(&tmp).map_err(io)?;
     f.write_all(&slot).map_err(io)?;
     f.write_all(&slot).map_err(io)?;
@@ -688,6 +734,22 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
             }
         });
     }
+    // Before RocksDB opens it (and starts a new MANIFEST): is the live MANIFEST shorter than
+    // it was known to be?
+    if let Acked::Version(r) = read_ack(path)? {
+        let (number, len) = observe_manifest(path);
+        if r.manifest.0 != 0 && r.manifest.0 == number && len < r.manifest.1 {
+            return Err(StateError::Damaged {
+                path: shown,
+                part: DamagedPart::Manifest,
+                detail: format!(
+                    "MANIFEST-{number:06} is {len} bytes, but it was {} bytes when version {} \
+                     was acknowledged: it was cut short",
+                    r.manifest.1, r.version
+                ),
+            });
+        }
+    }
     let (opts, cfs) = options();
     let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| open_error(e, path))?;
     let acked = read_ack(path)?;
@@ -711,8 +773,10 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
         sync: how.sync,
         ack,
         rolled_back: None,
+        manifest_seen: (0, 0),
         cache: HashMap::new(),
     };
+    store.manifest_seen = observe_manifest(path);
     store
         .load()
         .map_err(|e| store.as_damage(e, DamagedPart::Unknown))?;
@@ -1078,7 +1142,7 @@ impl Store {
                 }
                 self.ack = Some(create_ack(&self.path, self.version, &self.root)?);
             }
-            Acked::Version(v, _) if v > self.version => {
+            Acked::Version(AckRecord { version: v, .. }) if v > self.version => {
                 if !accept {
                     return Err(StateError::RolledBack {
                         path: self.path.display().to_string(),
@@ -1089,7 +1153,9 @@ impl Store {
                 self.rolled_back = Some(v);
                 self.ack = Some(create_ack(&self.path, self.version, &self.root)?);
             }
-            Acked::Version(v, root) => {
+            Acked::Version(AckRecord {
+                version: v, root, ..
+            }) => {
                 if v >= self.oldest {
                     let stored = self
                         .stored_root(v)
@@ -1388,14 +1454,21 @@ impl Store {
     /// Records the latest version in the acknowledgement file (fsynced if `sync`). Called
     /// after the commit's batch is written: the file never names a version the WAL lacks.
     fn acknowledge(&mut self) -> Result<(), StateError> {
-        let (version, root, sync) = (self.version, self.root, self.sync);
+        let record = AckRecord {
+            version: self.version,
+            root: self.root,
+            // As of the commit before: whatever RocksDB wrote to it by then is synced.
+            manifest: self.manifest_seen,
+        };
+        self.manifest_seen = observe_manifest(&self.path);
         let file = self
             .ack
             .as_mut()
             .ok_or_else(|| StateError::Io("the acknowledgement file is not open".into()))?;
-        write_ack(file, version, &root, sync).map_err(|e| {
+        write_ack(file, &record, self.sync).map_err(|e| {
             StateError::Io(format!(
-                "version {version} is committed, but recording it in {} failed: {e}",
+                "version {} is committed, but recording it in {} failed: {e}",
+                record.version,
                 self.path.join(ACK_FILE).display()
             ))
         })
