@@ -1,10 +1,64 @@
-//! Output: receipts and values as human text or JSON.
+//! Output: receipts and values as human text or JSON, and stdout that may be closed.
+//!
+//! All of stdout goes through [`write_out`] (the `outln!`/`out!` macros). When the reader
+//! goes away (`keel ... | head -1`), the write fails with a broken pipe: from then on output
+//! is dropped, long commands stop early, and `keel` exits quietly with [`BROKEN_PIPE`], the
+//! status a shell reports for a process ended by SIGPIPE.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 use serde_json::Value;
 
 use keel_engine::Status;
 use keel_testkit::Outcome;
+
+/// Exit status when stdout was closed: 128 + SIGPIPE (13).
+pub const BROKEN_PIPE: u8 = 141;
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout; a failed write (a closed pipe) marks stdout closed, and later output is
+/// dropped.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if out.write_fmt(args).and_then(|()| out.flush()).is_err() {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether stdout has been closed by its reader.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// Writes one line to stderr, ignoring failures (there is nowhere else to report them).
+pub fn warn(line: &str) {
+    let _ = writeln!(std::io::stderr(), "warning: {line}");
+}
+
+/// `println!` through [`write_out`].
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::output::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` through [`write_out`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_out(format_args!($($arg)*))
+    };
+}
 
 /// Hex with a `0x` prefix.
 pub fn hx(b: &[u8]) -> String {
@@ -142,7 +196,7 @@ impl ReceiptView {
 
 /// Prints a JSON value on stdout.
 pub fn print_json(v: &Value) {
-    println!(
+    crate::outln!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
     );
