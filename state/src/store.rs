@@ -781,6 +781,9 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
         .load()
         .map_err(|e| store.as_damage(e, DamagedPart::Unknown))?;
     store.reconcile_ack(acked, how.accept_rollback)?;
+    // This open started a new MANIFEST (synced by now): record it, so that it is checked
+    // on the next open even if no commit follows.
+    store.acknowledge()?;
     Ok(store)
 }
 
@@ -1454,6 +1457,8 @@ impl Store {
     /// Records the latest version in the acknowledgement file (fsynced if `sync`). Called
     /// after the commit's batch is written: the file never names a version the WAL lacks.
     fn acknowledge(&mut self) -> Result<(), StateError> {
+        // Rewriting the latest version's own slot is safe: if that write tears, the other
+        // slot still holds the version before.
         let record = AckRecord {
             version: self.version,
             root: self.root,
