@@ -244,10 +244,15 @@ fn main() -> ExitCode {
     };
     let json = cli.json;
     let result = commands::run(cli);
-    // The reader of stdout went away (`keel ... | head -1`): end quietly, as a process
-    // ended by SIGPIPE would.
-    if output::stdout_closed() {
-        return ExitCode::from(output::BROKEN_PIPE);
+    match output::stdout_failure() {
+        // The reader of stdout went away (`keel ... | head -1`): end quietly, as a process
+        // ended by SIGPIPE would.
+        Some(None) => return ExitCode::from(output::BROKEN_PIPE),
+        Some(Some(why)) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write the output: {why}");
+            return ExitCode::from(1);
+        }
+        None => {}
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,

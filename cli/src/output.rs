@@ -6,7 +6,7 @@
 //! status a shell reports for a process ended by SIGPIPE.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -17,23 +17,32 @@ use keel_testkit::Outcome;
 /// Exit status when stdout was closed: 128 + SIGPIPE (13).
 pub const BROKEN_PIPE: u8 = 141;
 
-static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// The first failed write to stdout: its kind and message.
+static STDOUT_FAILED: OnceLock<(std::io::ErrorKind, String)> = OnceLock::new();
 
-/// Writes to stdout; a failed write (a closed pipe) marks stdout closed, and later output is
-/// dropped.
+/// Writes to stdout; after a failed write (a closed pipe, a full disk) later output is
+/// dropped, and [`stdout_failure`] tells what happened.
 pub fn write_out(args: std::fmt::Arguments<'_>) {
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+    if STDOUT_FAILED.get().is_some() {
         return;
     }
     let mut out = std::io::stdout().lock();
-    if out.write_fmt(args).and_then(|()| out.flush()).is_err() {
-        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        let _ = STDOUT_FAILED.set((e.kind(), e.to_string()));
     }
 }
 
-/// Whether stdout has been closed by its reader.
+/// Whether writing to stdout has failed (output is being dropped).
 pub fn stdout_closed() -> bool {
-    STDOUT_CLOSED.load(Ordering::Relaxed)
+    STDOUT_FAILED.get().is_some()
+}
+
+/// Why writing to stdout failed: `None` if it has not, or if its reader closed it (a broken
+/// pipe, which is not an error); else the message.
+pub fn stdout_failure() -> Option<Option<String>> {
+    STDOUT_FAILED
+        .get()
+        .map(|(kind, msg)| (*kind != std::io::ErrorKind::BrokenPipe).then(|| msg.clone()))
 }
 
 /// Writes one line to stderr, ignoring failures (there is nowhere else to report them).

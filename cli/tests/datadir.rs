@@ -81,6 +81,15 @@ fn a_closed_stdout_ends_quietly_with_the_sigpipe_status() {
     assert_eq!(o.status.code(), Some(141), "stderr: {}", stderr(&o));
     assert_eq!(stderr(&o), "");
 
+    // Any other write failure is an error, not a quiet exit.
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let o = keel_cmd(tmp.path(), &["check", "example:token"])
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_error(&o, 1, &["cannot write the output"]);
+    }
+
     // A long command stops at the first output it cannot write.
     let dir = tmp.path().join("demo");
     let o = keel_cmd(
@@ -182,7 +191,9 @@ fn a_kill_during_deploy_never_loses_the_name() {
     let t = std::time::Instant::now();
     ok(&keel(&dir, &["deploy", "example:token", "--name", "tok"]));
     let life = t.elapsed();
-    const ROUNDS: u32 = 12;
+    // Timing varies with the load: the test only needs some of the kills to land mid-run.
+    const ROUNDS: u32 = 16;
+    const WANT_KILLED: u32 = 4;
     let mut named = 0;
     let mut killed = 0;
     for round in 0..ROUNDS {
@@ -210,7 +221,7 @@ fn a_kill_during_deploy_never_loses_the_name() {
     assert!(!dir.join("keel-cli.json").exists());
     println!("{killed} of {ROUNDS} deploys killed mid-run, {named} contracts deployed and named");
     assert!(
-        killed >= ROUNDS / 2,
+        killed >= WANT_KILLED,
         "only {killed} deploys were killed mid-run"
     );
 }
