@@ -83,7 +83,7 @@ pub use keel_proof::{Hash, Proof};
 pub use changes::ChangeSet;
 pub use error::{DamagedPart, StateError};
 pub use mem::MemStore;
-pub use overlay::{Checkpoint, Overlay};
+pub use overlay::{Checkpoint, Overlay, Seek, Skipped};
 #[cfg(feature = "rocksdb")]
 pub use store::{ACK_FILE, CheckReport, FORMAT_VERSION, MAGIC, OpenOptions, Scan, Store};
 
