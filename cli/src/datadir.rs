@@ -175,8 +175,8 @@ fn import_legacy(chain: &mut Chain, dir: &Path) -> Result<(), Failure> {
     };
     let legacy: LegacyMeta = serde_json::from_slice(&bytes).map_err(|e| {
         Failure::new(format!(
-            "data dir {} is corrupt: {} is not valid keel metadata ({e}); delete that file to \
-             forget contract names",
+            "data dir {} is corrupt: {} is not valid keel metadata ({e}); delete that file to skip \
+             importing the names of an older keel",
             dir.display(),
             file.display()
         ))
