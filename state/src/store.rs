@@ -1462,7 +1462,9 @@ impl Store {
         let record = AckRecord {
             version: self.version,
             root: self.root,
-            // As of the commit before: whatever RocksDB wrote to it by then is synced.
+            // As of the commit before (or the open): RocksDB syncs each MANIFEST record as
+            // it writes it, so what it had written then is synced by now, unless the
+            // machine lost power within those milliseconds.
             manifest: self.manifest_seen,
         };
         self.manifest_seen = observe_manifest(&self.path);
