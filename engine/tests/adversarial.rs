@@ -597,7 +597,7 @@ fn failed_growth_and_tiny_bulk_operations_pay_their_fixed_cost() {
         looped("(drop (table.grow (ref.null func) (i32.const 100000)))"),
         "run",
     );
-    assert_eq!(tgrow - empty, 100 * (u64::from(g.op_grow) + 2));
+    assert_eq!(tgrow - empty, 100 * (u64::from(g.op_table_grow) + 2));
 }
 
 #[test]
