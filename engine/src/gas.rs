@@ -67,11 +67,13 @@ pub struct GasSchedule {
     pub memory_bytes_per_gas: u32,
 
     // ---- transactions
-    /// Every transaction that executes (not `Invalid`).
+    /// Every transaction that executes (not `Invalid`): the nonce read, the receipt, and the
+    /// nonce write with the commit work it causes (a storage write's worth).
     pub tx_base: u64,
     /// Per byte of the action's payload (code, args, method name, salt).
     pub tx_byte: u64,
-    /// `Deploy`: validation, compilation and storage of the code, base.
+    /// `Deploy`: validation, compilation and storage of the code, base (including the writes
+    /// of the code and its metadata).
     pub deploy_base: u64,
     /// `Deploy`: per byte of code (validation, two compilations, storage).
     pub deploy_byte: u64,
@@ -83,6 +85,9 @@ pub struct GasSchedule {
     pub deploy_type: u64,
     /// `Deploy`: per export (name checks and the export map, twice).
     pub deploy_export: u64,
+    /// An `Instantiate` transaction also pays `storage_write_base` for the contract record it
+    /// writes, whether or not it runs `init`.
+    ///
     /// Every instantiation of a module (top-level frame and each nested call), regardless of
     /// whether the compiled module came from the cache. Initial memory pages are charged on
     /// top at the per-page growth price, and the module's shape at the prices below.
@@ -237,21 +242,21 @@ impl GasSchedule {
         op_nop: 1,
         locals_per_gas: 4,
         memory_bytes_per_gas: 32,
-        tx_base: 2_000,
+        tx_base: 22_000,
         tx_byte: 2,
-        deploy_base: 50_000,
+        deploy_base: 90_000,
         deploy_byte: 60,
         deploy_function: 200,
         deploy_local: 10,
         deploy_type: 100,
-        deploy_export: 1_000,
+        deploy_export: 1_500,
         instantiate_base: 2_000,
         instantiate_function: 8,
-        instantiate_import: 60,
-        instantiate_export: 100,
+        instantiate_import: 120,
+        instantiate_export: 200,
         instantiate_global: 16,
         instantiate_table_entry: 1,
-        instantiate_element: 3,
+        instantiate_element: 4,
         instantiate_data_segment: 50,
         instantiate_data_bytes_per_gas: 16,
         host_base: 50,
@@ -259,8 +264,8 @@ impl GasSchedule {
         storage_read_base: 300,
         storage_read_byte: 1,
         storage_next_base: 400,
-        storage_skip: 50,
-        storage_write_base: 1_000,
+        storage_skip: 100,
+        storage_write_base: 20_000,
         storage_write_byte: 5,
         storage_key_byte: 1,
         sha256_base: 200,
