@@ -1093,6 +1093,12 @@ pub fn shapes(quick: bool) -> Vec<(String, &'static str, f64, Vec<u8>)> {
         s(5_000, 1_000),
         hostile::duplicate_imports,
     );
+    add(
+        "imports (distinct, ABI)",
+        "import",
+        19,
+        hostile::abi_imports,
+    );
     let (pages, code) = fit(16, pages_module);
     v.push((
         format!("memory pages {pages} (vs 1)"),

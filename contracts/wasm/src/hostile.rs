@@ -631,6 +631,16 @@ pub fn duplicate_imports(n: u32) -> Vec<u8> {
     k.build()
 }
 
+/// **Instantiation shape: distinct imports.** The first `n` functions of the host ABI (at
+/// most 19), each imported once, besides `ping`: the host resolves and wraps every import at
+/// every instantiation.
+pub fn abi_imports(n: u32) -> Vec<u8> {
+    let names: Vec<&str> = ABI.iter().take(n as usize).map(|(n, _, _)| *n).collect();
+    let mut k = Kernel::new(&names);
+    k.ping();
+    k.build()
+}
+
 /// **Rejected at upload (today and after the fix): unknown imports.** `n` imports `keel.x0`,
 /// `keel.x1`, ...: each is a problem, and a rejected Deploy lists every problem in its
 /// receipt (the 45k imports gave a 1.89 MB message).
@@ -947,16 +957,20 @@ mod tests {
     }
 
     #[test]
-    fn locals_bomb_is_valid_and_small() {
-        let wasm = locals_bomb(100, 30_000);
-        keel_valid(&wasm);
+    fn locals_bomb_is_well_formed_and_small() {
+        // At the attack's size it is well-formed wasm (the engine's locals limits, since gas
+        // schedule 2, reject it at upload: engine/tests/adversarial.rs); within them it is a
+        // valid contract.
+        let wasm = locals_bomb(1_000, 30_000);
+        parses(&wasm);
         // ~46 bytes of code per function plus the function-section entry.
-        assert!(wasm.len() < 100 * 50 + 200, "{} bytes", wasm.len());
-        keel_valid(&locals_bomb(1_000, 30_000));
+        assert!(wasm.len() < 1_000 * 50 + 200, "{} bytes", wasm.len());
+        keel_valid(&locals_bomb(100, 1_000));
     }
 
     #[test]
     fn locals_call_is_valid() {
+        parses(&locals_call(30_000));
         keel_valid(&locals_call(1_000));
     }
 
@@ -976,13 +990,25 @@ mod tests {
     }
 
     #[test]
-    fn shape_attacks_are_valid() {
+    fn shape_attacks_are_well_formed_and_valid_within_the_limits() {
+        // The attack sizes are well-formed wasm (the engine decides what it accepts).
+        for wasm in [
+            many_exports(60_000),
+            many_elements(400_000),
+            duplicate_imports(9_000),
+            deep_nesting(50_000),
+            big_br_table(100_000),
+        ] {
+            parses(&wasm);
+        }
+        // Sizes inside the upload limits of gas schedules 1 and 2 are valid contracts.
         assert_eq!(keel_valid(&many_exports(500)).methods.len(), 501);
         keel_valid(&many_functions(5_000));
         keel_valid(&many_globals(200));
-        keel_valid(&many_elements(10_000));
+        keel_valid(&many_elements(4_000));
         keel_valid(&big_data(100_000));
-        keel_valid(&duplicate_imports(100));
+        keel_valid(&duplicate_imports(1));
+        keel_valid(&abi_imports(19));
         keel_valid(&deep_nesting(1_000));
         keel_valid(&big_br_table(10_000));
     }
