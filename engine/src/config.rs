@@ -15,10 +15,27 @@ pub struct Limits {
     pub max_memory_pages: u32,
     /// Most functions (imported + defined).
     pub max_functions: u32,
+    /// Most entries in the type section.
+    pub max_types: u32,
+    /// Most parameters, and most results, of one function type (wasmi's strict limit).
+    pub max_params: u32,
+    /// Most declared locals (parameters excluded) in one function. wasmi registers every
+    /// local when it compiles and zeroes them on every call.
+    pub max_function_locals: u32,
+    /// Most declared locals in all functions together.
+    pub max_locals: u32,
+    /// Most exports (methods, `memory`, `keel_reentrant`, and anything else exported).
+    pub max_exports: u32,
+    /// Most bytes in all export names together (the method table is stored with the code).
+    pub max_export_name_bytes: u32,
     /// Most globals.
     pub max_globals: u32,
     /// Most table entries (sum of initial sizes; maximums are capped at instantiation).
     pub max_table_entries: u32,
+    /// Most element segments.
+    pub max_element_segments: u32,
+    /// Most items in all element segments together.
+    pub max_element_items: u32,
     /// Most data segments.
     pub max_data_segments: u32,
     /// Most bytes in all data segments together.
@@ -43,6 +60,8 @@ pub struct Limits {
     pub max_return_len: u32,
     /// Largest `debug_log` message, bytes (longer ones are truncated in the record).
     pub max_log_len: u32,
+    /// Most validation problems listed in a rejected `Deploy`'s receipt; the rest are counted.
+    pub max_problems: u32,
 }
 
 impl Default for Limits {
@@ -51,8 +70,16 @@ impl Default for Limits {
             max_code_len: 512 * 1024,
             max_memory_pages: 16,
             max_functions: 10_000,
+            max_types: 1_024,
+            max_params: 32,
+            max_function_locals: 1_024,
+            max_locals: 131_072,
+            max_exports: 512,
+            max_export_name_bytes: 8 * 1024,
             max_globals: 256,
             max_table_entries: 4_096,
+            max_element_segments: 256,
+            max_element_items: 4_096,
             max_data_segments: 256,
             max_data_bytes: 256 * 1024,
             max_call_depth: 16,
@@ -65,6 +92,7 @@ impl Default for Limits {
             max_value_len: 128 * 1024,
             max_return_len: 128 * 1024,
             max_log_len: 4 * 1024,
+            max_problems: 64,
         }
     }
 }
@@ -79,8 +107,12 @@ pub struct EngineConfig {
     /// Record `debug_log` messages in `Receipt::logs` (for test harnesses). Never changes gas
     /// or any other receipt field.
     pub record_logs: bool,
-    /// How many compiled modules the in-memory cache keeps (least recently used evicted).
-    /// 0 disables the cache. Never changes gas.
+    /// How many compiled modules the in-memory cache keeps. The default, `usize::MAX`, keeps
+    /// every module this engine has loaded compiled for the engine's lifetime, so that a
+    /// transaction can never make a node recompile code (work that gas could not pay for,
+    /// since gas never depends on the cache). A smaller capacity evicts the least recently
+    /// used module and 0 disables the cache: both are for tools and benchmarks that measure
+    /// the cold path, not for nodes. Never changes gas or any receipt.
     pub module_cache_capacity: usize,
 }
 
@@ -90,7 +122,7 @@ impl Default for EngineConfig {
             gas: GasSchedule::default(),
             limits: Limits::default(),
             record_logs: false,
-            module_cache_capacity: 256,
+            module_cache_capacity: usize::MAX,
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Running transactions and call frames.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use keel_state::{Overlay, StateRead};
 use lru::LruCache;
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, DecodeAll, Encode};
 use wasmi::{Instance, Memory, Store, StoreLimits, StoreLimitsBuilder};
 
 use crate::config::{EngineConfig, wasmi_config};
@@ -16,110 +18,323 @@ use crate::types::{
     Action, Address, BlockContext, CallStatus, ContractInfo, Event, FLAG_REENTRANT, Hash,
     InvalidReason, Receipt, Status, Transaction, TrapKind,
 };
-use crate::validate::check_and_compile;
+use crate::validate::{CodeInfo, Problem, Shape, ValidationError, compile, scan_code};
 
-/// A compiled module and what validation learned about it.
-#[derive(Debug)]
-pub(crate) struct CachedModule {
-    pub module: wasmi::Module,
-    pub initial_pages: u32,
-    pub reentrant: bool,
-    pub has_init: bool,
-    /// Sorted.
-    pub methods: Vec<String>,
-    /// The names of the module's `keel` imports, in import order. Kept here so that an
-    /// instantiation does not walk (and clone the types of) the module's imports again.
-    pub imports: Vec<String>,
+/// What `Deploy` records about a module beside its code (`0x05 ‖ code_hash`), so that every
+/// decision before execution (is this a method, does it accept re-entry, what does an
+/// instantiation cost) is a small state read and never a compile. SCALE-encoded.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub(crate) struct CodeMeta {
+    /// [`META_REENTRANT`], [`META_HAS_INIT`].
+    pub flags: u32,
+    /// What deployment and instantiation are priced by.
+    pub shape: Shape,
+    /// The callable methods, sorted, each as a little-endian `u16` length and the name's bytes:
+    /// searched in place, without decoding into strings.
+    pub methods: Vec<u8>,
 }
 
-impl CachedModule {
-    fn is_method(&self, name: &str) -> bool {
-        self.methods
-            .binary_search_by(|m| m.as_str().cmp(name))
-            .is_ok()
+/// `CodeMeta::flags` bit: the module exports `keel_reentrant`.
+pub(crate) const META_REENTRANT: u32 = 1;
+/// `CodeMeta::flags` bit: the module exports `init`.
+pub(crate) const META_HAS_INIT: u32 = 2;
+
+impl CodeMeta {
+    pub(crate) fn from_info(info: &CodeInfo) -> Self {
+        let mut methods = Vec::new();
+        for m in &info.methods {
+            let len = u16::try_from(m.len()).unwrap_or(u16::MAX);
+            methods.extend_from_slice(&len.to_le_bytes());
+            methods.extend_from_slice(m.as_bytes().get(..usize::from(len)).unwrap_or(&[]));
+        }
+        let mut flags = 0;
+        if info.reentrant {
+            flags |= META_REENTRANT;
+        }
+        if info.has_init {
+            flags |= META_HAS_INIT;
+        }
+        Self {
+            flags,
+            shape: info.shape.clone(),
+            methods,
+        }
+    }
+
+    /// Whether `name` is a callable method: one pass over the table, no allocation.
+    pub(crate) fn is_method(&self, name: &str) -> bool {
+        let mut rest = self.methods.as_slice();
+        while let [a, b, tail @ ..] = rest {
+            let len = usize::from(u16::from_le_bytes([*a, *b]));
+            let Some((m, next)) = tail.split_at_checked(len) else {
+                return false;
+            };
+            if m == name.as_bytes() {
+                return true;
+            }
+            rest = next;
+        }
+        false
+    }
+
+    fn reentrant(&self) -> bool {
+        self.flags & META_REENTRANT != 0
+    }
+
+    fn has_init(&self) -> bool {
+        self.flags & META_HAS_INIT != 0
     }
 }
 
-/// Everything the engine shares between transactions: configuration, wasmi, the module cache.
+/// A compiled module, ready to instantiate.
+#[derive(Debug)]
+pub(crate) struct CachedModule {
+    pub module: wasmi::Module,
+    /// The names of the module's `keel` imports, in import order. Kept here so that an
+    /// instantiation does not walk (and clone the types of) the module's imports again.
+    pub imports: Vec<String>,
+    /// The pool generation (wasmi engine) it was compiled into.
+    generation: u64,
+    /// Its code bytes, for the pool's garbage accounting.
+    code_len: u64,
+}
+
+/// Start a new wasmi engine once this many bytes of code compiled into the current one are
+/// garbage (rejected, evicted, or compiled only to validate). wasmi's `CodeMap` never frees
+/// compiled code, so this bounds the memory that compiles nobody keeps can hold.
+const RECYCLE_GARBAGE_BYTES: u64 = 16 * 1024 * 1024;
+/// Start a new pool engine before this many functions were compiled into the current one
+/// (wasmi's hard limit is 100M per engine; reaching it would fail compiles at a moment that
+/// depends on each node's history).
+const POOL_MAX_FUNCTIONS: u64 = 10_000_000;
+
+/// The wasmi engine that compiles for validation only (`Deploy`'s check, `Engine::check`):
+/// everything compiled into it is garbage, so it is replaced every `RECYCLE_GARBAGE_BYTES`.
+#[derive(Debug)]
+struct Scratch {
+    engine: wasmi::Engine,
+    bytes: u64,
+}
+
+/// The wasmi engine live modules are compiled into, and how much of it is garbage.
+#[derive(Debug)]
+struct Pool {
+    engine: wasmi::Engine,
+    generation: u64,
+    functions: u64,
+    garbage: u64,
+}
+
+/// Counters that tests and benchmarks read to assert structural bounds (how many compiles a
+/// workload caused, how many wasmi engines were created). Never affect any receipt.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub compiles: AtomicU64,
+    pub engines: AtomicU64,
+    pub state_meta_reads: AtomicU64,
+}
+
+/// Everything the engine shares between transactions: configuration, wasmi, the caches.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub config: EngineConfig,
-    pub wasmi: wasmi::Engine,
-    cache: Mutex<Option<LruCache<Hash, Arc<CachedModule>>>>,
+    wasmi_config: wasmi::Config,
+    scratch: Mutex<Scratch>,
+    pool: Mutex<Pool>,
+    modules: Mutex<Option<LruCache<Hash, Arc<CachedModule>>>>,
+    /// Code metadata read from state. A pure function of the code (and the rules), so a hit is
+    /// as good as a read; filled only from state, and never consulted for existence.
+    metas: Mutex<HashMap<Hash, Arc<CodeMeta>>>,
+    pub counters: Counters,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
     pub(crate) fn new(config: EngineConfig) -> Self {
-        let wasmi = wasmi::Engine::new(&wasmi_config(&config));
-        let cache = NonZeroUsize::new(config.module_cache_capacity).map(LruCache::new);
+        let wasmi_config = wasmi_config(&config);
+        let modules = match config.module_cache_capacity {
+            usize::MAX => Some(LruCache::unbounded()),
+            n => NonZeroUsize::new(n).map(LruCache::new),
+        };
+        let counters = Counters::default();
+        counters.engines.store(2, Ordering::Relaxed);
         Self {
+            scratch: Mutex::new(Scratch {
+                engine: wasmi::Engine::new(&wasmi_config),
+                bytes: 0,
+            }),
+            pool: Mutex::new(Pool {
+                engine: wasmi::Engine::new(&wasmi_config),
+                generation: 0,
+                functions: 0,
+                garbage: 0,
+            }),
+            wasmi_config,
             config,
-            wasmi,
-            cache: Mutex::new(cache),
-        }
-    }
-
-    fn cache_get(&self, hash: &Hash) -> Option<Arc<CachedModule>> {
-        let mut guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_mut().and_then(|c| c.get(hash).cloned())
-    }
-
-    fn cache_put(&self, hash: Hash, module: Arc<CachedModule>) {
-        let mut guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = guard.as_mut() {
-            c.put(hash, module);
+            modules: Mutex::new(modules),
+            metas: Mutex::new(HashMap::new()),
+            counters,
         }
     }
 
     /// Number of modules in the cache.
     pub(crate) fn cached_modules(&self) -> usize {
-        let guard = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().map_or(0, LruCache::len)
+        lock(&self.modules).as_ref().map_or(0, LruCache::len)
     }
 
-    /// Compiles `code` (already known valid or not) into a cache entry.
-    fn compile(&self, code: &[u8]) -> Result<Arc<CachedModule>, crate::ValidationError> {
-        let (info, module) = check_and_compile(&self.wasmi, code, &self.config)?;
+    fn cache_get(&self, hash: &Hash) -> Option<Arc<CachedModule>> {
+        lock(&self.modules)
+            .as_mut()
+            .and_then(|c| c.get(hash).cloned())
+    }
+
+    /// Validates `code` as `Deploy` does: the scan, then a compile into the scratch engine.
+    pub(crate) fn check(&self, code: &[u8]) -> Result<CodeInfo, ValidationError> {
+        let info = scan_code(code, &self.config)?;
+        self.check_compile(code)
+            .map(|()| info)
+            .map_err(|p| ValidationError { problems: vec![p] })
+    }
+
+    /// Compiles `code` (already scanned) into the scratch engine and throws the result away.
+    fn check_compile(&self, code: &[u8]) -> Result<(), Problem> {
+        let engine = {
+            let mut s = lock(&self.scratch);
+            if s.bytes > RECYCLE_GARBAGE_BYTES {
+                s.engine = wasmi::Engine::new(&self.wasmi_config);
+                s.bytes = 0;
+                self.counters.engines.fetch_add(1, Ordering::Relaxed);
+            }
+            s.bytes = s.bytes.saturating_add(code.len() as u64);
+            s.engine.clone()
+        };
+        self.counters.compiles.fetch_add(1, Ordering::Relaxed);
+        compile(&engine, code, &self.config.gas).map(drop)
+    }
+
+    /// Compiles `code` into the pool and caches it under `hash`.
+    fn compile_live(&self, hash: Hash, code: &[u8]) -> Result<Arc<CachedModule>, Problem> {
+        let functions = u64::from(scan_functions(code));
+        let (engine, generation) = {
+            let mut p = lock(&self.pool);
+            if p.garbage > RECYCLE_GARBAGE_BYTES
+                || p.functions.saturating_add(functions) > POOL_MAX_FUNCTIONS
+            {
+                p.engine = wasmi::Engine::new(&self.wasmi_config);
+                p.generation += 1;
+                p.functions = 0;
+                p.garbage = 0;
+                self.counters.engines.fetch_add(1, Ordering::Relaxed);
+            }
+            p.functions = p.functions.saturating_add(functions);
+            (p.engine.clone(), p.generation)
+        };
+        self.counters.compiles.fetch_add(1, Ordering::Relaxed);
+        let module = match compile(&engine, code, &self.config.gas) {
+            Ok(m) => m,
+            Err(p) => {
+                self.add_garbage(generation, code.len() as u64);
+                return Err(p);
+            }
+        };
         // Validation admits only `keel` imports.
         let imports = module.imports().map(|i| i.name().to_string()).collect();
-        Ok(Arc::new(CachedModule {
-            imports,
+        let cached = Arc::new(CachedModule {
             module,
-            initial_pages: info.initial_pages,
-            reentrant: info.reentrant,
-            has_init: info.has_init,
-            methods: info.methods,
-        }))
+            imports,
+            generation,
+            code_len: code.len() as u64,
+        });
+        let evicted = lock(&self.modules)
+            .as_mut()
+            .map(|c| c.push(hash, cached.clone()));
+        match evicted {
+            // Replaced or evicted: that module's code is garbage in its engine.
+            Some(Some((_, old))) => self.add_garbage(old.generation, old.code_len),
+            // No cache: every compile is garbage once its frame ends.
+            None => self.add_garbage(generation, code.len() as u64),
+            Some(None) => {}
+        }
+        Ok(cached)
     }
 
-    /// The module stored under `hash`, from the cache or compiled from state. A hit or a miss
-    /// charges nothing: callers charge the same gas either way.
-    fn module(
+    fn add_garbage(&self, generation: u64, bytes: u64) {
+        let mut p = lock(&self.pool);
+        if p.generation == generation {
+            p.garbage = p.garbage.saturating_add(bytes);
+        }
+    }
+
+    /// The metadata of `hash`. `cached_ok`: the caller already knows from state that the code
+    /// exists (a contract record names it), so a cached copy may answer; otherwise state is
+    /// read, since existence must come from state, never from this node's cache.
+    fn meta(
         &self,
         state: &impl StateRead,
         hash: &Hash,
-    ) -> Result<Option<Arc<CachedModule>>, keel_state::StateError> {
-        if let Some(m) = self.cache_get(hash) {
-            return Ok(Some(m));
+        cached_ok: bool,
+    ) -> Result<Option<Arc<CodeMeta>>, Abort> {
+        if cached_ok && let Some(m) = lock(&self.metas).get(hash) {
+            return Ok(Some(m.clone()));
         }
-        let Some(code) = state.get(&code_key(hash))? else {
+        self.counters
+            .state_meta_reads
+            .fetch_add(1, Ordering::Relaxed);
+        let Some(bytes) = state.get(&meta_key(hash)).map_err(Abort::Store)? else {
             return Ok(None);
         };
-        match self.compile(&code) {
-            Ok(m) => {
-                self.cache_put(*hash, m.clone());
-                Ok(Some(m))
-            }
-            // Stored code that no longer validates (a config change): treat as absent.
-            Err(_) => Ok(None),
+        let meta = CodeMeta::decode_all(&mut bytes.as_slice())
+            .map_err(|_| Abort::Internal("undecodable code metadata in state"))?;
+        let meta = Arc::new(meta);
+        lock(&self.metas).insert(*hash, meta.clone());
+        Ok(Some(meta))
+    }
+
+    /// The compiled module of `hash`, whose metadata is known to exist: from the cache, or
+    /// compiled from state once. Failing here means the node's state is broken (code with
+    /// metadata always compiled when it was deployed, under the same pinned wasmi).
+    fn module(&self, state: &impl StateRead, hash: &Hash) -> Result<Arc<CachedModule>, Abort> {
+        if let Some(m) = self.cache_get(hash) {
+            return Ok(m);
+        }
+        let Some(code) = state.get(&code_key(hash)).map_err(Abort::Store)? else {
+            return Err(Abort::Internal("code with metadata is missing from state"));
+        };
+        self.compile_live(*hash, &code)
+            .map_err(|_| Abort::Internal("stored code with metadata no longer compiles"))
+    }
+}
+
+/// The number of functions (imported and defined) a module declares, read from its section
+/// headers (for the pool's accounting; 0 for anything unreadable).
+fn scan_functions(code: &[u8]) -> u32 {
+    let mut n = 0u32;
+    for payload in wasmparser::Parser::new(0).parse_all(code) {
+        match payload {
+            Ok(wasmparser::Payload::ImportSection(r)) => n = n.saturating_add(r.count()),
+            Ok(wasmparser::Payload::FunctionSection(r)) => n = n.saturating_add(r.count()),
+            Ok(wasmparser::Payload::CodeSectionStart { .. }) | Err(_) => break,
+            Ok(_) => {}
         }
     }
+    n
 }
 
 /// `0x01 ‖ code_hash`.
 pub(crate) fn code_key(hash: &Hash) -> Vec<u8> {
     let mut k = Vec::with_capacity(33);
     k.push(0x01);
+    k.extend_from_slice(hash);
+    k
+}
+
+/// `0x05 ‖ code_hash`: the code's [`CodeMeta`].
+pub(crate) fn meta_key(hash: &Hash) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33);
+    k.push(0x05);
     k.extend_from_slice(hash);
     k
 }
@@ -158,15 +373,19 @@ pub(crate) struct TxEnv<'s> {
     pub logs: Vec<String>,
     /// The contracts with an open frame, outermost first (for re-entry checks).
     pub stack: Vec<Address>,
+    /// The block will be committed (not a simulation): a successful `Deploy` compiles its
+    /// module into the pool, where it stays live.
+    pub committing: bool,
 }
 
 impl<'s> TxEnv<'s> {
-    pub(crate) fn new(base: &'s dyn StateRead) -> Self {
+    pub(crate) fn new(base: &'s dyn StateRead, committing: bool) -> Self {
         Self {
             overlay: Overlay::new(base),
             events: Vec::new(),
             logs: Vec::new(),
             stack: Vec::new(),
+            committing,
         }
     }
 }
@@ -215,6 +434,7 @@ fn classify(error: wasmi::Error) -> Result<FrameEnd, Abort> {
 /// What to run in a frame.
 pub(crate) struct FrameCall<'a> {
     pub code: &'a CachedModule,
+    pub meta: &'a CodeMeta,
     pub address: Address,
     pub caller: Address,
     pub method: &'a str,
@@ -223,8 +443,9 @@ pub(crate) struct FrameCall<'a> {
 }
 
 /// Instantiates `call.code` in a fresh store with `call.fuel` and runs `call.method`.
-/// Returns how it ended and the fuel left. Charges instantiation (base + initial pages) from
-/// the frame's fuel first, identically on a cache hit or miss.
+/// Returns how it ended and the fuel left. Charges the instantiation (base, initial pages and
+/// the module's shape, from its metadata) from the frame's fuel first, identically on a cache
+/// hit or miss.
 pub(crate) fn run_frame<'r, 's>(
     shared: &'r Shared,
     env: &'r RefCell<TxEnv<'s>>,
@@ -233,9 +454,7 @@ pub(crate) fn run_frame<'r, 's>(
 ) -> Result<(FrameEnd, u64), Abort> {
     let gas = &shared.config.gas;
     let limits = &shared.config.limits;
-    let cost = gas
-        .instantiate_base
-        .saturating_add(gas.memory_pages(u64::from(call.code.initial_pages)));
+    let cost = gas.instantiation(&call.meta.shape);
     let Some(fuel) = call.fuel.checked_sub(cost) else {
         return Ok((FrameEnd::OutOfGas, 0));
     };
@@ -246,8 +465,9 @@ pub(crate) fn run_frame<'r, 's>(
         .memories(1)
         .tables(100)
         .build();
+    let module = &call.code.module;
     let mut store = Store::new(
-        &shared.wasmi,
+        module.engine(),
         Frame {
             shared,
             env,
@@ -265,7 +485,6 @@ pub(crate) fn run_frame<'r, 's>(
     store
         .set_fuel(fuel)
         .map_err(|_| Abort::Internal("fuel metering disabled"))?;
-    let module = &call.code.module;
     let mut imports = Vec::with_capacity(call.code.imports.len());
     for name in &call.code.imports {
         match resolve(&mut store, name) {
@@ -301,13 +520,15 @@ pub(crate) fn run_frame<'r, 's>(
     }
 }
 
+fn borrow_err<E>(_: E) -> Abort {
+    Abort::Internal("state borrowed")
+}
+
 fn read_contract(
     env: &RefCell<TxEnv<'_>>,
     address: &Address,
 ) -> Result<Option<ContractInfo>, Abort> {
-    let env = env
-        .try_borrow()
-        .map_err(|_| Abort::Internal("state borrowed"))?;
+    let env = env.try_borrow().map_err(borrow_err)?;
     let Some(bytes) = env
         .overlay
         .get(&contract_key(address))
@@ -315,25 +536,34 @@ fn read_contract(
     else {
         return Ok(None);
     };
-    ContractInfo::decode(&mut bytes.as_slice())
+    ContractInfo::decode_all(&mut bytes.as_slice())
         .map(Some)
         .map_err(|_| Abort::Internal("undecodable contract info in state"))
+}
+
+fn read_meta(
+    shared: &Shared,
+    env: &RefCell<TxEnv<'_>>,
+    hash: &Hash,
+    cached_ok: bool,
+) -> Result<Option<Arc<CodeMeta>>, Abort> {
+    let env = env.try_borrow().map_err(borrow_err)?;
+    shared.meta(&env.overlay, hash, cached_ok)
 }
 
 fn load_module(
     shared: &Shared,
     env: &RefCell<TxEnv<'_>>,
     hash: &Hash,
-) -> Result<Option<Arc<CachedModule>>, Abort> {
-    let env = env
-        .try_borrow()
-        .map_err(|_| Abort::Internal("state borrowed"))?;
-    shared.module(&env.overlay, hash).map_err(Abort::Store)
+) -> Result<Arc<CachedModule>, Abort> {
+    let env = env.try_borrow().map_err(borrow_err)?;
+    shared.module(&env.overlay, hash)
 }
 
 /// A nested call from the frame of `caller`. Returns the status code for the contract, the
 /// data for `call_result`, and the gas the callee used. Out of gas propagates as an error and
-/// ends the transaction.
+/// ends the transaction. Every refusal is decided from the callee's record and metadata, before
+/// anything is compiled or instantiated.
 pub(crate) fn run_call(
     caller: &wasmi::Caller<'_, Frame<'_, '_>>,
     target: Address,
@@ -344,30 +574,35 @@ pub(crate) fn run_call(
     let refused = Ok((CallStatus::Refused, Vec::new(), 0));
     let data = caller.data();
     let (shared, env, block, me) = (data.shared, data.env, data.block, data.address);
+    let host = wasmi::Error::host;
     let depth = env
         .try_borrow()
-        .map_err(|_| wasmi::Error::host(Abort::Internal("state borrowed")))?
+        .map_err(|e| host(borrow_err(e)))?
         .stack
         .len();
     if depth >= shared.config.limits.max_call_depth as usize {
         return refused;
     }
-    let Some(info) = read_contract(env, &target).map_err(wasmi::Error::host)? else {
+    let Some(info) = read_contract(env, &target).map_err(host)? else {
         return refused;
     };
-    let Some(code) = load_module(shared, env, &info.code_hash).map_err(wasmi::Error::host)? else {
+    // Code without metadata (stored by an older engine) is unusable: refused here, exactly as
+    // a top-level transaction gets `Invalid(UnknownCode)`.
+    let Some(meta) = read_meta(shared, env, &info.code_hash, true).map_err(host)? else {
         return refused;
     };
-    if !code.is_method(method) {
+    if !meta.is_method(method) {
         return refused;
     }
-    let (checkpoint, events_mark) = {
-        let mut e = env
-            .try_borrow_mut()
-            .map_err(|_| wasmi::Error::host(Abort::Internal("state borrowed")))?;
-        if e.stack.contains(&target) && !code.reentrant {
+    {
+        let e = env.try_borrow().map_err(|e| host(borrow_err(e)))?;
+        if e.stack.contains(&target) && !meta.reentrant() {
             return refused;
         }
+    }
+    let code = load_module(shared, env, &info.code_hash).map_err(host)?;
+    let (checkpoint, events_mark) = {
+        let mut e = env.try_borrow_mut().map_err(|e| host(borrow_err(e)))?;
         e.stack.push(target);
         (e.overlay.checkpoint(), e.events.len())
     };
@@ -377,6 +612,7 @@ pub(crate) fn run_call(
         block,
         FrameCall {
             code: &code,
+            meta: &meta,
             address: target,
             caller: me,
             method,
@@ -384,15 +620,13 @@ pub(crate) fn run_call(
             fuel: forward,
         },
     );
-    let mut e = env
-        .try_borrow_mut()
-        .map_err(|_| wasmi::Error::host(Abort::Internal("state borrowed")))?;
+    let mut e = env.try_borrow_mut().map_err(|e| host(borrow_err(e)))?;
     e.stack.pop();
     let (end, left) = match result {
         Ok(r) => r,
         Err(abort) => {
             e.overlay.revert(checkpoint);
-            return Err(wasmi::Error::host(abort));
+            return Err(host(abort));
         }
     };
     let used = forward.saturating_sub(left);
@@ -413,7 +647,7 @@ pub(crate) fn run_call(
         }
         FrameEnd::OutOfGas => {
             e.overlay.revert(checkpoint);
-            Err(wasmi::Error::host(Abort::OutOfGas))
+            Err(host(Abort::OutOfGas))
         }
     }
 }
@@ -424,6 +658,50 @@ fn engine_error(abort: Abort) -> EngineError {
         Abort::Internal(m) => EngineError::Internal(m.to_string()),
         other => EngineError::Internal(format!("unexpected abort {other:?}")),
     }
+}
+
+fn borrowed<E>(_: E) -> EngineError {
+    EngineError::Internal("state borrowed".into())
+}
+
+/// A `Deploy`'s work after the intrinsic gas: the scan, the shape charge, the check compile,
+/// and on success the code and its metadata written (and, in a committed block, the module
+/// compiled into the pool). Returns how it ended and the fuel left.
+fn deploy(
+    shared: &Shared,
+    env: &RefCell<TxEnv<'_>>,
+    code: &[u8],
+    fuel: u64,
+) -> Result<(FrameEnd, u64), EngineError> {
+    let reject = |problems: Vec<Problem>| {
+        let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        FrameEnd::Reverted(lines.join("\n").into_bytes())
+    };
+    let info = match scan_code(code, &shared.config) {
+        Ok(info) => info,
+        Err(v) => return Ok((reject(v.problems), fuel)),
+    };
+    let Some(fuel) = fuel.checked_sub(shared.config.gas.deploy_shape(&info.shape)) else {
+        return Ok((FrameEnd::OutOfGas, 0));
+    };
+    if let Err(p) = shared.check_compile(code) {
+        return Ok((reject(vec![p]), fuel));
+    }
+    let hash = info.code_hash;
+    let committing = {
+        let mut e = env.try_borrow_mut().map_err(borrowed)?;
+        e.overlay.put(code_key(&hash), code.to_vec());
+        e.overlay
+            .put(meta_key(&hash), CodeMeta::from_info(&info).encode());
+        e.committing
+    };
+    if committing && shared.cache_get(&hash).is_none() {
+        // The module stays compiled for the engine's lifetime: later calls never compile it.
+        shared.compile_live(hash, code).map_err(|p| {
+            EngineError::Internal(format!("a checked module failed to compile: {p}"))
+        })?;
+    }
+    Ok((FrameEnd::Returned(hash.to_vec()), fuel))
 }
 
 /// Runs one transaction against the block's environment. `Err` only for store failures.
@@ -437,12 +715,10 @@ pub(crate) fn execute_tx(
     let limits = &shared.config.limits;
     let nkey = nonce_key(&tx.sender);
     let expected = {
-        let e = env
-            .try_borrow()
-            .map_err(|_| EngineError::Internal("state borrowed".into()))?;
+        let e = env.try_borrow().map_err(borrowed)?;
         match e.overlay.get(&nkey)? {
             None => 0,
-            Some(v) => u64::decode(&mut v.as_slice())
+            Some(v) => u64::decode_all(&mut v.as_slice())
                 .map_err(|_| EngineError::Internal("undecodable nonce in state".into()))?,
         }
     };
@@ -458,15 +734,18 @@ pub(crate) fn execute_tx(
     };
     let max_payload = limits.max_return_len as usize;
 
-    // Pre-checks (an `Invalid` receipt changes nothing) and the intrinsic gas.
+    // Pre-checks (an `Invalid` receipt changes nothing) and the intrinsic gas. Every check
+    // reads at most the nonce, one contract record and one code metadata entry: nothing is
+    // compiled or instantiated before the transaction is known to be paid for.
     enum Plan {
         Deploy,
         Instantiate {
-            code: Arc<CachedModule>,
+            meta: Arc<CodeMeta>,
             address: Address,
         },
         Call {
-            code: Arc<CachedModule>,
+            meta: Arc<CodeMeta>,
+            code_hash: Hash,
         },
     }
     let (plan, payload) = match &tx.action {
@@ -479,7 +758,8 @@ pub(crate) fn execute_tx(
             if args.len() > max_payload || salt.len() > 256 {
                 return Ok(Receipt::invalid(InvalidReason::TooLarge));
             }
-            let Some(code) = load_module(shared, env, code_hash).map_err(engine_error)? else {
+            // Code without metadata (stored by an older engine) is unknown code.
+            let Some(meta) = read_meta(shared, env, code_hash, false).map_err(engine_error)? else {
                 return Ok(Receipt::invalid(InvalidReason::UnknownCode));
             };
             let address = contract_address(&tx.sender, code_hash, salt);
@@ -490,7 +770,7 @@ pub(crate) fn execute_tx(
                 return Ok(Receipt::invalid(InvalidReason::AddressInUse));
             }
             (
-                Plan::Instantiate { code, address },
+                Plan::Instantiate { meta, address },
                 (salt.len() as u64).saturating_add(args.len() as u64),
             )
         }
@@ -505,17 +785,20 @@ pub(crate) fn execute_tx(
             let Some(info) = read_contract(env, contract).map_err(engine_error)? else {
                 return Ok(Receipt::invalid(InvalidReason::UnknownContract));
             };
-            let Some(code) = load_module(shared, env, &info.code_hash).map_err(engine_error)?
+            // Code without metadata (stored by an older engine) is unusable, the same outcome
+            // as an `Instantiate` of it, and as `Refused` for a nested call.
+            let Some(meta) = read_meta(shared, env, &info.code_hash, true).map_err(engine_error)?
             else {
-                return Err(EngineError::Internal(
-                    "a contract's code is missing from state".into(),
-                ));
+                return Ok(Receipt::invalid(InvalidReason::UnknownCode));
             };
-            if !code.is_method(method) {
+            if !meta.is_method(method) {
                 return Ok(Receipt::invalid(InvalidReason::UnknownMethod));
             }
             (
-                Plan::Call { code },
+                Plan::Call {
+                    meta,
+                    code_hash: info.code_hash,
+                },
                 (method.len() as u64).saturating_add(args.len() as u64),
             )
         }
@@ -529,9 +812,7 @@ pub(crate) fn execute_tx(
             .saturating_add(payload.saturating_mul(gas.deploy_byte));
     }
 
-    let mut e = env
-        .try_borrow_mut()
-        .map_err(|_| EngineError::Internal("state borrowed".into()))?;
+    let mut e = env.try_borrow_mut().map_err(borrowed)?;
     e.events.clear();
     e.logs.clear();
     e.stack.clear();
@@ -541,46 +822,31 @@ pub(crate) fn execute_tx(
     let (end, left) = match tx.gas_limit.checked_sub(intrinsic) {
         None => (FrameEnd::OutOfGas, 0),
         Some(fuel) => match (&plan, &tx.action) {
-            (Plan::Deploy, Action::Deploy { code }) => match shared.compile(code) {
-                Ok(module) => {
-                    let hash = crate::validate::code_hash(code);
-                    let mut e = env
-                        .try_borrow_mut()
-                        .map_err(|_| EngineError::Internal("state borrowed".into()))?;
-                    e.overlay.put(code_key(&hash), code.clone());
-                    drop(e);
-                    shared.cache_put(hash, module);
-                    (FrameEnd::Returned(hash.to_vec()), fuel)
-                }
-                Err(v) => {
-                    let lines: Vec<String> = v.problems.iter().map(|p| p.to_string()).collect();
-                    (FrameEnd::Reverted(lines.join("\n").into_bytes()), fuel)
-                }
-            },
+            (Plan::Deploy, Action::Deploy { code }) => deploy(shared, env, code, fuel)?,
             (
-                Plan::Instantiate { code, address },
+                Plan::Instantiate { meta, address },
                 Action::Instantiate {
                     code_hash, args, ..
                 },
             ) => {
                 let info = ContractInfo {
                     code_hash: *code_hash,
-                    flags: if code.reentrant { FLAG_REENTRANT } else { 0 },
+                    flags: if meta.reentrant() { FLAG_REENTRANT } else { 0 },
                 };
                 {
-                    let mut e = env
-                        .try_borrow_mut()
-                        .map_err(|_| EngineError::Internal("state borrowed".into()))?;
+                    let mut e = env.try_borrow_mut().map_err(borrowed)?;
                     e.overlay.put(contract_key(address), info.encode());
                     e.stack.push(*address);
                 }
-                if code.has_init {
+                if meta.has_init() {
+                    let code = load_module(shared, env, code_hash).map_err(engine_error)?;
                     let (end, left) = run_frame(
                         shared,
                         env,
                         block,
                         FrameCall {
-                            code,
+                            code: &code,
+                            meta,
                             address: *address,
                             caller: tx.sender,
                             method: "init",
@@ -598,15 +864,16 @@ pub(crate) fn execute_tx(
                 }
             }
             (
-                Plan::Call { code },
+                Plan::Call { meta, code_hash },
                 Action::Call {
                     contract,
                     method,
                     args,
                 },
             ) => {
+                let code = load_module(shared, env, code_hash).map_err(engine_error)?;
                 env.try_borrow_mut()
-                    .map_err(|_| EngineError::Internal("state borrowed".into()))?
+                    .map_err(borrowed)?
                     .stack
                     .push(*contract);
                 run_frame(
@@ -614,7 +881,8 @@ pub(crate) fn execute_tx(
                     env,
                     block,
                     FrameCall {
-                        code,
+                        code: &code,
+                        meta,
                         address: *contract,
                         caller: tx.sender,
                         method,
@@ -628,9 +896,7 @@ pub(crate) fn execute_tx(
         },
     };
 
-    let mut e = env
-        .try_borrow_mut()
-        .map_err(|_| EngineError::Internal("state borrowed".into()))?;
+    let mut e = env.try_borrow_mut().map_err(borrowed)?;
     let (status, return_data, gas_used) = match end {
         FrameEnd::Returned(d) => {
             e.overlay.commit(checkpoint);

@@ -10,6 +10,12 @@ use parity_scale_codec::{Decode, Encode};
 use wasmi::{CustomFuelCosts, OperatorCost};
 
 /// Every price the engine charges, in gas (= wasmi fuel units).
+///
+/// Version 2 prices every dimension of work the calibration suite found
+/// (`cargo run --release -p keel-benches --bin keel-calibrate`; BENCHMARKS.md, "Gas vs time"):
+/// compilation by module shape, instantiation by module shape, declared locals on every call,
+/// failed growth and the fixed part of bulk operations, `call_indirect`, value bytes behind
+/// `storage_has`, entries skipped by `storage_next`, and the commit work a write causes.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct GasSchedule {
     /// Bumped on every change to any price.
@@ -17,14 +23,29 @@ pub struct GasSchedule {
 
     // ---- wasm execution
     // An ordinary wasm operator (arithmetic, locals, constants, branches) costs 1: that is the
-    // unit of gas. Structural operators (`block`, `loop`, `end`, `else`, `nop`, `drop`,
-    // `return`, `unreachable`) are free, as in wasmi's default table.
+    // unit of gas. Structural operators (`block`, `loop`, `end`, `else`, `drop`, `return`,
+    // `unreachable`) are free, as in wasmi's default table.
     /// Cost of a load or store.
     pub op_memory: u8,
-    /// Cost of `call` and `call_indirect` (on top of the callee's own operators).
+    /// Cost of `call` (on top of the callee's own operators).
     pub op_call: u8,
+    /// Cost of `call_indirect` (a table lookup and a signature check on top of a call).
+    pub op_call_indirect: u8,
     /// Cost of integer division and remainder.
     pub op_div: u8,
+    /// Fixed cost of `memory.grow` and `table.grow`, paid whether or not the growth succeeds
+    /// (the bytes of a successful growth are paid on top, at `memory_bytes_per_gas`).
+    pub op_grow: u8,
+    /// Fixed cost of every bulk operator (`memory.copy/fill/init`, `table.copy/init/fill`,
+    /// `data.drop`, `elem.drop`), however few bytes it moves.
+    pub op_bulk: u8,
+    /// Cost of `nop`. Also the unit of the per-call locals charge: the engine compiles every
+    /// function with `locals / locals_per_gas` `nop`s in front of its body, so a call pays for
+    /// the locals wasmi zeroes at function entry.
+    pub op_nop: u8,
+    /// Declared locals (parameters excluded) per unit of gas charged on each call of a
+    /// function; 0 charges nothing for locals.
+    pub locals_per_gas: u32,
     /// Bytes per unit of gas for `memory.grow/copy/fill/init` and `table.*` bulk work.
     /// Memory growth therefore costs `65536 / memory_bytes_per_gas` per page.
     pub memory_bytes_per_gas: u32,
@@ -36,12 +57,32 @@ pub struct GasSchedule {
     pub tx_byte: u64,
     /// `Deploy`: validation, compilation and storage of the code, base.
     pub deploy_base: u64,
-    /// `Deploy`: per byte of code (validation + compilation + storage).
+    /// `Deploy`: per byte of code (validation, two compilations, storage).
     pub deploy_byte: u64,
+    /// `Deploy`: per function (imported or defined), on top of its bytes.
+    pub deploy_function: u64,
+    /// `Deploy`: per declared local, on top of its bytes (wasmi registers each one).
+    pub deploy_local: u64,
+    /// `Deploy`: per type-section entry.
+    pub deploy_type: u64,
     /// Every instantiation of a module (top-level frame and each nested call), regardless of
     /// whether the compiled module came from the cache. Initial memory pages are charged on
-    /// top at the per-page growth price.
+    /// top at the per-page growth price, and the module's shape at the prices below.
     pub instantiate_base: u64,
+    /// Instantiation: per function (wasmi creates a function handle for each).
+    pub instantiate_function: u64,
+    /// Instantiation: per import (resolved to a host function).
+    pub instantiate_import: u64,
+    /// Instantiation: per export.
+    pub instantiate_export: u64,
+    /// Instantiation: per global.
+    pub instantiate_global: u64,
+    /// Instantiation: per table entry (tables are allocated at their initial size).
+    pub instantiate_table_entry: u64,
+    /// Instantiation: per element-segment item.
+    pub instantiate_element: u64,
+    /// Instantiation: per data segment (the bytes are paid at `memory_bytes_per_gas`).
+    pub instantiate_data_segment: u64,
 
     // ---- host functions
     /// Charged by every host function call.
@@ -51,9 +92,15 @@ pub struct GasSchedule {
     pub copy_byte: u64,
     /// Storage read (`storage_get`, `storage_has`, `storage_next`), base.
     pub storage_read_base: u64,
-    /// Storage read, per byte of value (or entry) returned.
+    /// Storage read, per byte of value (or entry) the store returns: also charged by
+    /// `storage_has`, which reads the value to answer.
     pub storage_read_byte: u64,
-    /// Storage write (`storage_set`, `storage_remove`), base.
+    /// `storage_next`: per entry passed over. A deletion made earlier in the block (a
+    /// tombstone) costs this; an entry of the committed state that such a deletion hides costs
+    /// a whole storage read on top (`storage_read_base` + its bytes).
+    pub storage_skip: u64,
+    /// Storage write (`storage_set`, `storage_remove`), base. Includes the Merkle commit work
+    /// the write causes at the end of the block, priced at a large state (see BENCHMARKS.md).
     pub storage_write_base: u64,
     /// Storage write, per byte of value written.
     pub storage_write_byte: u64,
@@ -73,7 +120,8 @@ pub struct GasSchedule {
     pub event_topic: u64,
     /// `emit_event`, per byte of data.
     pub event_byte: u64,
-    /// `call`, base (on top of the callee's instantiation).
+    /// `call`, base (on top of the callee's instantiation): reading the callee's record and
+    /// method table, the checkpoint and the new store.
     pub call_base: u64,
     /// `debug_log`, base. Charged whether or not logs are recorded.
     pub debug_log_base: u64,
@@ -83,29 +131,44 @@ pub struct GasSchedule {
 
 impl Default for GasSchedule {
     fn default() -> Self {
-        Self::V1
+        Self::V2
     }
 }
 
 impl GasSchedule {
-    /// Version 1. Roughly calibrated so that 1 gas ≈ 1 ns of wasmi work on a 2-core Xeon:
-    /// an ordinary operator is 1, a storage read of a hot key about 300, a write about 500
-    /// plus the tree work it causes at commit.
+    /// Version 1, kept for comparisons (benchmarks that show what version 2 closed): the
+    /// version-2 dimensions are free, `nop` is free and `call_indirect` costs a `call`.
     pub const V1: GasSchedule = GasSchedule {
         version: 1,
         op_memory: 2,
         op_call: 4,
+        op_call_indirect: 4,
         op_div: 4,
+        op_grow: 1,
+        op_bulk: 1,
+        op_nop: 0,
+        locals_per_gas: 0,
         memory_bytes_per_gas: 64,
         tx_base: 2_000,
         tx_byte: 2,
         deploy_base: 50_000,
         deploy_byte: 30,
+        deploy_function: 0,
+        deploy_local: 0,
+        deploy_type: 0,
         instantiate_base: 2_000,
+        instantiate_function: 0,
+        instantiate_import: 0,
+        instantiate_export: 0,
+        instantiate_global: 0,
+        instantiate_table_entry: 0,
+        instantiate_element: 0,
+        instantiate_data_segment: 0,
         host_base: 20,
         copy_byte: 1,
         storage_read_base: 300,
         storage_read_byte: 1,
+        storage_skip: 0,
         storage_write_base: 1_000,
         storage_write_byte: 5,
         storage_key_byte: 1,
@@ -120,6 +183,89 @@ impl GasSchedule {
         debug_log_base: 100,
         debug_log_byte: 1,
     };
+
+    /// Version 2: every price justified by the calibration suite (BENCHMARKS.md, "Gas vs
+    /// time"), targeting at most 3× the wall time per gas of plain arithmetic for every cost.
+    pub const V2: GasSchedule = GasSchedule {
+        version: 2,
+        op_memory: 2,
+        op_call: 4,
+        op_call_indirect: 8,
+        op_div: 4,
+        op_grow: 100,
+        op_bulk: 10,
+        op_nop: 1,
+        locals_per_gas: 4,
+        memory_bytes_per_gas: 64,
+        tx_base: 2_000,
+        tx_byte: 2,
+        deploy_base: 50_000,
+        deploy_byte: 60,
+        deploy_function: 200,
+        deploy_local: 10,
+        deploy_type: 100,
+        instantiate_base: 2_000,
+        instantiate_function: 20,
+        instantiate_import: 50,
+        instantiate_export: 30,
+        instantiate_global: 10,
+        instantiate_table_entry: 2,
+        instantiate_element: 5,
+        instantiate_data_segment: 50,
+        host_base: 20,
+        copy_byte: 1,
+        storage_read_base: 300,
+        storage_read_byte: 1,
+        storage_skip: 50,
+        storage_write_base: 1_000,
+        storage_write_byte: 5,
+        storage_key_byte: 1,
+        sha256_base: 200,
+        sha256_byte: 4,
+        blake3_base: 200,
+        blake3_byte: 2,
+        event_base: 300,
+        event_topic: 100,
+        event_byte: 2,
+        call_base: 1_000,
+        debug_log_base: 100,
+        debug_log_byte: 1,
+    };
+
+    /// The gas a `Deploy` pays for its module's shape, on top of `deploy_base` and
+    /// `deploy_byte` (which the intrinsic gas includes): charged after the structural scan and
+    /// before any compilation.
+    pub fn deploy_shape(&self, shape: &crate::Shape) -> u64 {
+        sum(&[
+            per(shape.functions, self.deploy_function),
+            per(shape.locals, self.deploy_local),
+            per(shape.types, self.deploy_type),
+        ])
+    }
+
+    /// The gas one instantiation of a module of this shape costs: the base, the initial
+    /// memory pages and every shape dimension wasmi does work for.
+    pub fn instantiation(&self, shape: &crate::Shape) -> u64 {
+        sum(&[
+            self.instantiate_base,
+            self.memory_pages(u64::from(shape.initial_pages)),
+            per(shape.functions, self.instantiate_function),
+            per(shape.imports, self.instantiate_import),
+            per(shape.exports, self.instantiate_export),
+            per(shape.globals, self.instantiate_global),
+            per(shape.table_entries, self.instantiate_table_entry),
+            per(shape.element_items, self.instantiate_element),
+            per(shape.data_segments, self.instantiate_data_segment),
+            self.bulk_bytes(u64::from(shape.data_bytes)),
+        ])
+    }
+
+    /// Gas for moving `bytes` bytes in bulk (memory growth, data-segment copies).
+    pub fn bulk_bytes(&self, bytes: u64) -> u64 {
+        bytes
+            .checked_div(u64::from(self.memory_bytes_per_gas))
+            .unwrap_or(bytes)
+    }
 
     /// Gas for growing memory by `pages` 64 KiB pages (also charged for initial pages).
     pub fn memory_pages(&self, pages: u64) -> u64 {
@@ -157,7 +303,19 @@ impl GasSchedule {
         c.i64_store16 = m;
         c.i64_store32 = m;
         c.call = self.op_call;
-        c.call_indirect = self.op_call;
+        c.call_indirect = self.op_call_indirect;
+        c.nop = self.op_nop;
+        c.memory_grow = self.op_grow;
+        c.table_grow = self.op_grow;
+        let b = self.op_bulk;
+        c.memory_copy = b;
+        c.memory_fill = b;
+        c.memory_init = b;
+        c.data_drop = b;
+        c.table_copy = b;
+        c.table_init = b;
+        c.table_fill = b;
+        c.elem_drop = b;
         let d = self.op_div;
         c.i32_div_s = d;
         c.i32_div_u = d;
@@ -179,4 +337,13 @@ impl GasSchedule {
             fuel_per_bytes_validated: 0,
         }
     }
+}
+
+fn per(count: u32, price: u64) -> u64 {
+    u64::from(count).saturating_mul(price)
+}
+
+/// Adds prices without overflow (a schedule with huge prices must not panic or wrap).
+fn sum(parts: &[u64]) -> u64 {
+    parts.iter().fold(0u64, |a, b| a.saturating_add(*b))
 }

@@ -318,7 +318,13 @@ fn host_storage_remove(mut caller: C<'_, '_, '_>, key_ptr: i32, key_len: i32) ->
 fn host_storage_has(mut caller: C<'_, '_, '_>, key_ptr: i32, key_len: i32) -> HostResult<i32> {
     let (key, klen) = key_arg(&caller, key_ptr, key_len)?;
     charge_storage_read(&mut caller, klen)?;
-    Ok(i32::from(state_get(&caller, &key)?.is_some()))
+    // The store reads the value to answer: its bytes are paid as `storage_get` pays them.
+    let Some(value) = state_get(&caller, &key)? else {
+        return Ok(0);
+    };
+    let g = gas(&caller);
+    charge(&mut caller, per(value.len() as u64, g.storage_read_byte))?;
+    Ok(1)
 }
 
 /// Decodes one SCALE `Bound<Vec<u8>>` from `input`.
@@ -341,7 +347,7 @@ fn host_storage_next(
     out_ptr: i32,
     out_cap: i32,
 ) -> HostResult<i64> {
-    use keel_state::StateRead;
+    use keel_state::Skipped;
     let qlen = len_of(query_len);
     let max_key = caller.data().shared.config.limits.max_key_len;
     within(qlen, max_key.saturating_mul(2).saturating_add(16))?;
@@ -369,20 +375,39 @@ fn host_storage_next(
         },
         b => ns(b),
     };
-    let entry = {
+    // Every entry passed over is paid: a deletion made earlier in the block costs
+    // `storage_skip`, a committed entry it hides a whole read on top. The search may spend at
+    // most the fuel left, so its work is bounded by what the frame can pay.
+    let g = gas(&caller);
+    let budget = caller.get_fuel()?;
+    let seek = {
         let env = caller
             .data()
             .env
             .try_borrow()
             .map_err(|_| abort(Abort::Internal("state borrowed")))?;
         env.overlay
-            .next_entry(
+            .next_entry_metered(
                 lower.as_ref().map(Vec::as_slice),
                 upper.as_ref().map(Vec::as_slice),
+                budget,
+                |skipped| match skipped {
+                    Skipped::Tombstone => g.storage_skip,
+                    Skipped::Hidden { key_len, value_len } => sum(&[
+                        g.storage_skip,
+                        g.storage_read_base,
+                        per((key_len + value_len) as u64, g.storage_read_byte),
+                    ]),
+                },
             )
             .map_err(|e| abort(Abort::Store(e)))?
     };
-    let Some((key, value)) = entry else {
+    if seek.exhausted {
+        caller.set_fuel(0)?;
+        return Err(abort(Abort::OutOfGas));
+    }
+    charge(&mut caller, seek.spent)?;
+    let Some((key, value)) = seek.entry else {
         return Ok(-1);
     };
     let Some(user_key) = key.strip_prefix(prefix.as_slice()) else {

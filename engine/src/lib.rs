@@ -24,9 +24,12 @@
 //! - A `Deploy` whose code fails validation is `Reverted`, with every problem found, one per
 //!   line, as the message (validation work is paid for). Its return data on success is the code
 //!   hash; an `Instantiate`'s is the new address ([`contract_address`]).
-//! - Gas = intrinsic (`tx_base`, `tx_byte` per payload byte, plus `deploy_*` for a deploy) +
-//!   instantiation (`instantiate_base` + initial memory pages) + wasm fuel + host-function
-//!   charges; see [`GasSchedule`]. A module-cache hit or miss never changes it.
+//! - Gas = intrinsic (`tx_base`, `tx_byte` per payload byte, plus `deploy_*` for a deploy,
+//!   with the module's shape) + instantiation ([`GasSchedule::instantiation`] of the module's
+//!   shape) + wasm fuel (including the per-call charge for declared locals) + host-function
+//!   charges; see [`GasSchedule`]. A module-cache hit or miss never changes it, and no
+//!   transaction compiles a module this engine has loaded before (ARCHITECTURE.md, "Gas
+//!   bounds work").
 //!
 //! ```
 //! use keel_engine::{Action, BlockContext, Engine, EngineConfig, Status, Transaction};
@@ -79,7 +82,20 @@ pub use types::{
     Action, Address, BlockContext, BlockOutcome, CallStatus, ContractInfo, Event, FLAG_REENTRANT,
     Hash, InvalidReason, Receipt, Status, Transaction, TrapKind,
 };
-pub use validate::{CodeInfo, Problem, ValidationError, check_code, code_hash};
+pub use validate::{CodeInfo, Problem, Shape, ValidationError, check_code, code_hash};
+
+/// What [`Engine::stats`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Compiled modules in the cache.
+    pub cached_modules: usize,
+    /// Module compilations so far (checks, deploys and loads of stored code).
+    pub compiles: u64,
+    /// wasmi engines created so far (two at start; more as compiled garbage is recycled).
+    pub wasmi_engines: u64,
+    /// Code-metadata entries read from state (cache misses of the metadata cache).
+    pub meta_reads: u64,
+}
 
 use exec::{Shared, TxEnv, execute_tx};
 
@@ -113,10 +129,24 @@ impl Engine {
         self.shared.cached_modules()
     }
 
-    /// Validates `code` exactly as `Deploy` would, without deploying it.
+    /// Counters of the work this engine has done behind the receipts: for tests and
+    /// benchmarks that assert structural bounds. Never affects gas or any receipt.
+    pub fn stats(&self) -> EngineStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.shared.counters;
+        EngineStats {
+            cached_modules: self.shared.cached_modules(),
+            compiles: c.compiles.load(Relaxed),
+            wasmi_engines: c.engines.load(Relaxed),
+            meta_reads: c.state_meta_reads.load(Relaxed),
+        }
+    }
+
+    /// Validates `code` exactly as `Deploy` would, without deploying it. Its compile goes to
+    /// a scratch wasmi engine that is replaced as it fills, so any number of checks keeps the
+    /// engine's memory bounded.
     pub fn check(&self, code: &[u8]) -> Result<CodeInfo, ValidationError> {
-        crate::validate::check_and_compile(&self.shared.wasmi, code, &self.shared.config)
-            .map(|(info, _)| info)
+        self.shared.check(code)
     }
 
     /// Runs `txs` as one block on top of `state` and commits the result atomically: one
@@ -154,7 +184,7 @@ impl Engine {
     ) -> Result<BlockOutcome, EngineError> {
         let changes = {
             let base: &dyn StateRead = &*state;
-            let env = RefCell::new(TxEnv::new(base));
+            let env = RefCell::new(TxEnv::new(base, true));
             let mut receipts = Vec::new();
             for tx in txs {
                 receipts.push(match tx {
@@ -182,7 +212,7 @@ impl Engine {
         tx: &Transaction,
     ) -> Result<Receipt, EngineError> {
         let base: &dyn StateRead = state;
-        let env = RefCell::new(TxEnv::new(base));
+        let env = RefCell::new(TxEnv::new(base, false));
         execute_tx(&self.shared, &env, *ctx, tx)
     }
 

@@ -1,15 +1,18 @@
 //! Upload validation: one pass over the module that collects every problem, then wasmi's
 //! own compile. Used by `Deploy` and, without deploying, by `keel check` ([`check_code`]).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use parity_scale_codec::{Decode, Encode};
 use wasmparser::{
-    DataKind, ExternalKind, FuncValidatorAllocations, Operator, Parser, Payload, TypeRef, ValType,
-    Validator,
+    Chunk, DataKind, ExternalKind, FuncValidatorAllocations, Operator, Parser, Payload, TypeRef,
+    ValType, Validator,
 };
 
 use crate::config::{EngineConfig, keel_features};
+use crate::gas::GasSchedule;
 use crate::host::{ABI, AbiType};
 use crate::types::Hash;
 
@@ -115,8 +118,39 @@ pub enum Problem {
         /// The initial memory size in bytes.
         memory_bytes: u64,
     },
+    /// A `keel` import listed more than once.
+    DuplicateImport {
+        /// The name.
+        name: String,
+    },
+    /// A shape dimension above its limit (see [`crate::Limits`]).
+    TooMany {
+        /// What was counted (`"types"`, `"locals in function 12"`, ...).
+        what: String,
+        /// Count.
+        count: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// An active element or data segment whose offset is not an `i32.const`.
+    NonConstantOffset {
+        /// `"element"` or `"data"`.
+        segment: &'static str,
+    },
+    /// An active element segment that does not fit its table's initial size.
+    ElementOutOfBounds {
+        /// The segment's end index.
+        end: u64,
+        /// The table's initial size.
+        table_size: u64,
+    },
     /// wasmi refused to compile the module (its enforced limits or a translation error).
     Compile(String),
+    /// More problems than `Limits::max_problems`: this many more were found and not listed.
+    Omitted {
+        /// How many.
+        count: u64,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -168,7 +202,24 @@ impl fmt::Display for Problem {
                 f,
                 "a data segment ends at byte {end}, beyond the initial memory of {memory_bytes} bytes"
             ),
+            Problem::DuplicateImport { name } => {
+                write!(f, "import keel.{name}: imported more than once")
+            }
+            Problem::TooMany { what, count, max } => {
+                write!(f, "{count} {what}, the limit is {max}")
+            }
+            Problem::NonConstantOffset { segment } => {
+                write!(
+                    f,
+                    "an active {segment} segment's offset must be an i32.const"
+                )
+            }
+            Problem::ElementOutOfBounds { end, table_size } => write!(
+                f,
+                "an element segment ends at index {end}, beyond the table's {table_size} entries"
+            ),
             Problem::Compile(m) => write!(f, "wasmi rejected the module: {m}"),
+            Problem::Omitted { count } => write!(f, "... and {count} more problems"),
         }
     }
 }
@@ -179,6 +230,36 @@ impl fmt::Display for Problem {
 pub struct ValidationError {
     /// Every problem, never empty.
     pub problems: Vec<Problem>,
+}
+
+/// The dimensions of a module that compilation and instantiation work grows with. Recorded
+/// at `Deploy` with the code (see [`CodeInfo`]) and priced by [`crate::GasSchedule`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Shape {
+    /// Code bytes.
+    pub code_len: u32,
+    /// Type-section entries.
+    pub types: u32,
+    /// Functions, imported and defined.
+    pub functions: u32,
+    /// Imports (all `keel` functions).
+    pub imports: u32,
+    /// Exports.
+    pub exports: u32,
+    /// Globals.
+    pub globals: u32,
+    /// Table entries (initial sizes).
+    pub table_entries: u32,
+    /// Element-segment items.
+    pub element_items: u32,
+    /// Data segments.
+    pub data_segments: u32,
+    /// Data-segment bytes.
+    pub data_bytes: u32,
+    /// Declared locals (parameters excluded), all functions.
+    pub locals: u32,
+    /// Initial memory pages.
+    pub initial_pages: u32,
 }
 
 /// What validation learned about an accepted module.
@@ -194,6 +275,8 @@ pub struct CodeInfo {
     pub reentrant: bool,
     /// The module exports `init`.
     pub has_init: bool,
+    /// The shape that deployment and every instantiation are priced by.
+    pub shape: Shape,
 }
 
 /// The code hash of `code`: `blake3(code)`.
@@ -201,8 +284,8 @@ pub fn code_hash(code: &[u8]) -> Hash {
     *blake3::hash(code).as_bytes()
 }
 
-/// Checks `code` against Keel's rules without deploying it (this is what `Deploy` runs,
-/// followed by a wasmi compile, which [`check_code`] also does).
+/// Checks `code` against Keel's rules without deploying it: the structural scan, then a
+/// wasmi compile of the metered module, exactly as `Deploy` does.
 ///
 /// ```
 /// let config = keel_engine::EngineConfig::default();
@@ -211,33 +294,151 @@ pub fn code_hash(code: &[u8]) -> Hash {
 /// ```
 pub fn check_code(code: &[u8], config: &EngineConfig) -> Result<CodeInfo, ValidationError> {
     let engine = wasmi::Engine::new(&crate::config::wasmi_config(config));
-    check_and_compile(&engine, code, config).map(|(info, _)| info)
+    let info = scan_code(code, config)?;
+    compile(&engine, code, &config.gas)
+        .map(|_| info)
+        .map_err(|p| ValidationError { problems: vec![p] })
 }
 
-/// Structural checks, then a wasmi compile. Returns the compiled module too.
-pub(crate) fn check_and_compile(
-    engine: &wasmi::Engine,
-    code: &[u8],
-    config: &EngineConfig,
-) -> Result<(CodeInfo, wasmi::Module), ValidationError> {
+/// The structural scan alone: every problem it finds (capped at `Limits::max_problems`), or
+/// what it learned. Its work is linear in the code's bytes; it compiles nothing.
+pub(crate) fn scan_code(code: &[u8], config: &EngineConfig) -> Result<CodeInfo, ValidationError> {
     let (info, mut problems) = scan(code, config);
     if problems.is_empty() {
-        // wasmi 2.0.0's translator can panic on valid code (found by keel-fuzz: an `i32.store`
-        // whose pointer and value are the same local, with a large offset, reaches an
-        // `unreachable!()` in `choose_store_op_vt`; tests/wasmi_translator_panic.rs). A deploy must never take the node down,
-        // so a panic while compiling rejects the module. The panic is a pure function of the
-        // bytes, so every node rejects the same modules. Unwinding drops wasmi's lock guards,
-        // so the engine stays usable (at worst a few unused function slots leak).
-        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wasmi::Module::new(engine, code)
-        }));
-        match compiled {
-            Ok(Ok(module)) => return Ok((info, module)),
-            Ok(Err(e)) => problems.push(Problem::Compile(e.to_string())),
-            Err(_) => problems.push(Problem::Compile("the wasmi compiler panicked".into())),
-        }
+        return Ok(info);
+    }
+    let max = (config.limits.max_problems as usize).max(1);
+    if problems.len() > max {
+        let omitted = (problems.len() - (max - 1)) as u64;
+        problems.truncate(max - 1);
+        problems.push(Problem::Omitted { count: omitted });
     }
     Err(ValidationError { problems })
+}
+
+thread_local! {
+    /// Set while this thread compiles under `catch_unwind`: the panic hook stays quiet.
+    static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs, once per process, a panic hook that is silent while [`QUIET_PANICS`] is set on
+/// the panicking thread and otherwise defers to the hook that was installed before. A caught
+/// compiler panic then costs no message and no backtrace capture (`RUST_BACKTRACE=1` made
+/// each one cost about 1.5 ms).
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Compiles `code` into `engine` in its metered form ([`meter_locals`]). The module must have
+/// passed the scan. wasmi 2.0.0's translator can panic on valid code (found by keel-fuzz: an
+/// `i32.store` whose pointer and value are the same local, with a large offset, reaches an
+/// `unreachable!()` in `choose_store_op_vt`; tests/wasmi_translator_panic.rs). A deploy must
+/// never take the node down, so a panic while compiling rejects the module, quietly. The
+/// panic is a pure function of the bytes, so every node rejects the same modules. Unwinding
+/// drops wasmi's lock guards, so the engine stays usable.
+pub(crate) fn compile(
+    engine: &wasmi::Engine,
+    code: &[u8],
+    gas: &GasSchedule,
+) -> Result<wasmi::Module, Problem> {
+    let metered = meter_locals(code, gas.locals_per_gas).map_err(Problem::Compile)?;
+    install_quiet_hook();
+    QUIET_PANICS.with(|q| q.set(true));
+    let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wasmi::Module::new(engine, &metered[..])
+    }));
+    QUIET_PANICS.with(|q| q.set(false));
+    match compiled {
+        Ok(Ok(module)) => Ok(module),
+        Ok(Err(e)) => Err(Problem::Compile(e.to_string())),
+        Err(_) => Err(Problem::Compile("the wasmi compiler panicked".into())),
+    }
+}
+
+/// The module wasmi runs for `code`: the same module with `locals / locals_per_gas` `nop`s
+/// in front of each function body whose declared locals (parameters excluded) reach
+/// `locals_per_gas`. wasmi charges operators at the entry of the region they are in, so every
+/// call of such a function pays `op_nop` per `nop` for the locals wasmi zeroes when it enters
+/// the function. Nothing else changes; `nop`s execute as nothing. `locals_per_gas == 0`, or a
+/// module where no function has that many locals, returns the code unchanged.
+pub(crate) fn meter_locals(code: &[u8], locals_per_gas: u32) -> Result<Cow<'_, [u8]>, String> {
+    if locals_per_gas == 0 {
+        return Ok(Cow::Borrowed(code));
+    }
+    let mut parser = Parser::new(0);
+    let mut offset = 0usize;
+    // (section header start, section end)
+    let mut section: Option<(usize, usize)> = None;
+    // (declared-locals bytes, operator bytes, nops) per body
+    let mut bodies: Vec<(std::ops::Range<usize>, std::ops::Range<usize>, u32)> = Vec::new();
+    let mut any = false;
+    loop {
+        let rest = code.get(offset..).unwrap_or(&[]);
+        let (payload, consumed) = match parser.parse(rest, true).map_err(|e| e.to_string())? {
+            Chunk::Parsed { payload, consumed } => (payload, consumed),
+            Chunk::NeedMoreData(_) => return Err("truncated module".into()),
+        };
+        match payload {
+            Payload::CodeSectionStart { range, .. } => section = Some((offset, range.end)),
+            Payload::CodeSectionEntry(body) => {
+                let range = body.range();
+                let mut locals = 0u64;
+                for decl in body.get_locals_reader().map_err(|e| e.to_string())? {
+                    locals += u64::from(decl.map_err(|e| e.to_string())?.0);
+                }
+                let ops = body
+                    .get_operators_reader()
+                    .map_err(|e| e.to_string())?
+                    .original_position();
+                let nops = u32::try_from(locals / u64::from(locals_per_gas)).unwrap_or(u32::MAX);
+                any |= nops > 0;
+                bodies.push((range.start..ops, ops..range.end, nops));
+            }
+            Payload::End(_) => break,
+            _ => {}
+        }
+        offset += consumed;
+    }
+    let Some((header, end)) = section.filter(|_| any) else {
+        return Ok(Cow::Borrowed(code));
+    };
+    let mut contents = Vec::with_capacity(end - header + bodies.len() * 4);
+    leb(&mut contents, bodies.len() as u64);
+    for (locals, ops, nops) in &bodies {
+        let body_len = locals.len() + *nops as usize + ops.len();
+        leb(&mut contents, body_len as u64);
+        contents.extend_from_slice(code.get(locals.clone()).unwrap_or(&[]));
+        contents.resize(contents.len() + *nops as usize, 0x01); // `nop`
+        contents.extend_from_slice(code.get(ops.clone()).unwrap_or(&[]));
+    }
+    let mut out = Vec::with_capacity(code.len() + contents.len() - (end - header));
+    out.extend_from_slice(code.get(..header).unwrap_or(&[]));
+    out.push(10); // the code section's id
+    leb(&mut out, contents.len() as u64);
+    out.extend_from_slice(&contents);
+    out.extend_from_slice(code.get(end..).unwrap_or(&[]));
+    Ok(Cow::Owned(out))
+}
+
+/// Appends `value` as an unsigned LEB128.
+fn leb(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
 }
 
 /// Sorts a wasmparser message (pinned 0.228) into a problem kind. The message is kept whole, so
@@ -275,6 +476,42 @@ fn abi_matches(ty: &wasmparser::FuncType, params: &[AbiType], results: &[AbiType
     same(ty.params(), params) && same(ty.results(), results)
 }
 
+/// A name as shown in a problem: at most 64 bytes of it, so that a receipt stays small.
+fn short(name: &str) -> String {
+    const MAX: usize = 64;
+    if name.len() <= MAX {
+        return name.to_string();
+    }
+    let mut end = MAX;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &name[..end])
+}
+
+/// The value of a constant offset expression, if it is a single `i32.const`.
+fn const_offset(expr: &wasmparser::ConstExpr<'_>) -> Option<u64> {
+    let mut ops = expr.get_operators_reader();
+    let Ok(Operator::I32Const { value }) = ops.read() else {
+        return None;
+    };
+    matches!(ops.read(), Ok(Operator::End)).then_some(u64::from(value as u32))
+}
+
+fn too_many(problems: &mut Vec<Problem>, what: &str, count: u64, max: u32) {
+    if count > u64::from(max) {
+        problems.push(Problem::TooMany {
+            what: what.to_string(),
+            count,
+            max: u64::from(max),
+        });
+    }
+}
+
+fn clamp(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// The single pass: collects problems instead of stopping at the first.
 fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
     let limits = &config.limits;
@@ -285,12 +522,16 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
         methods: Vec::new(),
         reentrant: false,
         has_init: false,
+        shape: Shape::default(),
     };
     if code.len() > limits.max_code_len as usize {
         problems.push(Problem::CodeTooLarge {
             len: code.len(),
             max: limits.max_code_len,
         });
+        // Nothing more is read of a module over the size limit: the scan's work stays bounded
+        // by the limit, not by what a transaction carries.
+        return (info, problems);
     }
     let mut validator = Some(Validator::new_with_features(keel_features()));
     let mut allocs = FuncValidatorAllocations::default();
@@ -299,11 +540,23 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
     let mut func_types: Vec<u32> = Vec::new();
     let mut memory_pages: Option<u64> = None;
     let mut exports: BTreeMap<String, (ExternalKind, u32)> = BTreeMap::new();
+    let mut export_count = 0u64;
+    let mut export_name_bytes = 0u64;
+    let mut imported: BTreeSet<String> = BTreeSet::new();
+    let mut imports = 0u64;
     let mut globals = 0u64;
-    let mut table_entries = 0u64;
+    let mut tables: Vec<u64> = Vec::new();
+    let mut element_segments = 0u64;
+    let mut element_items = 0u64;
+    let mut element_ends: Vec<(u32, u64)> = Vec::new();
     let mut data_segments = 0u64;
     let mut data_bytes = 0u64;
     let mut data_ends: Vec<u64> = Vec::new();
+    let mut locals_total = 0u64;
+    // (size, count) of the code section, as wasmi's average-size limit reads them.
+    let mut code_section = (0u64, 0u64);
+    let mut defined = 0u64;
+    let mut imported_funcs = 0u64;
 
     for payload in Parser::new(0).parse_all(code) {
         let payload = match payload {
@@ -332,25 +585,48 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
         }
         match payload {
             Payload::TypeSection(reader) => {
+                too_many(
+                    &mut problems,
+                    "types",
+                    u64::from(reader.count()),
+                    limits.max_types,
+                );
                 for ty in reader.into_iter_err_on_gc_types() {
-                    types.push(ty.ok());
+                    let ty = ty.ok();
+                    if let Some(t) = &ty {
+                        let widest = t.params().len().max(t.results().len()) as u64;
+                        too_many(
+                            &mut problems,
+                            "parameters or results in a function type",
+                            widest,
+                            limits.max_params,
+                        );
+                    }
+                    types.push(ty);
                 }
             }
             Payload::ImportSection(reader) => {
                 for import in reader.into_iter().flatten() {
-                    let module = import.module.to_string();
-                    let name = import.name.to_string();
+                    imports += 1;
+                    let module = short(import.module);
+                    let name = short(import.name);
                     if let TypeRef::Func(idx) = import.ty {
                         func_types.push(idx);
+                        imported_funcs += 1;
                     }
-                    if module != "keel" {
+                    if import.module != "keel" {
                         problems.push(Problem::ForeignImport { module, name });
                         continue;
                     }
-                    let Some((_, params, results)) = ABI.iter().find(|(n, _, _)| *n == name) else {
+                    let Some((_, params, results)) = ABI.iter().find(|(n, _, _)| *n == import.name)
+                    else {
                         problems.push(Problem::UnknownImport { name });
                         continue;
                     };
+                    if !imported.insert(import.name.to_string()) {
+                        problems.push(Problem::DuplicateImport { name });
+                        continue;
+                    }
                     let ok = match import.ty {
                         TypeRef::Func(idx) => types
                             .get(idx as usize)
@@ -370,7 +646,7 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
             }
             Payload::TableSection(reader) => {
                 for table in reader.into_iter().flatten() {
-                    table_entries = table_entries.saturating_add(table.ty.initial);
+                    tables.push(table.ty.initial);
                 }
             }
             Payload::MemorySection(reader) => {
@@ -381,21 +657,68 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
             Payload::GlobalSection(reader) => globals += u64::from(reader.count()),
             Payload::ExportSection(reader) => {
                 for export in reader.into_iter().flatten() {
+                    export_count += 1;
+                    export_name_bytes += export.name.len() as u64;
                     exports.insert(export.name.to_string(), (export.kind, export.index));
                 }
             }
             Payload::StartSection { .. } => problems.push(Problem::StartFunction),
+            Payload::ElementSection(reader) => {
+                for element in reader.into_iter().flatten() {
+                    element_segments += 1;
+                    let items = u64::from(match &element.items {
+                        wasmparser::ElementItems::Functions(r) => r.count(),
+                        wasmparser::ElementItems::Expressions(_, r) => r.count(),
+                    });
+                    element_items = element_items.saturating_add(items);
+                    if let wasmparser::ElementKind::Active {
+                        table_index,
+                        offset_expr,
+                    } = &element.kind
+                    {
+                        match const_offset(offset_expr) {
+                            Some(at) => element_ends
+                                .push((table_index.unwrap_or(0), at.saturating_add(items))),
+                            None => {
+                                problems.push(Problem::NonConstantOffset { segment: "element" })
+                            }
+                        }
+                    }
+                }
+            }
             Payload::DataSection(reader) => {
                 for data in reader.into_iter().flatten() {
                     data_segments += 1;
                     let len = data.data.len() as u64;
                     data_bytes = data_bytes.saturating_add(len);
                     if let DataKind::Active { offset_expr, .. } = data.kind {
-                        let mut ops = offset_expr.get_operators_reader();
-                        if let Ok(Operator::I32Const { value }) = ops.read() {
-                            data_ends.push(u64::from(value as u32).saturating_add(len));
+                        match const_offset(&offset_expr) {
+                            Some(at) => data_ends.push(at.saturating_add(len)),
+                            None => problems.push(Problem::NonConstantOffset { segment: "data" }),
                         }
                     }
+                }
+            }
+            Payload::CodeSectionStart { count, size, .. } => {
+                code_section = (u64::from(size), u64::from(count));
+            }
+            Payload::CodeSectionEntry(body) => {
+                defined += 1;
+                let mut locals = 0u64;
+                if let Ok(reader) = body.get_locals_reader() {
+                    for (count, _) in reader.into_iter().flatten() {
+                        locals += u64::from(count);
+                    }
+                }
+                locals_total = locals_total.saturating_add(locals);
+                if locals > u64::from(limits.max_function_locals) {
+                    let index = imported_funcs + defined - 1;
+                    too_many(
+                        &mut problems,
+                        &format!("locals in function {index}"),
+                        locals,
+                        limits.max_function_locals,
+                    );
                 }
             }
             _ => {}
@@ -403,6 +726,41 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
     }
 
     let functions = func_types.len() as u64;
+    too_many(
+        &mut problems,
+        "locals in all functions",
+        locals_total,
+        limits.max_locals,
+    );
+    too_many(&mut problems, "exports", export_count, limits.max_exports);
+    too_many(
+        &mut problems,
+        "bytes of export names",
+        export_name_bytes,
+        limits.max_export_name_bytes,
+    );
+    too_many(
+        &mut problems,
+        "element segments",
+        element_segments,
+        limits.max_element_segments,
+    );
+    too_many(
+        &mut problems,
+        "element items",
+        element_items,
+        limits.max_element_items,
+    );
+    // wasmi's strict limit (code section size / function count >= 40 once the section
+    // holds 1,000 bytes), checked here so that the scan rejects what wasmi would.
+    let (size, count) = code_section;
+    if size >= 1_000 && count > 0 && size / count < 40 {
+        problems.push(Problem::TooMany {
+            what: "functions for their code (fewer than 40 bytes each on average)".into(),
+            count,
+            max: size / 40,
+        });
+    }
     if functions > u64::from(limits.max_functions) {
         problems.push(Problem::TooManyFunctions {
             count: functions,
@@ -415,11 +773,21 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
             max: limits.max_globals,
         });
     }
+    let table_entries = tables.iter().fold(0u64, |a, t| a.saturating_add(*t));
     if table_entries > u64::from(limits.max_table_entries) {
         problems.push(Problem::TooManyTableEntries {
             count: table_entries,
             max: limits.max_table_entries,
         });
+    }
+    for (table, end) in element_ends {
+        let size = tables.get(table as usize).copied().unwrap_or(0);
+        if end > size {
+            problems.push(Problem::ElementOutOfBounds {
+                end,
+                table_size: size,
+            });
+        }
     }
     if data_segments > u64::from(limits.max_data_segments) {
         problems.push(Problem::TooManyDataSegments {
@@ -444,7 +812,7 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
     if let Some(end) = data_ends.into_iter().filter(|e| *e > memory_bytes).max() {
         problems.push(Problem::DataOutOfBounds { end, memory_bytes });
     }
-    info.initial_pages = u32::try_from(pages).unwrap_or(u32::MAX);
+    info.initial_pages = clamp(pages);
 
     match exports.get("memory") {
         Some((ExternalKind::Memory, _)) if memory_pages.is_some() => {}
@@ -460,7 +828,7 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
             .and_then(Option::as_ref)
             .is_some_and(|t| t.params().is_empty() && t.results().is_empty());
         if !ok {
-            problems.push(Problem::MethodSignature { name: name.clone() });
+            problems.push(Problem::MethodSignature { name: short(name) });
             continue;
         }
         match name.as_str() {
@@ -469,5 +837,19 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
             _ => info.methods.push(name.clone()),
         }
     }
+    info.shape = Shape {
+        code_len: clamp(code.len() as u64),
+        types: clamp(types.len() as u64),
+        functions: clamp(functions),
+        imports: clamp(imports),
+        exports: clamp(export_count),
+        globals: clamp(globals),
+        table_entries: clamp(table_entries),
+        element_items: clamp(element_items),
+        data_segments: clamp(data_segments),
+        data_bytes: clamp(data_bytes),
+        locals: clamp(locals_total),
+        initial_pages: info.initial_pages,
+    };
     (info, problems)
 }

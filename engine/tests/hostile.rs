@@ -317,7 +317,7 @@ fn event_count_is_limited() {
 fn gas_schedule_is_versioned_and_scale_round_trips() {
     use parity_scale_codec::{Decode, Encode};
     let g = keel_engine::GasSchedule::default();
-    assert_eq!(g.version, 1);
+    assert_eq!(g.version, 2);
     assert_eq!(
         keel_engine::GasSchedule::decode(&mut &g.encode()[..]).unwrap(),
         g

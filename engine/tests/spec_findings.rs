@@ -1,6 +1,6 @@
-//! Regression tests for what the spec-conformance run (`tests/spec.rs`) found. Each is
-//! `#[ignore]`d until its fix lands (the fixes belong in `src/validate.rs`/`src/exec.rs`);
-//! `cargo test -p keel-engine --test spec_findings -- --ignored` shows them failing today.
+//! Regression tests for what the spec-conformance run (`tests/spec.rs`) found. A test whose
+//! fix has not landed is `#[ignore]`d (the fix belongs in `src/validate.rs`/`src/config.rs`);
+//! `cargo test -p keel-engine --test spec_findings -- --ignored` shows it failing.
 //! `tests/spec.rs` lists the same places as known deviations and fails once they stop
 //! happening, so fixing one means un-ignoring its test here and removing its entry there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -39,8 +39,10 @@ fn float_instructions_in_unreachable_code_are_rejected() {
 /// nothing without an `init` export); every call then fails in wasmi with an instantiation
 /// error that has no trap code, and the receipt says `Trapped(AbiViolation)`. The spec says instantiation traps with "out of bounds table
 /// access": `Trapped(TableOutOfBounds)` (or a rejection at upload, as for data segments).
+///
+/// Fixed by gas v2's upload rule `Problem::ElementOutOfBounds`: such a module is now rejected
+/// at `Deploy`, as a data segment outside the initial memory already was.
 #[test]
-#[ignore = "finding 2: out-of-bounds element segment is Trapped(AbiViolation)"]
 fn element_segment_out_of_bounds_is_a_table_trap_or_rejected() {
     let wasm = wat::parse_str(
         r#"(module

@@ -47,6 +47,14 @@ const CODE_HEX: &[&str] = &[
 
 #[test]
 fn translator_panic_is_a_validation_error() {
+    // The only test in this binary, so the hook below is in place before the engine's first
+    // compile. A caught compiler panic must not reach it (no message, no backtrace capture);
+    // any other panic still must.
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static HOOK_CALLS: AtomicU32 = AtomicU32::new(0);
+    std::panic::set_hook(Box::new(|_| {
+        HOOK_CALLS.fetch_add(1, Ordering::SeqCst);
+    }));
     let hex = CODE_HEX.concat();
     let code: Vec<u8> = (0..hex.len())
         .step_by(2)
@@ -82,4 +90,15 @@ fn translator_panic_is_a_validation_error() {
         .execute_block(&mut store, &ctx, &[deploy(1, ok)])
         .unwrap();
     assert_eq!(out.receipts[0].status, Status::Success);
+    assert_eq!(
+        HOOK_CALLS.load(Ordering::SeqCst),
+        0,
+        "a caught compile panic was reported"
+    );
+    let _ = std::panic::catch_unwind(|| panic!("an ordinary panic"));
+    assert_eq!(
+        HOOK_CALLS.load(Ordering::SeqCst),
+        1,
+        "other panics must still be reported"
+    );
 }

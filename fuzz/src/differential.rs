@@ -8,7 +8,7 @@
 //! `gas_used - intrinsic - instantiation` on Keel's side against the fuel bare wasmi consumed,
 //! where the bare side's one host function (`keel.set_return`, called once at the end of each
 //! method to return 32 bytes of memory) charges exactly what Keel's does. Functions declare at
-//! most 8 locals, below any per-local surcharge.
+//! most 3 locals, below gas v2's per-call locals charge.
 //!
 //! Modules come from a small typed generator (not wasm-smith, whose modules do not follow the
 //! contract ABI): integer arithmetic including division traps, loads and stores at in- and
@@ -18,16 +18,18 @@
 
 use arbitrary::Unstructured;
 use keel_engine::{
-    Action, BlockContext, Engine, EngineConfig, GasSchedule, Status, Transaction, TrapKind,
-    wasmi_config,
+    Action, BlockContext, Engine, EngineConfig, GasSchedule, Shape, Status, Transaction, TrapKind,
+    check_code, wasmi_config,
 };
 use keel_state::MemStore;
 use wasmi::{Caller, Func, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 
 const SENDER: [u8; 32] = [0xd1; 32];
 
-/// The most locals a generated function declares.
-pub const MAX_LOCALS: usize = 8;
+/// The most locals a generated function declares (parameters excluded): below gas v2's
+/// `locals_per_gas` (4), so no function pays the per-call locals charge, which bare wasmi
+/// would not see (Keel meters locals by compiling `nop`s into the function's entry).
+pub const MAX_LOCALS: u32 = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Ty {
@@ -341,16 +343,29 @@ impl Gen<'_, '_> {
         let saved = std::mem::take(&mut self.stack);
         self.depth += 1;
         if self.byte().is_multiple_of(2) {
-            let counter = self.counters + self.depth - 1;
+            // The outer loop counts in a local; a nested one in global 2, which nothing else
+            // writes (so no function needs a fourth local).
+            let (get, set) = if self.depth == 1 {
+                (
+                    format!("local.get {}", self.counters),
+                    format!("local.tee {}", self.counters),
+                )
+            } else {
+                (
+                    "global.get 2".to_string(),
+                    "global.set 2\nglobal.get 2".to_string(),
+                )
+            };
             let n = 1 + self.int(20);
-            self.emit(&format!("i32.const {n}\nlocal.set {counter}\nloop"));
+            let init = set
+                .replace("local.tee", "local.set")
+                .replace("\nglobal.get 2", "");
+            self.emit(&format!("i32.const {n}\n{init}\nloop"));
             for _ in 0..self.int(8) {
                 self.instr();
             }
             self.balance();
-            self.emit(&format!(
-                "local.get {counter}\ni32.const 1\ni32.sub\nlocal.tee {counter}\nbr_if 0\nend"
-            ));
+            self.emit(&format!("{get}\ni32.const 1\ni32.sub\n{set}\nbr_if 0\nend"));
         } else {
             self.emit("block");
             for _ in 0..self.int(8) {
@@ -424,7 +439,8 @@ pub fn generate(u: &mut Unstructured<'_>) -> Generated {
         "(module\n(type $t0 (func (result i32)))\n\
          (import \"keel\" \"set_return\" (func $ret (param i32 i32)))\n\
          (memory (export \"memory\") 1 4)\n\
-         (global (mut i32) (i32.const 7))\n(global (mut i64) (i64.const -3))\n",
+         (global (mut i32) (i32.const 7))\n(global (mut i64) (i64.const -3))\n\
+         (global (mut i32) (i32.const 0))\n",
     );
     // The table: helpers (of both signatures: index 1, 3, ... mismatch type $t0), then nulls.
     wat.push_str(&format!(
@@ -442,11 +458,11 @@ pub fn generate(u: &mut Unstructured<'_>) -> Generated {
          (then (i32.add (i32.const 1) (call $rec (i32.sub (local.get 0) (i32.const 1)))))\n\
          (else (i32.const 0))))\n",
     );
-    // Helpers declare 2 value locals + 2 counters: at most 8 locals.
+    // Helpers declare 2 value locals and a loop counter (loops nest 1 deep in helpers).
     for h in 0..helpers {
         let (params, result) = HELPER_SIGS[h % 2];
         let mut locals: Vec<Ty> = params.to_vec();
-        let declared = [Ty::I32, Ty::I64, Ty::I32, Ty::I32];
+        let declared = [Ty::I32, Ty::I64, Ty::I32];
         let counters = (locals.len() + 2) as u32;
         locals.extend_from_slice(&declared);
         let budget = 4 + u32::from(u.arbitrary::<u8>().unwrap_or(0) % 24);
@@ -472,31 +488,32 @@ pub fn generate(u: &mut Unstructured<'_>) -> Generated {
         }
         let params_s: String = params.iter().map(|p| format!(" {}", p.name())).collect();
         wat.push_str(&format!(
-            "(func $h{h} (param{params_s}) (result {})\n(local i32 i64 i32 i32)\n{})\n",
+            "(func $h{h} (param{params_s}) (result {})\n(local i32 i64 i32)\n{})\n",
             result.name(),
             g.out,
         ));
     }
     let mut names = Vec::new();
     for m in 0..methods {
-        let locals = vec![Ty::I32, Ty::I32, Ty::I64, Ty::I64, Ty::I32, Ty::I32];
+        // Two value locals and the outer loop counter.
+        let locals = vec![Ty::I32, Ty::I64, Ty::I32];
         let budget = 8 + u32::from(u.arbitrary::<u8>().unwrap_or(0) % 56);
-        let mut g = Gen::new(u, locals, 4, 0..helpers, helpers, budget, 2);
+        let mut g = Gen::new(u, locals, 2, 0..helpers, helpers, budget, 2);
         for _ in 0..budget {
             g.instr();
         }
         if !g.dead {
             // Store what is left (the last value) and the locals into the returned bytes.
             if let Some(ty) = g.stack.last().copied() {
-                g.emit(&format!("local.set {}", if ty == Ty::I32 { 0 } else { 2 }));
+                g.emit(&format!("local.set {}", if ty == Ty::I32 { 0 } else { 1 }));
                 g.stack.pop();
             }
             g.balance();
             g.out.push_str(
                 "i32.const 0\nlocal.get 0\ni32.store\n\
-                 i32.const 4\nlocal.get 1\ni32.store\n\
-                 i32.const 8\nlocal.get 2\ni64.store\n\
-                 i32.const 16\nlocal.get 3\ni64.store\n\
+                 i32.const 4\nglobal.get 2\ni32.store\n\
+                 i32.const 8\nlocal.get 1\ni64.store\n\
+                 i32.const 16\nglobal.get 1\ni64.store\n\
                  i32.const 24\nglobal.get 0\ni32.store\n\
                  i32.const 28\nmemory.size\ni32.store\n\
                  i32.const 0\ni32.const 32\ncall $ret\n",
@@ -505,7 +522,7 @@ pub fn generate(u: &mut Unstructured<'_>) -> Generated {
         let body = g.out;
         let name = format!("m{m}");
         wat.push_str(&format!(
-            "(func (export \"{name}\")\n(local i32 i32 i64 i64 i32 i32)\n{body})\n"
+            "(func (export \"{name}\")\n(local i32 i64 i32)\n{body})\n"
         ));
         names.push(name);
     }
@@ -516,13 +533,13 @@ pub fn generate(u: &mut Unstructured<'_>) -> Generated {
     }
 }
 
-/// Gas Keel charges for a call besides the wasm fuel: intrinsic and instantiation.
-fn keel_overhead(gas: &GasSchedule, method: &str, args: &[u8], initial_pages: u64) -> u64 {
+/// Gas Keel charges for a call besides the wasm fuel: intrinsic gas (base and payload bytes)
+/// and instantiation (gas v2: base, initial pages and the module's shape).
+fn keel_overhead(gas: &GasSchedule, method: &str, args: &[u8], shape: &Shape) -> u64 {
     let payload = (method.len() + args.len()) as u64;
     gas.tx_base
         .saturating_add(payload.saturating_mul(gas.tx_byte))
-        .saturating_add(gas.instantiate_base)
-        .saturating_add(gas.memory_pages(initial_pages))
+        .saturating_add(gas.instantiation(shape))
 }
 
 /// What bare wasmi did.
@@ -640,6 +657,15 @@ pub fn run_counted(data: &[u8], stats: &mut Stats) {
         Err(e) => panic!("the generator made invalid WAT: {e}\n{}", generated.wat),
     };
     let config = EngineConfig::default();
+    let lpg = config.gas.locals_per_gas;
+    assert!(
+        lpg == 0 || MAX_LOCALS < lpg,
+        "generated functions would pay the locals charge"
+    );
+    let shape = match check_code(&code, &config) {
+        Ok(info) => info.shape,
+        Err(e) => panic!("Keel rejects a generated module: {e}\n{}", generated.wat),
+    };
     let mut engine = Engine::new(config.clone());
     let mut store = MemStore::new();
     let ctx = BlockContext {
@@ -692,7 +718,7 @@ pub fn run_counted(data: &[u8], stats: &mut Stats) {
     let contract: [u8; 32] = r.receipts[0].return_data.clone().try_into().unwrap();
 
     for method in &generated.methods {
-        let overhead = keel_overhead(&config.gas, method, &[], 1);
+        let overhead = keel_overhead(&config.gas, method, &[], &shape);
         // Plenty of gas, or a limit at or near what the call needs (measured on the bare side
         // first): exactly enough, one unit short, or cut anywhere on the way.
         const PLENTY: u64 = 5_000_000;

@@ -78,7 +78,7 @@ pub use keel_proof::{Hash, Proof};
 pub use changes::ChangeSet;
 pub use error::StateError;
 pub use mem::MemStore;
-pub use overlay::{Checkpoint, Overlay};
+pub use overlay::{Checkpoint, Overlay, Seek, Skipped};
 #[cfg(feature = "rocksdb")]
 pub use store::{FORMAT_VERSION, MAGIC, Scan, Store};
 

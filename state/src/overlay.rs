@@ -153,36 +153,120 @@ impl<S: StateRead> StateRead for Overlay<S> {
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateError> {
+        Ok(self
+            .next_entry_metered(lower, upper, u64::MAX, |_| 0)?
+            .entry)
+    }
+}
+
+/// What [`Overlay::next_entry_metered`] passed over on its way to the entry it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skipped {
+    /// A deletion in the overlay that hid nothing in the base.
+    Tombstone,
+    /// An entry of the base hidden by a deletion in the overlay, with its key and value
+    /// lengths: the base read it in full.
+    Hidden {
+        /// The key's length.
+        key_len: usize,
+        /// The value's length.
+        value_len: usize,
+    },
+}
+
+/// The result of [`Overlay::next_entry_metered`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seek {
+    /// The first entry in range, or `None`: none, or the budget ran out first.
+    pub entry: Option<(Vec<u8>, Vec<u8>)>,
+    /// The sum of the costs of everything skipped.
+    pub spent: u64,
+    /// The budget ran out before the search ended (`entry` is then `None`).
+    pub exhausted: bool,
+    /// Queries made to the base (at most one more than the hidden entries skipped).
+    pub base_queries: u64,
+}
+
+impl<S: StateRead> Overlay<S> {
+    /// [`StateRead::next_entry`], metered: every entry the search passes over costs
+    /// `cost(skipped)`, and the search stops (`exhausted`) as soon as the total would exceed
+    /// `budget`. The base is queried once, plus once after each base entry hidden by a
+    /// deletion; deletions that hide nothing cost no base query. So the work of one call is
+    /// bounded by what its caller can pay, whatever the block has deleted before it.
+    pub fn next_entry_metered(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        budget: u64,
+        mut cost: impl FnMut(Skipped) -> u64,
+    ) -> Result<Seek, StateError> {
+        let mut seek = Seek {
+            entry: None,
+            spent: 0,
+            exhausted: false,
+            base_queries: 0,
+        };
         // An empty or inverted range (a contract's `storage_next` query can be anything) holds
         // nothing; `BTreeMap::range` below would panic on it.
         if range_is_empty(lower, upper) {
-            return Ok(None);
+            return Ok(seek);
         }
+        seek.base_queries += 1;
+        let mut from_base = self.base.next_entry(lower, upper)?;
         let mut lower: Bound<Vec<u8>> = lower.map(<[u8]>::to_vec);
         loop {
             let lo = lower.as_ref().map(Vec::as_slice);
-            let from_base = self.base.next_entry(lo, upper)?;
             let from_writes = self
                 .writes
                 .range::<[u8], _>((lo, upper))
                 .next()
                 .map(|(k, v)| (k.as_slice(), v.as_deref()));
-            match (from_base, from_writes) {
-                (None, None) => return Ok(None),
-                (Some(entry), None) => return Ok(Some(entry)),
-                (base, Some((wk, wv))) => {
-                    if let Some((bk, bv)) = base
-                        && bk.as_slice() < wk
-                    {
-                        return Ok(Some((bk, bv)));
+            let (wk, wv) = match (from_base, from_writes) {
+                (None, None) => return Ok(seek),
+                (Some(entry), None) => {
+                    seek.entry = Some(entry);
+                    return Ok(seek);
+                }
+                (base, Some(w)) => {
+                    if let Some((bk, bv)) = base {
+                        if bk.as_slice() < w.0 {
+                            seek.entry = Some((bk, bv));
+                            return Ok(seek);
+                        }
+                        from_base = Some((bk, bv));
+                    } else {
+                        from_base = None;
                     }
-                    match wv {
-                        Some(v) => return Ok(Some((wk.to_vec(), v.to_vec()))),
-                        // A tombstone hides the base's entry for this key: skip past it.
-                        None => lower = Bound::Excluded(wk.to_vec()),
-                    }
+                    w
+                }
+            };
+            if let Some(v) = wv {
+                seek.entry = Some((wk.to_vec(), v.to_vec()));
+                return Ok(seek);
+            }
+            // A tombstone: skip past it. If it hides the base's next entry, the base is asked
+            // for the one after; otherwise the base's answer still stands.
+            let hidden = from_base
+                .as_ref()
+                .filter(|(bk, _)| bk.as_slice() == wk)
+                .map(|(bk, bv)| Skipped::Hidden {
+                    key_len: bk.len(),
+                    value_len: bv.len(),
+                });
+            let c = cost(hidden.unwrap_or(Skipped::Tombstone));
+            match seek.spent.checked_add(c).filter(|s| *s <= budget) {
+                Some(spent) => seek.spent = spent,
+                None => {
+                    seek.exhausted = true;
+                    return Ok(seek);
                 }
             }
+            let wk = wk.to_vec();
+            if hidden.is_some() {
+                seek.base_queries += 1;
+                from_base = self.base.next_entry(Bound::Excluded(&wk), upper)?;
+            }
+            lower = Bound::Excluded(wk);
         }
     }
 }
