@@ -14,9 +14,10 @@ use keel_testkit::{Outcome, storage_key};
 
 use crate::args::{encode_arg, encode_args, parse_address, parse_hex};
 use crate::block::{ActionSpec, parse_block};
+use crate::chain::Durability;
 use crate::datadir::{DataDir, kit_failure};
 use crate::output::{ReceiptView, hx, print_json};
-use crate::{CallArgs, Cli, Command, Failure, KeyArgs, StateCommand};
+use crate::{CallArgs, Cli, Command, Failure, KeyArgs, StateCommand, out, outln};
 
 /// Exit code for a transaction that ran but did not succeed.
 const TX_FAILED: u8 = 3;
@@ -44,7 +45,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 },
         } => verify(&ctx, &key, &root, &proof, value.as_deref(), &cli.data_dir),
         command => {
-            let mut dd = DataDir::open(&cli.data_dir)?;
+            let how = Durability {
+                sync: cli.sync,
+                accept_rollback: cli.accept_rollback,
+            };
+            let mut dd = DataDir::open(&cli.data_dir, how)?;
             dd.chain.set_gas_limit(cli.gas);
             match command {
                 Command::Deploy {
@@ -147,7 +152,7 @@ fn list_examples(ctx: &Ctx) -> Result<(), Failure> {
         print_json(&json!({ "examples": names }));
     } else {
         for n in names {
-            println!("{n}");
+            outln!("{n}");
         }
     }
     Ok(())
@@ -182,22 +187,22 @@ fn check(ctx: &Ctx, file: &str) -> Result<(), Failure> {
             "problems": problems,
         }));
     } else if let Some(info) = &info {
-        println!("{file}: valid ({} bytes)", code.len());
-        println!("code hash:     {}", hx(&info.code_hash));
-        println!("methods:       {}", info.methods.join(", "));
-        println!(
+        outln!("{file}: valid ({} bytes)", code.len());
+        outln!("code hash:     {}", hx(&info.code_hash));
+        outln!("methods:       {}", info.methods.join(", "));
+        outln!(
             "init:          {}",
             if info.has_init { "yes" } else { "no" }
         );
-        println!(
+        outln!(
             "reentrant:     {}",
             if info.reentrant { "yes" } else { "no" }
         );
-        println!("memory pages:  {}", info.initial_pages);
+        outln!("memory pages:  {}", info.initial_pages);
     } else {
-        println!("{file}: rejected, {} problem(s):", problems.len());
+        outln!("{file}: rejected, {} problem(s):", problems.len());
         for p in &problems {
-            println!("  - {p}");
+            outln!("  - {p}");
         }
     }
     if ok {
@@ -241,10 +246,14 @@ fn deploy(
     let kit = |e| kit_failure(e, &path);
 
     let height = dd.chain.height();
-    let up = dd
-        .chain
-        .execute(sender, Action::Deploy { code })
-        .map_err(kit)?;
+    // The names go into the same commits as the code and the contract.
+    dd.chain.name_next_blocks(Some(&name));
+    let up = dd.chain.execute(sender, Action::Deploy { code });
+    let up = up.map_err(kit);
+    if up.is_err() {
+        dd.chain.name_next_blocks(None);
+    }
+    let up = up?;
     let up_view = ReceiptView::new(&up, None);
     dd.chain.advance(1);
     if !up.is_success() {
@@ -254,7 +263,6 @@ fn deploy(
     let code_hash: [u8; 32] = up
         .decode()
         .map_err(|e| Failure::new(format!("unexpected deploy return data: {e}")))?;
-    dd.name_code(&code_hash, &name);
     let salt = match salt {
         Some(s) => s,
         None => dd.chain.nonce(sender).map_err(kit)?.to_le_bytes().to_vec(),
@@ -276,12 +284,11 @@ fn deploy(
         let a: [u8; 32] = inst
             .decode()
             .map_err(|e| Failure::new(format!("unexpected instantiate return data: {e}")))?;
-        dd.name_contract(&a, &name);
         Some(a)
     } else {
         None
     };
-    dd.save_meta()?;
+    dd.chain.name_next_blocks(None);
     if ctx.json {
         print_json(&json!({
             "name": name,
@@ -293,13 +300,13 @@ fn deploy(
             "root": hx(&dd.chain.root()),
         }));
     } else {
-        print!("{}", up_view.human(0));
-        print!("{}", inst_view.human(0));
-        println!("code hash: {}", hx(&code_hash));
+        out!("{}", up_view.human(0));
+        out!("{}", inst_view.human(0));
+        outln!("code hash: {}", hx(&code_hash));
         if let Some(a) = address {
-            println!("address:   {}", hx(&a));
+            outln!("address:   {}", hx(&a));
         }
-        println!(
+        outln!(
             "root:      {} (version {})",
             hx(&dd.chain.root()),
             dd.chain.version()
@@ -325,9 +332,9 @@ fn emit_receipts(ctx: &Ctx, views: &[ReceiptView], dd: &DataDir, extra: Option<V
         print_json(&v);
     } else {
         for r in views {
-            print!("{}", r.human(0));
+            out!("{}", r.human(0));
         }
-        println!(
+        outln!(
             "root: {} (version {})",
             hx(&dd.chain.root()),
             dd.chain.version()
@@ -345,13 +352,13 @@ fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), F
     let out = if commit {
         let o = dd
             .chain
-            .call(sender, contract, &c.method, Raw(args))
+            .call(sender, contract, &c.method, args)
             .map_err(kit)?;
         dd.chain.advance(1);
         o
     } else {
         dd.chain
-            .simulate(sender, contract, &c.method, Raw(args))
+            .simulate(sender, contract, &c.method, args)
             .map_err(kit)?
     };
     let view = ReceiptView::new(&out, c.decode.as_deref());
@@ -360,18 +367,6 @@ fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), F
         Ok(())
     } else {
         Err(tx_failure(&out))
-    }
-}
-
-/// Already-encoded arguments.
-struct Raw(Vec<u8>);
-
-impl Encode for Raw {
-    fn size_hint(&self) -> usize {
-        self.0.len()
-    }
-    fn encode_to<T: parity_scale_codec::Output + ?Sized>(&self, dest: &mut T) {
-        dest.write(&self.0);
     }
 }
 
@@ -520,15 +515,15 @@ fn run_block(ctx: &Ctx, dd: &mut DataDir, file: &Path) -> Result<(), Failure> {
             "root": hx(&dd.chain.root()),
         }));
     } else {
-        println!(
+        outln!(
             "block {height} (timestamp {timestamp}): {} transaction(s), {failed} failed",
             views.len()
         );
         for (i, v) in views.iter().enumerate() {
-            println!("[{i}]");
-            print!("{}", v.human(2));
+            outln!("[{i}]");
+            out!("{}", v.human(2));
         }
-        println!(
+        outln!(
             "root: {} (version {})",
             hx(&dd.chain.root()),
             dd.chain.version()
@@ -581,8 +576,36 @@ fn state(ctx: &Ctx, dd: &DataDir, cmd: StateCommand) -> Result<(), Failure> {
                     &json!({ "version": v, "root": hx(&r), "next_height": dd.chain.height() }),
                 );
             } else {
-                println!("version: {v}");
-                println!("root:    {}", hx(&r));
+                outln!("version: {v}");
+                outln!("root:    {}", hx(&r));
+            }
+        }
+        StateCommand::Check => {
+            let store = dd.chain.store();
+            let pb = ctx.progress(store.check_estimate().max(1));
+            pb.set_message("checking the tree, then every value");
+            let report = store.check(&mut |done, total| {
+                pb.set_length(total.max(1));
+                pb.set_position(done);
+            });
+            pb.finish_and_clear();
+            let report = report.map_err(|e| crate::datadir::state_failure(e, &dd.path))?;
+            if ctx.json {
+                print_json(&json!({
+                    "ok": true,
+                    "version": report.version,
+                    "root": hx(&report.root),
+                    "groups": report.groups,
+                    "entries": report.entries,
+                }));
+            } else {
+                outln!(
+                    "ok: version {} (root {}): {} tree nodes and {} values agree with the root",
+                    report.version,
+                    hx(&report.root),
+                    report.groups,
+                    report.entries
+                );
             }
         }
         StateCommand::Get(k) => {
@@ -597,13 +620,13 @@ fn state(ctx: &Ctx, dd: &DataDir, cmd: StateCommand) -> Result<(), Failure> {
                     "version": dd.chain.version(),
                 }));
             } else {
-                println!("key:   {}", hx(&key));
+                outln!("key:   {}", hx(&key));
                 match &value {
-                    Some(v) => println!("value: {}", hx(v)),
-                    None => println!("value: (absent)"),
+                    Some(v) => outln!("value: {}", hx(v)),
+                    None => outln!("value: (absent)"),
                 }
                 if let Some(d) = decoded {
-                    println!("decoded: {d}");
+                    outln!("decoded: {d}");
                 }
             }
         }
@@ -624,16 +647,16 @@ fn state(ctx: &Ctx, dd: &DataDir, cmd: StateCommand) -> Result<(), Failure> {
                     "verified": verified,
                 }));
             } else {
-                println!("key:     {}", hx(&key));
+                outln!("key:     {}", hx(&key));
                 match &value {
-                    Some(v) => println!("value:   {}", hx(v)),
-                    None => println!("value:   (absent)"),
+                    Some(v) => outln!("value:   {}", hx(v)),
+                    None => outln!("value:   (absent)"),
                 }
-                println!("version: {version}");
-                println!("root:    {}", hx(&root));
-                println!("depth:   {}", proof.siblings.len());
-                println!("proof:   {proof_hex}");
-                println!(
+                outln!("version: {version}");
+                outln!("root:    {}", hx(&root));
+                outln!("depth:   {}", proof.siblings.len());
+                outln!("proof:   {proof_hex}");
+                outln!(
                     "verified against the root: {}",
                     if verified { "yes" } else { "NO" }
                 );
@@ -684,8 +707,8 @@ fn verify(
         }));
     } else {
         match &result {
-            Ok(()) => println!("valid: {claim} under root {}", hx(&root)),
-            Err(e) => println!("INVALID: {claim}: {e}"),
+            Ok(()) => outln!("valid: {claim} under root {}", hx(&root)),
+            Err(e) => outln!("INVALID: {claim}: {e}"),
         }
     }
     result.map_err(|e| Failure::new(format!("proof does not verify: {e}")))
@@ -704,20 +727,19 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
         .ok_or_else(|| Failure::new("the token example is not built into this binary"))?;
 
     if !ctx.json {
-        println!(
+        outln!(
             "Keel demo: data dir {}, {blocks} blocks × {txs} transfers between {accounts} accounts",
             dd.path.display()
         );
     }
     let t0 = Instant::now();
-    let address = dd.chain.deploy(alice, token, ()).map_err(kit)?;
+    dd.chain.name_next_blocks(Some("token"));
+    let deployed = deploy_token(dd, alice, token).map_err(kit);
+    dd.chain.name_next_blocks(None);
+    let address = deployed?;
     dd.chain.advance(2);
-    let code_hash = keel_engine::code_hash(token);
-    dd.name_code(&code_hash, "token");
-    dd.name_contract(&address, "token");
-    dd.save_meta()?;
     if !ctx.json {
-        println!(
+        outln!(
             "deployed token at {} in {:.1} ms",
             hx(&address),
             t0.elapsed().as_secs_f64() * 1e3
@@ -760,7 +782,7 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
         )));
     }
     if !ctx.json {
-        println!(
+        outln!(
             "minted to {accounts} accounts in one block, root {}",
             hx(&dd.chain.root())
         );
@@ -797,6 +819,10 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
             });
             *nonce += 1;
         }
+        if crate::output::stdout_closed() {
+            // Nobody reads the output any more: stop (main exits with the broken-pipe status).
+            break;
+        }
         let height = dd.chain.height();
         let t = Instant::now();
         let receipts = dd.chain.execute_block(&block).map_err(kit)?;
@@ -824,7 +850,7 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
                 "gas": gas.to_string(), "seconds": dt, "root": root,
             }));
         } else {
-            pb.suspend(|| println!("{line}"));
+            pb.suspend(|| outln!("{line}"));
         }
     }
     pb.finish_and_clear();
@@ -843,10 +869,10 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
             "root": root,
         }));
     } else {
-        println!(
+        outln!(
             "total: {total_txs} transfers ({failed} failed) in {exec_time:.2} s: {tps:.0} tx/s, gas {total_gas}"
         );
-        println!("final root: {root} (version {})", dd.chain.version());
+        outln!("final root: {root} (version {})", dd.chain.version());
     }
     if failed > 0 {
         return Err(Failure::new(format!(
@@ -854,6 +880,43 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
         )));
     }
     Ok(())
+}
+
+/// Uploads and instantiates the token (two blocks at the same height, salt: alice's nonce).
+fn deploy_token(
+    dd: &mut DataDir,
+    alice: [u8; 32],
+    token: &[u8],
+) -> Result<[u8; 32], keel_testkit::Error> {
+    let up = dd.chain.execute(
+        alice,
+        Action::Deploy {
+            code: token.to_vec(),
+        },
+    )?;
+    if !up.is_success() {
+        return Err(keel_testkit::Error::Engine(format!(
+            "demo setup: upload failed: {}",
+            up.status_text()
+        )));
+    }
+    let code_hash: [u8; 32] = up.decode()?;
+    let salt = dd.chain.nonce(alice)?.to_le_bytes().to_vec();
+    let inst = dd.chain.execute(
+        alice,
+        Action::Instantiate {
+            code_hash,
+            salt,
+            args: ().encode(),
+        },
+    )?;
+    if !inst.is_success() {
+        return Err(keel_testkit::Error::Engine(format!(
+            "demo setup: instantiate failed: {}",
+            inst.status_text()
+        )));
+    }
+    inst.decode()
 }
 
 /// `keel bench`: the quick benchmark suite of keel-benches, with a progress bar. It works in
@@ -897,12 +960,10 @@ fn bench(ctx: &Ctx) -> Result<(), Failure> {
         print_json(&Value::Array(rows));
     } else {
         if cfg!(debug_assertions) {
-            println!(
-                "note: a debug build of keel; build with --release for representative figures"
-            );
+            outln!("note: a debug build of keel; build with --release for representative figures");
         }
         for m in &results {
-            println!("{m}");
+            outln!("{m}");
         }
     }
     Ok(())

@@ -6,10 +6,12 @@
 
 mod args;
 mod block;
+mod chain;
 mod commands;
 mod datadir;
 mod output;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,6 +47,21 @@ pub struct Cli {
     /// Gas limit per transaction.
     #[arg(long, global = true, default_value_t = keel_testkit::DEFAULT_GAS_LIMIT, value_name = "GAS")]
     pub gas: u64,
+    /// fsync every commit, so that what keel reports committed survives a power loss (two
+    /// fsyncs per block). `off` keeps commits safe against crashes of keel only.
+    #[arg(
+        long,
+        global = true,
+        default_value = "on",
+        value_name = "on|off",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub sync: bool,
+    /// Open a data dir that holds an earlier version than it acknowledged (its write-ahead
+    /// log lost commits) and continue from the version it holds.
+    #[arg(long, global = true)]
+    pub accept_rollback: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -126,6 +143,9 @@ pub struct CallArgs {
 pub enum StateCommand {
     /// Print the latest version and state root.
     Root,
+    /// Check the whole latest state: every tree node and every value against the root;
+    /// report the first inconsistency.
+    Check,
     /// Print the value at a key.
     Get(KeyArgs),
     /// Print a Merkle proof of a key's value (or absence) against the latest root.
@@ -167,7 +187,8 @@ pub struct KeyArgs {
 pub struct Failure {
     /// What went wrong.
     pub message: String,
-    /// The process exit code (1: error; 3: a transaction did not succeed; 4: check rejected).
+    /// The process exit code (1: error; 3: a transaction did not succeed; 4: check rejected;
+    /// 5: the data dir was rolled back).
     pub code: u8,
 }
 
@@ -207,7 +228,10 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("error: internal error (a bug in keel, please report it): {msg}{at}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: internal error (a bug in keel, please report it): {msg}{at}"
+        );
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -219,15 +243,26 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
-    match commands::run(cli) {
+    let result = commands::run(cli);
+    match output::stdout_failure() {
+        // The reader of stdout went away (`keel ... | head -1`): end quietly, as a process
+        // ended by SIGPIPE would.
+        Some(None) => return ExitCode::from(output::BROKEN_PIPE),
+        Some(Some(why)) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write the output: {why}");
+            return ExitCode::from(1);
+        }
+        None => {}
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            if json {
-                let v = serde_json::json!({ "error": f.message, "exit_code": f.code });
-                eprintln!("{v}");
+            let line = if json {
+                serde_json::json!({ "error": f.message, "exit_code": f.code }).to_string()
             } else {
-                eprintln!("error: {}", f.message);
-            }
+                format!("error: {}", f.message)
+            };
+            let _ = writeln!(std::io::stderr(), "{line}");
             ExitCode::from(f.code)
         }
     }

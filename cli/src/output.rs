@@ -1,10 +1,73 @@
-//! Output: receipts and values as human text or JSON.
+//! Output: receipts and values as human text or JSON, and stdout that may be closed.
+//!
+//! All of stdout goes through [`write_out`] (the `outln!`/`out!` macros). When the reader
+//! goes away (`keel ... | head -1`), the write fails with a broken pipe: from then on output
+//! is dropped, long commands stop early, and `keel` exits quietly with [`BROKEN_PIPE`], the
+//! status a shell reports for a process ended by SIGPIPE.
+
+use std::io::Write;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use keel_engine::Status;
 use keel_testkit::Outcome;
+
+/// Exit status when stdout was closed: 128 + SIGPIPE (13).
+pub const BROKEN_PIPE: u8 = 141;
+
+/// The first failed write to stdout: its kind and message.
+static STDOUT_FAILED: OnceLock<(std::io::ErrorKind, String)> = OnceLock::new();
+
+/// Writes to stdout; after a failed write (a closed pipe, a full disk) later output is
+/// dropped, and [`stdout_failure`] tells what happened.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    if STDOUT_FAILED.get().is_some() {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        let _ = STDOUT_FAILED.set((e.kind(), e.to_string()));
+    }
+}
+
+/// Whether writing to stdout has failed (output is being dropped).
+pub fn stdout_closed() -> bool {
+    STDOUT_FAILED.get().is_some()
+}
+
+/// Why writing to stdout failed: `None` if it has not, or if its reader closed it (a broken
+/// pipe, which is not an error); else the message.
+pub fn stdout_failure() -> Option<Option<String>> {
+    STDOUT_FAILED
+        .get()
+        .map(|(kind, msg)| (*kind != std::io::ErrorKind::BrokenPipe).then(|| msg.clone()))
+}
+
+/// Writes one line to stderr, ignoring failures (there is nowhere else to report them).
+pub fn warn(line: &str) {
+    let _ = writeln!(std::io::stderr(), "warning: {line}");
+}
+
+/// `println!` through [`write_out`].
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::output::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` through [`write_out`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_out(format_args!($($arg)*))
+    };
+}
 
 /// Hex with a `0x` prefix.
 pub fn hx(b: &[u8]) -> String {
@@ -142,7 +205,7 @@ impl ReceiptView {
 
 /// Prints a JSON value on stdout.
 pub fn print_json(v: &Value) {
-    println!(
+    crate::outln!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
     );

@@ -308,6 +308,34 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Compiles every deployed module in `state` that the cache does not hold yet; returns how
+    /// many were compiled. For nodes at startup, so that no block after it compiles anything.
+    pub(crate) fn preload(&self, state: &impl StateRead) -> Result<usize, Abort> {
+        use std::ops::Bound;
+        let mut compiled = 0;
+        let mut lower = vec![0x05];
+        let upper = [0x06];
+        let mut bound = Bound::Included(lower.as_slice());
+        while let Some((key, _)) = state
+            .next_entry(bound, Bound::Excluded(&upper))
+            .map_err(Abort::Store)?
+        {
+            let hash: Hash = key
+                .get(1..)
+                .and_then(|h| h.try_into().ok())
+                .ok_or(Abort::Internal("malformed code-metadata key in state"))?;
+            if self.cache_get(&hash).is_none() {
+                self.module(state, &hash)?;
+                compiled += 1;
+            }
+            lower = key;
+            bound = Bound::Excluded(lower.as_slice());
+        }
+        Ok(compiled)
+    }
+}
+
 /// The number of functions (imported and defined) a module declares, read from its section
 /// headers (for the pool's accounting; 0 for anything unreadable).
 fn scan_functions(code: &[u8]) -> u32 {
@@ -652,7 +680,7 @@ pub(crate) fn run_call(
     }
 }
 
-fn engine_error(abort: Abort) -> EngineError {
+pub(crate) fn engine_error(abort: Abort) -> EngineError {
     match abort {
         Abort::Store(e) => EngineError::State(e),
         Abort::Internal(m) => EngineError::Internal(m.to_string()),

@@ -142,6 +142,14 @@ impl Engine {
         }
     }
 
+    /// Compiles every module deployed in `state` that this engine has not loaded yet, and
+    /// returns how many it compiled. A node calls it once at startup, before executing blocks:
+    /// afterwards no transaction makes this engine compile anything it did not pay a `Deploy`
+    /// for. Without it, each module compiles on its first use instead (same gas either way).
+    pub fn preload<S: StateRead>(&self, state: &S) -> Result<usize, EngineError> {
+        self.shared.preload(state).map_err(exec::engine_error)
+    }
+
     /// Validates `code` exactly as `Deploy` would, without deploying it. Its compile goes to
     /// a scratch wasmi engine that is replaced as it fills, so any number of checks keeps the
     /// engine's memory bounded.

@@ -599,3 +599,25 @@ fn failed_growth_and_tiny_bulk_operations_pay_their_fixed_cost() {
     );
     assert_eq!(tgrow - empty, 100 * (u64::from(g.op_grow) + 2));
 }
+
+#[test]
+fn after_preload_no_transaction_compiles_anything() {
+    let mut c = Chain::new();
+    let token = c.deploy("token", 1_000u64.to_le_bytes().to_vec());
+    let proxy = c.deploy("proxy", vec![]);
+    let mut fresh = Chain::with_config(EngineConfig::default());
+    fresh.store = c.store.clone();
+    fresh.nonces = c.nonces.clone();
+    assert_eq!(fresh.engine.preload(&fresh.store).unwrap(), 2);
+    assert_eq!(fresh.engine.preload(&fresh.store).unwrap(), 0, "idempotent");
+    let compiles = fresh.engine.stats().compiles;
+    let r = fresh.call(ALICE, token, "transfer", transfer_args(BOB, 1));
+    assert_eq!(r.status, Status::Success);
+    let mut input = token.to_vec();
+    input.extend_from_slice(b"balance");
+    assert_eq!(
+        fresh.call(ALICE, proxy, "proxy", input).status,
+        Status::Success
+    );
+    assert_eq!(fresh.engine.stats().compiles, compiles);
+}

@@ -35,7 +35,7 @@
 //! | `values` | `key_hash (32) ‖ version (8)` | SCALE `Option<Vec<u8>>` (`None` = deleted at that version) |
 //! | `latest` | raw key | SCALE `Vec<u8>` |
 //! | `stale` | `since (8) ‖ 0x00` / `since (8) ‖ 0x01` | SCALE list of the node keys made stale at `since` / of the key hashes changed at `since` |
-//! | `meta` | `magic`, `format`, `latest`, `oldest`, `root/ ‖ version (8)` | SCALE |
+//! | `meta` | `magic`, `format`, `latest`, `oldest`, `root/ ‖ version (8)`; `app/ ‖ key` | SCALE; the embedder's raw bytes |
 //!
 //! A commit is one `WriteBatch` (WAL on) holding the new groups, the stale-index entries, the
 //! latest and versioned values and the new `latest` version and root: a crash leaves the
@@ -44,8 +44,10 @@
 //! 4,400 groups) are kept in RAM with their binary hashes, so proofs rehash only the bottom
 //! groups. Each column family's entries are added to the batch in key order.
 //!
-//! **Creation** is atomic too: the database is made in a staging dir beside the data dir
-//! (column families, magic, format, genesis root group, WAL fsynced) and renamed into place.
+//! **Creation** is atomic too, and race-free: each creator makes the database in its own
+//! staging dir beside the data dir (column families, magic, format, genesis root group,
+//! flushed and fsynced) and renames it into place; a creator that loses the race uses the
+//! winner's store.
 //!
 //! **Pruning.** `prune(up_to)` first records `oldest = up_to` (older versions then answer
 //! `VersionUnavailable`), then walks the stale index in version order up to `up_to`: each
@@ -55,8 +57,11 @@
 //! every later version). An interrupted prune resumes on the next call.
 //!
 //! **Opening.** `meta` holds a magic string and a format version written at creation; a dir
-//! without them, or without the column families, is `Foreign`; a newer format is
-//! `NewerFormat`; anything read from disk that fails to decode is `Corrupted`.
+//! without them, or without the column families, is `Foreign` unless something marks it as a
+//! Keel store (then `Damaged`); a newer format is `NewerFormat`; anything read from disk that
+//! fails to decode is `Corrupted`. The open also checks the version range, the top of the
+//! tree and a sample of values (`Damaged`), and the acknowledgement file (`RolledBack`):
+//! ARCHITECTURE.md, "Data-dir integrity".
 //!
 //! [`MemStore`] runs the same tree code over an in-memory node map (the internal `NodeReader`
 //! trait is the seam), with the same versions, `get_at` and `prune`;
@@ -76,11 +81,11 @@ pub use keel_proof as proof;
 pub use keel_proof::{Hash, Proof};
 
 pub use changes::ChangeSet;
-pub use error::StateError;
+pub use error::{DamagedPart, StateError};
 pub use mem::MemStore;
 pub use overlay::{Checkpoint, Overlay, Seek, Skipped};
 #[cfg(feature = "rocksdb")]
-pub use store::{FORMAT_VERSION, MAGIC, Scan, Store};
+pub use store::{ACK_FILE, CheckReport, FORMAT_VERSION, MAGIC, OpenOptions, Scan, Store};
 
 use core::ops::Bound;
 

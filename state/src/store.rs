@@ -1,8 +1,19 @@
 //! [`Store`]: the persistent state store on RocksDB (feature `rocksdb`).
+//!
+//! Besides the tree and the values, a data dir holds two things this module owns: the `meta`
+//! column family (magic, format, version range, roots, and the embedder's own metadata under
+//! `app/`), and the acknowledgement file [`ACK_FILE`], which records the latest version a
+//! commit returned for, outside RocksDB's write-ahead log, so that an open at an earlier
+//! version is noticed ([`StateError::RolledBack`]) instead of passing silently. The open
+//! checks and their contract are in ARCHITECTURE.md ("Data-dir integrity").
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use keel_proof::{Hash, Proof, key_hash, value_hash};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
@@ -11,8 +22,9 @@ use rocksdb::{
     DBRawIterator, ErrorKind, Options, WriteBatch, WriteOptions,
 };
 
-use crate::tree::{self, Group, NodeKey, NodeReader, Table};
-use crate::{ChangeSet, StateError, StateRead, StateStore, Version, bounds_empty};
+use crate::error::DamagedPart;
+use crate::tree::{self, Group, NodeKey, NodeReader, Slot, Table, hex_short};
+use crate::{ChangeSet, Entry, StateError, StateRead, StateStore, Version, bounds_empty};
 
 /// Column family of group nodes: `NodeKey::encode` → `Group::encode`.
 const CF_NODES: &str = "nodes";
@@ -39,11 +51,38 @@ const META_LATEST: &[u8] = b"latest";
 const META_OLDEST: &[u8] = b"oldest";
 /// `META_ROOT ‖ version (u64 BE)` → SCALE `[u8; 32]`: the root of that version.
 const META_ROOT: &[u8] = b"root/";
+/// `META_APP ‖ key` → raw bytes: the embedder's own metadata
+/// ([`Store::commit_with_metadata`]). Not part of any root, not versioned.
+const META_APP: &[u8] = b"app/";
 
 /// Identifies a Keel state store.
 pub const MAGIC: &[u8] = b"keel-state-store";
-/// The on-disk format this build writes and the newest it reads.
+/// The on-disk format this build writes and the newest it reads. The `app/` metadata and the
+/// acknowledgement file are additive: a build that does not know them opens the store and
+/// ignores them.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The acknowledgement file inside the data dir: two 80-byte slots, each
+/// `b"KEELACK1" ‖ version (u64 BE) ‖ root (32) ‖ MANIFEST number (u64 BE) ‖ MANIFEST length
+/// (u64 BE) ‖ blake3(the first 64 bytes)[..16]`. Version `v` is written to slot `v % 2`, so a
+/// torn write leaves the other slot (`v - 1`) whole; the valid slot with the higher version is
+/// the acknowledged one. The MANIFEST fields record how long the live MANIFEST was known to be
+/// (as of the commit before): RocksDB cannot tell a MANIFEST cut at a record boundary from a
+/// shorter one, so the open compares.
+pub const ACK_FILE: &str = "KEEL-ACK";
+const ACK_MAGIC: &[u8; 8] = b"KEELACK1";
+const ACK_SLOT: usize = 80;
+
+/// A staging dir untouched for this long is the leftover of a killed creation: creation is a
+/// fraction of a second.
+const STALE_STAGING: Duration = Duration::from_secs(600);
+
+/// Open checks the first `SAMPLE_HEAD` latest entries against the tree and the versioned
+/// values; in a bigger store also the last `SAMPLE_TAIL` and up to `SAMPLE_SPREAD` found by
+/// seeking to evenly spaced keys between the first and the last.
+const SAMPLE_HEAD: usize = 64;
+const SAMPLE_TAIL: usize = 16;
+const SAMPLE_SPREAD: u128 = 32;
 
 const STALE_NODE: u8 = 0;
 const STALE_VALUES: u8 = 1;
@@ -55,12 +94,75 @@ const CACHE_DEPTH: usize = 3;
 /// Stale-index entries deleted per write batch while pruning.
 const PRUNE_CHUNK: usize = 50_000;
 
+/// How to open a [`Store`]: `Store::open(path)` is `OpenOptions::new().open(path)`.
+///
+/// ```
+/// use keel_state::{OpenOptions, StateStore};
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = OpenOptions::new().sync(true).open(dir.path()).unwrap();
+/// assert_eq!(store.version(), 0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    sync: bool,
+    accept_rollback: bool,
+}
+
+impl OpenOptions {
+    /// The defaults: no fsync per commit, and a rollback is an error.
+    pub fn new() -> OpenOptions {
+        OpenOptions::default()
+    }
+
+    /// Whether each commit fsyncs the write-ahead log and then the acknowledgement file
+    /// (default `false`; see [`Store::set_sync`]).
+    pub fn sync(&mut self, on: bool) -> &mut OpenOptions {
+        self.sync = on;
+        self
+    }
+
+    /// Whether a store that holds an earlier version than it acknowledged opens anyway
+    /// (default `false`: [`StateError::RolledBack`]). When it does, [`Store::rolled_back`]
+    /// tells which version was acknowledged, and the acknowledgement is reset to the version
+    /// found, so the next open is clean. Also resets an unreadable acknowledgement file.
+    pub fn accept_rollback(&mut self, on: bool) -> &mut OpenOptions {
+        self.accept_rollback = on;
+        self
+    }
+
+    /// Opens the store in `path`, creating it (and the dir) if the dir is absent or empty.
+    ///
+    /// Errors: `Locked` if another process (or another `Store` in this one) has it open;
+    /// `Foreign` if the dir holds something that is not a Keel store; `NewerFormat` if it was
+    /// written by a newer format; `Damaged` if it is a Keel store with a damaged file or
+    /// inconsistent records; `RolledBack` if it is whole but older than the version it last
+    /// acknowledged; `Io` on disk or permission failures.
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<Store, StateError> {
+        open(path.as_ref(), self)
+    }
+}
+
+/// What [`Store::check`] verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// The version checked (the latest).
+    pub version: Version,
+    /// Its root, which every group hash and every value was checked against.
+    pub root: Hash,
+    /// Group nodes walked.
+    pub groups: u64,
+    /// Latest entries checked (each against the tree and its versioned value).
+    pub entries: u64,
+}
+
 /// The persistent, versioned, provable state store, embedded in a data dir.
 ///
 /// One commit is one RocksDB `WriteBatch` written with the WAL on: after a crash, the store
 /// reopens at the last committed version, whole. By default the WAL is not fsynced per
 /// commit (a process crash loses nothing acknowledged; a power loss may lose the most recent
-/// versions but never leaves a partial one); see [`Store::set_sync`].
+/// versions but never leaves a partial one); see [`Store::set_sync`]. Every commit is then
+/// recorded in the acknowledgement file ([`ACK_FILE`]), and an open that finds an earlier
+/// version than the one recorded fails with [`StateError::RolledBack`].
 ///
 /// ```
 /// use keel_state::{ChangeSet, StateRead, StateStore, Store};
@@ -83,6 +185,12 @@ pub struct Store {
     oldest: Version,
     root: Hash,
     sync: bool,
+    /// The acknowledgement file, open for writing (`None` only while opening).
+    ack: Option<File>,
+    /// The version acknowledged before a rollback that this open accepted.
+    rolled_back: Option<Version>,
+    /// The live MANIFEST's number and length when last looked at (see [`ACK_FILE`]).
+    manifest_seen: (u64, u64),
     /// The latest version's top groups (see [`CACHE_DEPTH`]) with their summary tables.
     cache: HashMap<NodeKey, Cached>,
 }
@@ -97,15 +205,82 @@ impl std::fmt::Debug for Store {
     }
 }
 
+fn is_lock_error(msg: &str) -> bool {
+    msg.contains("While lock file") || msg.contains("lock hold by current process")
+}
+
 fn db_err(e: rocksdb::Error) -> StateError {
     let msg = e.to_string();
-    if msg.contains("While lock file") || msg.contains("lock hold by current process") {
+    if is_lock_error(&msg) {
         return StateError::Locked { path: msg };
     }
     match e.kind() {
         ErrorKind::Corruption => StateError::Corrupted(msg),
         _ => StateError::Io(msg),
     }
+}
+
+/// Which file a RocksDB error message is about, if it names one.
+fn damaged_part(msg: &str) -> Option<DamagedPart> {
+    // RocksDB adds "The file MANIFEST-… may be corrupted" to errors met while applying the
+    // MANIFEST, such as a damaged table file: the table file is named first.
+    if msg.contains("CURRENT") {
+        Some(DamagedPart::Current)
+    } else if msg.contains(".sst") || msg.contains("block checksum") {
+        Some(DamagedPart::Table)
+    } else if msg.contains("MANIFEST") || msg.contains("descriptor") {
+        Some(DamagedPart::Manifest)
+    } else if msg.contains(".log") || msg.contains("WAL") || msg.contains("log record") {
+        Some(DamagedPart::Wal)
+    } else {
+        None
+    }
+}
+
+/// Whether `path` shows signs of being a Keel store even if RocksDB cannot read it: our
+/// acknowledgement file, or a RocksDB OPTIONS file that lists Keel's column families.
+fn keel_evidence(path: &Path) -> bool {
+    if path.join(ACK_FILE).exists() {
+        return true;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        e.file_name().to_string_lossy().starts_with("OPTIONS-")
+            && std::fs::read_to_string(e.path()).is_ok_and(|text| {
+                CFS.iter()
+                    .all(|cf| text.contains(&format!("[CFOptions \"{cf}\"]")))
+            })
+    })
+}
+
+/// The error for a RocksDB failure while opening the data dir at `path`.
+fn open_error(e: rocksdb::Error, path: &Path) -> StateError {
+    let msg = e.to_string();
+    let shown = path.display().to_string();
+    if is_lock_error(&msg) {
+        return StateError::Locked { path: shown };
+    }
+    let part = damaged_part(&msg);
+    // A file that RocksDB's own records name but cannot find is damage, not an I/O failure.
+    let missing_file = matches!(e.kind(), ErrorKind::IOError | ErrorKind::NotFound)
+        && msg.contains("No such file")
+        && part.is_some();
+    if matches!(e.kind(), ErrorKind::Corruption) || missing_file {
+        if keel_evidence(path) {
+            return StateError::Damaged {
+                path: shown,
+                part: part.unwrap_or(DamagedPart::Unknown),
+                detail: msg,
+            };
+        }
+        return StateError::Foreign {
+            path: shown,
+            detail: format!("RocksDB files that do not open ({msg})"),
+        };
+    }
+    StateError::Io(format!("cannot open {shown}: {msg}"))
 }
 
 fn decode<T: Decode>(bytes: &[u8], what: &str) -> Result<T, StateError> {
@@ -116,6 +291,12 @@ fn decode<T: Decode>(bytes: &[u8], what: &str) -> Result<T, StateError> {
 fn root_key(version: Version) -> Vec<u8> {
     let mut k = META_ROOT.to_vec();
     k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+fn app_key(key: &[u8]) -> Vec<u8> {
+    let mut k = META_APP.to_vec();
+    k.extend_from_slice(key);
     k
 }
 
@@ -133,10 +314,48 @@ fn stale_key(since: Version, tag: u8) -> [u8; 9] {
     k
 }
 
+/// The key of the child group at slot `n` of the group at `parent`, written at `version`.
+fn child_key(parent: &NodeKey, n: usize, version: Version) -> Result<NodeKey, StateError> {
+    let enc = parent.encode();
+    let len = enc[8] as usize;
+    let mut packed = enc[9..].to_vec();
+    let n = (n & 0x0f) as u8;
+    if len.is_multiple_of(2) {
+        packed.push(n << 4);
+    } else if let Some(last) = packed.last_mut() {
+        *last |= n;
+    }
+    let mut out = version.to_be_bytes().to_vec();
+    out.push(enc[8] + 1);
+    out.extend_from_slice(&packed);
+    NodeKey::decode(&out)
+}
+
+/// Whether the key hash `kh` belongs in slot `n` of the group at `key`: its first nibbles are
+/// the group's path, then `n`.
+fn leaf_in_place(key: &NodeKey, n: usize, kh: &Hash) -> bool {
+    let enc = key.encode();
+    let len = enc[8] as usize;
+    let packed = &enc[9..];
+    (0..len).all(|d| {
+        let b = packed[d / 2];
+        let p = if d.is_multiple_of(2) {
+            b >> 4
+        } else {
+            b & 0x0f
+        };
+        tree::nibble(kh, d) == p as usize
+    }) && tree::nibble(kh, len) == n
+}
+
 fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
     let mut db = Options::default();
     db.set_max_background_jobs(2);
     db.set_keep_log_file_num(4);
+    // The MANIFEST records which WALs are live, and an open checks that they exist: a
+    // MANIFEST cut short before a flush's record (whose WAL was then deleted) is an error,
+    // not an open that silently lacks that flush's table files.
+    db.set_track_and_verify_wals_in_manifest(true);
     let cache = Cache::new_lru_cache(256 << 20);
     let cfs = CFS
         .iter()
@@ -180,10 +399,220 @@ impl Cached {
 /// A change with its key hash.
 type Row<'a> = (Hash, &'a [u8], Option<&'a [u8]>);
 
-/// Creates a new store at `path` (absent or an empty dir) atomically: the database is built
-/// in a staging dir beside it, with its column families and genesis metadata written (WAL
-/// fsynced), then renamed into place. A crash during creation leaves no half-made store at
-/// `path`, only a staging dir that the next creation removes.
+// ------------------------------------------------------------------ acknowledgement file
+
+/// One slot of the acknowledgement file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct AckRecord {
+    version: Version,
+    root: Hash,
+    /// The live MANIFEST's number (0: unknown) and a length it was known to have.
+    manifest: (u64, u64),
+}
+
+fn ack_slot(r: &AckRecord) -> [u8; ACK_SLOT] {
+    let mut s = [0u8; ACK_SLOT];
+    s[..8].copy_from_slice(ACK_MAGIC);
+    s[8..16].copy_from_slice(&r.version.to_be_bytes());
+    s[16..48].copy_from_slice(&r.root);
+    s[48..56].copy_from_slice(&r.manifest.0.to_be_bytes());
+    s[56..64].copy_from_slice(&r.manifest.1.to_be_bytes());
+    let sum = blake3::hash(&s[..64]);
+    s[64..].copy_from_slice(&sum.as_bytes()[..16]);
+    s
+}
+
+fn parse_ack_slot(s: &[u8]) -> Option<AckRecord> {
+    let s: &[u8; ACK_SLOT] = s.try_into().ok()?;
+    if &s[..8] != ACK_MAGIC || blake3::hash(&s[..64]).as_bytes()[..16] != s[64..] {
+        return None;
+    }
+    let u64_at = |i: usize| s[i..i + 8].try_into().ok().map(u64::from_be_bytes);
+    Some(AckRecord {
+        version: u64_at(8)?,
+        root: s[16..48].try_into().ok()?,
+        manifest: (u64_at(48)?, u64_at(56)?),
+    })
+}
+
+/// The live MANIFEST of the data dir at `dir` (named by CURRENT): its number and length, or
+/// `(0, 0)` if that cannot be read.
+fn observe_manifest(dir: &Path) -> (u64, u64) {
+    let Ok(current) = std::fs::read_to_string(dir.join("CURRENT")) else {
+        return (0, 0);
+    };
+    let name = current.trim_end();
+    let number = name
+        .strip_prefix("MANIFEST-")
+        .and_then(|n| n.parse::<u64>().ok());
+    match (number, std::fs::metadata(dir.join(name))) {
+        (Some(n), Ok(m)) => (n, m.len()),
+        _ => (0, 0),
+    }
+}
+
+/// What the acknowledgement file says.
+enum Acked {
+    /// No file: a store made before acknowledgement files, or a checkpoint copied by hand.
+    Absent,
+    /// A file with no valid slot.
+    Unreadable(String),
+    /// The latest version acknowledged, with its root.
+    Version(AckRecord),
+}
+
+fn read_ack(dir: &Path) -> Result<Acked, StateError> {
+    let path = dir.join(ACK_FILE);
+    let mut bytes = Vec::new();
+    match File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Acked::Absent),
+        Err(e) => {
+            return Err(StateError::Io(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    let best = bytes
+        .chunks(ACK_SLOT)
+        .take(2)
+        .filter_map(parse_ack_slot)
+        .max_by_key(|r| r.version);
+    Ok(match best {
+        Some(r) => Acked::Version(r),
+        None => Acked::Unreadable(format!(
+            "{} ({} bytes) holds no valid record",
+            path.display(),
+            bytes.len()
+        )),
+    })
+}
+
+/// Writes `record` to its slot of the acknowledgement file, and fsyncs it if `sync`.
+fn write_ack(file: &mut File, record: &AckRecord, sync: bool) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start((record.version % 2) * ACK_SLOT as u64))?;
+    file.write_all(&ack_slot(record))?;
+    if sync {
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
+/// (Re)writes the acknowledgement file in `dir` with `version` in both slots, durably (a
+/// temporary file fsynced and renamed into place), and returns it open for writing.
+fn create_ack(dir: &Path, version: Version, root: &Hash) -> Result<File, StateError> {
+    let record = AckRecord {
+        version,
+        root: *root,
+        manifest: observe_manifest(dir),
+    };
+    let path = dir.join(ACK_FILE);
+    let tmp = dir.join(format!("{ACK_FILE}.tmp"));
+    let io = |e: std::io::Error| StateError::Io(format!("cannot write {}: {e}", path.display()));
+    let slot = ack_slot(&record);
+    let mut f = File::create(&tmp).map_err(io)?;
+    f.write_all(&slot).map_err(io)?;
+    f.write_all(&slot).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    sync_dir(dir);
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io)
+}
+
+/// Best effort: makes a rename or file creation in `dir` durable.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+// ------------------------------------------------------------------ creation
+
+/// A name no other creator uses: pid, time and a per-process counter.
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes staging dirs of `name` in `parent` that no creator has touched for
+/// [`STALE_STAGING`] (left by a creation that was killed). A live creator's dir is younger.
+fn sweep_stale_staging(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.keel-creating");
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_STAGING);
+        if stale {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Whether `path` is a directory with at least one entry.
+fn nonempty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_some())
+}
+
+/// Builds a new, closed store in `dir`: column families, genesis metadata and root group
+/// (flushed to table files, so they do not live only in the WAL), and the acknowledgement
+/// file of version 0.
+fn build(dir: &Path) -> Result<(), StateError> {
+    let (mut opts, cfs) = options();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(db_err)?;
+    let cf = |name: &str| {
+        db.cf_handle(name)
+            .ok_or_else(|| StateError::Corrupted(format!("missing column family {name}")))
+    };
+    let (key, group) = tree::genesis();
+    let mut batch = WriteBatch::default();
+    batch.put_cf(cf(CF_NODES)?, key.encode(), group.encode());
+    let meta = cf(CF_META)?;
+    batch.put_cf(meta, META_MAGIC, MAGIC.to_vec().encode());
+    batch.put_cf(meta, META_FORMAT, FORMAT_VERSION.encode());
+    batch.put_cf(meta, META_LATEST, 0u64.encode());
+    batch.put_cf(meta, META_OLDEST, 0u64.encode());
+    batch.put_cf(meta, root_key(0), group.hash().encode());
+    let mut wo = WriteOptions::default();
+    wo.set_sync(true);
+    db.write_opt(batch, &wo).map_err(db_err)?;
+    db.flush_cf(cf(CF_NODES)?).map_err(db_err)?;
+    db.flush_cf(meta).map_err(db_err)?;
+    db.flush_wal(true).map_err(db_err)?;
+    drop(db);
+    create_ack(dir, 0, &group.hash())?;
+    Ok(())
+}
+
+/// Creates a new store at `path` (absent or an empty dir) atomically and race-free: the
+/// store is built in a staging dir beside it, named uniquely for this creator, then renamed
+/// into place. If another creator's rename wins, this one's staging dir is removed and the
+/// winner's store is used. A killed creation leaves only its staging dir, which a later
+/// creation removes once it is [`STALE_STAGING`] old; nothing half-made is ever at `path`.
 fn create(path: &Path) -> Result<(), StateError> {
     let shown = path.display().to_string();
     let io = |what: &str, e: std::io::Error| StateError::Io(format!("{what} {shown}: {e}"));
@@ -193,42 +622,32 @@ fn create(path: &Path) -> Result<(), StateError> {
         .unwrap_or(Path::new("."));
     let name = path
         .file_name()
-        .ok_or_else(|| StateError::Io(format!("{shown} does not name a directory")))?;
+        .ok_or_else(|| StateError::Io(format!("{shown} does not name a directory")))?
+        .to_string_lossy()
+        .into_owned();
     std::fs::create_dir_all(parent).map_err(|e| io("cannot create the parent of", e))?;
-    let staging = parent.join(format!(".{}.keel-creating", name.to_string_lossy()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| io("cannot clear the staging dir of", e))?;
+    sweep_stale_staging(parent, &name);
+    let staging = parent.join(format!(".{name}.keel-creating-{}", unique_suffix()));
+    if let Err(e) = build(&staging) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
     }
-    {
-        let (mut opts, cfs) = options();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        let db = DB::open_cf_descriptors(&opts, &staging, cfs).map_err(db_err)?;
-        let cf = |name: &str| {
-            db.cf_handle(name)
-                .ok_or_else(|| StateError::Corrupted(format!("missing column family {name}")))
-        };
-        let (key, group) = tree::genesis();
-        let mut batch = WriteBatch::default();
-        batch.put_cf(cf(CF_NODES)?, key.encode(), group.encode());
-        let meta = cf(CF_META)?;
-        batch.put_cf(meta, META_MAGIC, MAGIC.to_vec().encode());
-        batch.put_cf(meta, META_FORMAT, FORMAT_VERSION.encode());
-        batch.put_cf(meta, META_LATEST, 0u64.encode());
-        batch.put_cf(meta, META_OLDEST, 0u64.encode());
-        batch.put_cf(meta, root_key(0), group.hash().encode());
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        db.write_opt(batch, &wo).map_err(db_err)?;
-        db.flush_wal(true).map_err(db_err)?;
+    // Replaces `path` if it is absent or an empty dir (rename(2) semantics), atomically.
+    match std::fs::rename(&staging, path) {
+        Ok(()) => {
+            sync_dir(parent);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            if nonempty_dir(path) {
+                // Another creator got there first; its store is whole.
+                Ok(())
+            } else {
+                Err(io("cannot move the new store into", e))
+            }
+        }
     }
-    // Replaces `path` if it is an empty dir (rename(2) semantics), atomically.
-    std::fs::rename(&staging, path).map_err(|e| io("cannot move the new store into", e))?;
-    if let Ok(dir) = std::fs::File::open(parent) {
-        // Best effort: make the rename durable.
-        let _ = dir.sync_all();
-    }
-    Ok(())
 }
 
 /// Reads group nodes through the RAM cache, then RocksDB.
@@ -260,70 +679,119 @@ impl NodeReader for Nodes<'_> {
     }
 }
 
-impl Store {
-    /// Opens the store in `path`, creating it (and the dir) if the dir is absent or empty.
-    ///
-    /// Errors: `Locked` if another process (or another `Store` in this one) has it open;
-    /// `Foreign` if the dir holds something that is not a Keel store; `NewerFormat` if it was
-    /// written by a newer format; `Corrupted` if its data is damaged; `Io` on disk or
-    /// permission failures.
-    pub fn open(path: impl AsRef<Path>) -> Result<Store, StateError> {
-        let path = path.as_ref();
-        let shown = path.display().to_string();
-        let fresh = match std::fs::metadata(path) {
-            Ok(m) if !m.is_dir() => {
-                return Err(StateError::Io(format!("{shown} is not a directory")));
-            }
-            Ok(_) => {
-                let mut entries = std::fs::read_dir(path)
-                    .map_err(|e| StateError::Io(format!("cannot read {shown}: {e}")))?;
-                match entries.next() {
-                    None => true,
-                    Some(Err(e)) => {
-                        return Err(StateError::Io(format!("cannot read {shown}: {e}")));
-                    }
-                    Some(Ok(_)) => {
-                        if !path.join("CURRENT").exists() {
-                            return Err(StateError::Foreign {
-                                path: shown,
-                                detail: "not a RocksDB data dir (no CURRENT file)".into(),
-                            });
-                        }
-                        false
-                    }
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-            Err(e) => return Err(StateError::Io(format!("cannot access {shown}: {e}"))),
-        };
-        if fresh {
-            create(path)?;
+// ------------------------------------------------------------------ opening
+
+fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
+    let shown = path.display().to_string();
+    let fresh = match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => {
+            return Err(StateError::Io(format!("{shown} is not a directory")));
         }
-        let (opts, cfs) = options();
-        let found = DB::list_cf(&Options::default(), path).map_err(db_err)?;
-        if let Some(missing) = CFS.iter().find(|cf| !found.iter().any(|f| f == *cf)) {
-            return Err(StateError::Foreign {
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(path)
+                .map_err(|e| StateError::Io(format!("cannot read {shown}: {e}")))?;
+            match entries.next() {
+                None => true,
+                Some(Err(e)) => return Err(StateError::Io(format!("cannot read {shown}: {e}"))),
+                Some(Ok(_)) => false,
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(StateError::Io(format!("cannot access {shown}: {e}"))),
+    };
+    if fresh {
+        create(path)?;
+    }
+    if !path.join("CURRENT").exists() {
+        return Err(if keel_evidence(path) {
+            StateError::Damaged {
+                path: shown,
+                part: DamagedPart::Current,
+                detail: "the CURRENT file is missing".into(),
+            }
+        } else {
+            StateError::Foreign {
+                path: shown,
+                detail: "not a RocksDB data dir (no CURRENT file)".into(),
+            }
+        });
+    }
+    let found = DB::list_cf(&Options::default(), path).map_err(|e| open_error(e, path))?;
+    if let Some(missing) = CFS.iter().find(|cf| !found.iter().any(|f| f == *cf)) {
+        return Err(if keel_evidence(path) {
+            StateError::Damaged {
+                path: shown,
+                part: DamagedPart::Manifest,
+                detail: format!(
+                    "the MANIFEST does not list column family {missing:?} (truncated or \
+                     damaged)"
+                ),
+            }
+        } else {
+            StateError::Foreign {
                 path: shown,
                 detail: format!("RocksDB without column family {missing:?}"),
+            }
+        });
+    }
+    // Before RocksDB opens it (and starts a new MANIFEST): is the live MANIFEST shorter than
+    // it was known to be?
+    if let Acked::Version(r) = read_ack(path)? {
+        let (number, len) = observe_manifest(path);
+        if r.manifest.0 != 0 && r.manifest.0 == number && len < r.manifest.1 {
+            return Err(StateError::Damaged {
+                path: shown,
+                part: DamagedPart::Manifest,
+                detail: format!(
+                    "MANIFEST-{number:06} is {len} bytes, but it was {} bytes when version {} \
+                     was acknowledged: it was cut short",
+                    r.manifest.1, r.version
+                ),
             });
         }
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| match db_err(e) {
-            StateError::Locked { .. } => StateError::Locked {
-                path: shown.clone(),
-            },
-            other => other,
-        })?;
-        let mut store = Store {
-            db,
-            path: path.to_path_buf(),
-            version: 0,
-            oldest: 0,
-            root: keel_proof::EMPTY,
-            sync: false,
-            cache: HashMap::new(),
-        };
-        store.load()?;
-        Ok(store)
+    }
+    let (opts, cfs) = options();
+    let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| open_error(e, path))?;
+    let acked = read_ack(path)?;
+    let ack_path = path.join(ACK_FILE);
+    let ack = match &acked {
+        Acked::Absent => None,
+        _ => Some(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&ack_path)
+                .map_err(|e| StateError::Io(format!("cannot open {}: {e}", ack_path.display())))?,
+        ),
+    };
+    let mut store = Store {
+        db,
+        path: path.to_path_buf(),
+        version: 0,
+        oldest: 0,
+        root: keel_proof::EMPTY,
+        sync: how.sync,
+        ack,
+        rolled_back: None,
+        manifest_seen: (0, 0),
+        cache: HashMap::new(),
+    };
+    store.manifest_seen = observe_manifest(path);
+    store
+        .load()
+        .map_err(|e| store.as_damage(e, DamagedPart::Unknown))?;
+    store.reconcile_ack(acked, how.accept_rollback)?;
+    // This open started a new MANIFEST (synced by now): record it, so that it is checked
+    // on the next open even if no commit follows.
+    store.acknowledge()?;
+    Ok(store)
+}
+
+impl Store {
+    /// Opens the store in `path` with the default [`OpenOptions`], creating it (and the dir)
+    /// if the dir is absent or empty. See [`OpenOptions::open`] for the errors.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StateError> {
+        OpenOptions::new().open(path)
     }
 
     fn cf(&self, name: &str) -> Result<&ColumnFamily, StateError> {
@@ -336,7 +804,35 @@ impl Store {
         self.db.get_cf(self.cf(CF_META)?, key).map_err(db_err)
     }
 
+    fn damaged(&self, part: DamagedPart, detail: impl Into<String>) -> StateError {
+        StateError::Damaged {
+            path: self.path.display().to_string(),
+            part,
+            detail: detail.into(),
+        }
+    }
+
+    /// `Corrupted` (a read that failed or did not decode) as `Damaged`: `part` unless
+    /// RocksDB's message names the file.
+    fn as_damage(&self, e: StateError, part: DamagedPart) -> StateError {
+        match e {
+            StateError::Corrupted(m) => {
+                let part = match part {
+                    DamagedPart::Unknown => damaged_part(&m).unwrap_or(part),
+                    p => damaged_part(&m)
+                        .filter(|_| m.contains("Corruption"))
+                        .unwrap_or(p),
+                };
+                self.damaged(part, m)
+            }
+            other => other,
+        }
+    }
+
+    /// The open checks: format, version range, root group and top of the tree, and a sample
+    /// of latest values against the tree and the versioned values.
     fn load(&mut self) -> Result<(), StateError> {
+        use DamagedPart::{Metadata, Tree};
         let shown = self.path.display().to_string();
         let foreign = |detail: &str| StateError::Foreign {
             path: shown.clone(),
@@ -344,14 +840,23 @@ impl Store {
         };
         let magic: Vec<u8> = match self.meta(META_MAGIC)? {
             Some(b) => decode(&b, "magic").map_err(|_| foreign("bad magic"))?,
+            None if self.path.join(ACK_FILE).exists() => {
+                return Err(self.damaged(Metadata, "the Keel magic is missing"));
+            }
             None => return Err(foreign("no Keel metadata")),
         };
         if magic != MAGIC {
             return Err(foreign("bad magic"));
         }
+        let meta_u64 = |key: &[u8], what: &str| -> Result<u64, StateError> {
+            match self.meta(key)? {
+                Some(b) => decode(&b, what).map_err(|e| self.as_damage(e, Metadata)),
+                None => Err(self.damaged(Metadata, format!("the {what} is missing"))),
+            }
+        };
         let format: u32 = match self.meta(META_FORMAT)? {
-            Some(b) => decode(&b, "format version")?,
-            None => return Err(StateError::Corrupted("missing format version".into())),
+            Some(b) => decode(&b, "format version").map_err(|e| self.as_damage(e, Metadata))?,
+            None => return Err(self.damaged(Metadata, "the format version is missing")),
         };
         if format > FORMAT_VERSION {
             return Err(StateError::NewerFormat {
@@ -361,25 +866,28 @@ impl Store {
             });
         }
         if format == 0 {
-            return Err(StateError::Corrupted("format version 0".into()));
+            return Err(self.damaged(Metadata, "format version 0"));
         }
-        let latest: u64 = match self.meta(META_LATEST)? {
-            Some(b) => decode(&b, "latest version")?,
-            None => return Err(StateError::Corrupted("missing latest version".into())),
-        };
-        let oldest: u64 = match self.meta(META_OLDEST)? {
-            Some(b) => decode(&b, "oldest version")?,
-            None => return Err(StateError::Corrupted("missing oldest version".into())),
-        };
+        let latest = meta_u64(META_LATEST, "latest version")?;
+        let oldest = meta_u64(META_OLDEST, "oldest version")?;
         if oldest > latest {
-            return Err(StateError::Corrupted(format!(
-                "oldest version {oldest} after latest {latest}"
-            )));
+            return Err(self.damaged(
+                Metadata,
+                format!("oldest version {oldest} after latest {latest}"),
+            ));
         }
+        self.check_version_range(oldest, latest)?;
         self.version = latest;
         self.oldest = oldest;
-        self.root = self.stored_root(latest)?;
+        self.root = self
+            .stored_root(latest)
+            .map_err(|e| self.as_damage(e, Metadata))?;
+
+        // The top of the tree: every group must hash to what its parent points at.
         let mut cache = HashMap::new();
+        let mut expected: HashMap<NodeKey, Hash> = HashMap::new();
+        expected.insert(NodeKey::root(latest), self.root);
+        let mut bad: Option<StateError> = None;
         tree::walk_top(
             &Nodes {
                 db: &self.db,
@@ -388,20 +896,296 @@ impl Store {
             latest,
             CACHE_DEPTH,
             &mut |k, g| {
+                if bad.is_some() {
+                    return;
+                }
+                if expected.remove(&k) != Some(g.hash()) {
+                    bad = Some(if k.path.len() == 0 {
+                        self.damaged(
+                            Tree,
+                            format!(
+                                "the root group of version {latest} does not match the stored \
+                                 root"
+                            ),
+                        )
+                    } else {
+                        self.damaged(
+                            Tree,
+                            format!(
+                                "group {} does not hash to its parent's pointer",
+                                hex_short(&k.encode())
+                            ),
+                        )
+                    });
+                    return;
+                }
+                if k.path.len() < CACHE_DEPTH {
+                    for (n, s) in g.slots.iter().enumerate() {
+                        if let Slot::Child { version, hash } = s {
+                            match child_key(&k, n, *version) {
+                                Ok(ck) => {
+                                    expected.insert(ck, *hash);
+                                }
+                                Err(e) => bad = Some(e),
+                            }
+                        }
+                    }
+                }
                 cache.insert(k, Cached::new(g.clone()));
             },
-        )?;
-        let computed = cache
-            .get(&NodeKey::root(latest))
-            .map(|c| c.group.hash())
-            .ok_or_else(|| tree::missing(&NodeKey::root(latest)))?;
-        if computed != self.root {
-            return Err(StateError::Corrupted(
-                "latest root group does not match the stored root".into(),
-            ));
+        )
+        .map_err(|e| self.as_damage(e, Tree))?;
+        if let Some(e) = bad {
+            return Err(e);
         }
         self.cache = cache;
+        self.check_sample()
+    }
+
+    /// The `root/` entries must span exactly [oldest, latest], and nothing may be stored for a
+    /// version after `latest`: a commit writes its nodes, stale lists, root and `latest` in
+    /// one batch, and a prune records `oldest` and deletes older roots in one batch.
+    fn check_version_range(&self, oldest: Version, latest: Version) -> Result<(), StateError> {
+        use DamagedPart::Metadata;
+        let stored_version = |k: &[u8]| -> Option<Version> {
+            let rest = k.strip_prefix(META_ROOT)?;
+            Some(u64::from_be_bytes(rest.try_into().ok()?))
+        };
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_META)?);
+        it.seek(root_key(0));
+        let first = it.key().and_then(stored_version);
+        it.seek_for_prev(root_key(u64::MAX));
+        let last = it.key().and_then(stored_version);
+        it.status()
+            .map_err(db_err)
+            .map_err(|e| self.as_damage(e, Metadata))?;
+        drop(it);
+        if last != Some(latest) {
+            return Err(self.damaged(
+                Metadata,
+                match last {
+                    Some(v) => format!(
+                        "the metadata says the latest version is {latest}, but roots are stored \
+                         up to version {v}"
+                    ),
+                    None => "no version roots are stored".into(),
+                },
+            ));
+        }
+        if first != Some(oldest) {
+            return Err(self.damaged(
+                Metadata,
+                format!(
+                    "the metadata says the oldest version is {oldest}, but roots are stored \
+                     from version {}",
+                    first.unwrap_or(0)
+                ),
+            ));
+        }
+        if latest < u64::MAX {
+            let next = latest + 1;
+            let mut it = self.db.raw_iterator_cf(self.cf(CF_NODES)?);
+            it.seek(next.to_be_bytes());
+            let beyond_nodes = it.valid();
+            it.status()
+                .map_err(db_err)
+                .map_err(|e| self.as_damage(e, Metadata))?;
+            drop(it);
+            let mut it = self.db.raw_iterator_cf(self.cf(CF_STALE)?);
+            it.seek(stale_key(next, STALE_NODE));
+            let beyond_stale = it.valid();
+            it.status()
+                .map_err(db_err)
+                .map_err(|e| self.as_damage(e, Metadata))?;
+            if beyond_nodes || beyond_stale {
+                return Err(self.damaged(
+                    Metadata,
+                    format!(
+                        "the metadata says the latest version is {latest}, but the tree holds \
+                         a later version"
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Some latest entries (see [`SAMPLE_HEAD`]), with their raw stored values.
+    fn sample_latest(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StateError> {
+        let mut out = BTreeMap::new();
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_LATEST)?);
+        let take = |it: &DBRawIterator<'_>, out: &mut BTreeMap<Vec<u8>, Vec<u8>>| {
+            if let (Some(k), Some(v)) = (it.key(), it.value()) {
+                out.insert(k.to_vec(), v.to_vec());
+            }
+        };
+        it.seek_to_first();
+        while it.valid() && out.len() < SAMPLE_HEAD {
+            take(&it, &mut out);
+            it.next();
+        }
+        if it.valid() {
+            let first = out.keys().next().cloned().unwrap_or_default();
+            it.seek_to_last();
+            let last = it.key().map(<[u8]>::to_vec).unwrap_or_default();
+            for _ in 0..SAMPLE_TAIL {
+                if !it.valid() {
+                    break;
+                }
+                take(&it, &mut out);
+                it.prev();
+            }
+            // Evenly spaced seek targets on the 16 bytes after the common prefix.
+            let common = first.iter().zip(&last).take_while(|(a, b)| a == b).count();
+            let window = |k: &[u8]| {
+                let mut w = [0u8; 16];
+                for (i, b) in k.iter().skip(common).take(16).enumerate() {
+                    w[i] = *b;
+                }
+                u128::from_be_bytes(w)
+            };
+            let (lo, hi) = (window(&first), window(&last));
+            for i in 1..=SAMPLE_SPREAD {
+                let t = lo + (hi - lo) / (SAMPLE_SPREAD + 1) * i;
+                let mut target = first[..common].to_vec();
+                target.extend_from_slice(&t.to_be_bytes());
+                it.seek(&target);
+                take(&it, &mut out);
+            }
+        }
+        it.status().map_err(db_err)?;
+        Ok(out)
+    }
+
+    /// Checks each sampled latest entry against the tree and its versioned value.
+    fn check_sample(&self) -> Result<(), StateError> {
+        let sample = self
+            .sample_latest()
+            .map_err(|e| self.as_damage(e, DamagedPart::LatestValues))?;
+        for (key, raw) in &sample {
+            self.check_entry(key, raw)?;
+        }
+        Ok(())
+    }
+
+    /// One latest entry against the tree (a proof for its key hash at the latest version)
+    /// and its versioned value at the latest version; a disagreement names the part that
+    /// disagrees with the other two.
+    fn check_entry(&self, key: &[u8], raw: &[u8]) -> Result<(), StateError> {
+        use DamagedPart::{LatestValues, Tree, VersionedValues};
+        let shown = hex_short(key);
+        let latest = self.version;
+        let value: Vec<u8> = decode(raw, "latest value").map_err(|_| {
+            self.damaged(
+                LatestValues,
+                format!("the latest value of key {shown} does not decode"),
+            )
+        })?;
+        let kh = key_hash(key);
+        let proof = tree::prove(
+            &Nodes {
+                db: &self.db,
+                cache: &self.cache,
+            },
+            latest,
+            &kh,
+        )
+        .map_err(|e| self.as_damage(e, Tree))?;
+        let in_tree = match (proof.root_for(&kh), proof.proven_value_hash(&kh)) {
+            (Ok(r), Ok(vh)) if r == self.root => vh,
+            _ => {
+                return Err(self.damaged(
+                    Tree,
+                    format!("the tree's path to key {shown} does not hash to the root"),
+                ));
+            }
+        };
+        let versioned = self
+            .versioned_value(&kh, latest)
+            .map_err(|e| self.as_damage(e, VersionedValues))?;
+        let vh = value_hash(&value);
+        match (
+            in_tree == Some(vh),
+            versioned.as_deref() == Some(value.as_slice()),
+        ) {
+            (true, true) => Ok(()),
+            (true, false) => Err(self.damaged(
+                VersionedValues,
+                format!(
+                    "the value of key {shown} at version {latest} disagrees with its latest \
+                     value and the tree"
+                ),
+            )),
+            (false, _) if versioned.as_deref().map(value_hash) == in_tree => Err(self.damaged(
+                LatestValues,
+                format!(
+                    "the latest value of key {shown} disagrees with the tree and its value at \
+                     version {latest}"
+                ),
+            )),
+            (false, _) => Err(self.damaged(
+                Tree,
+                format!("the tree disagrees with the stored values of key {shown}"),
+            )),
+        }
+    }
+
+    /// Compares the acknowledgement file with the version found; see [`ACK_FILE`].
+    fn reconcile_ack(&mut self, acked: Acked, accept: bool) -> Result<(), StateError> {
+        match acked {
+            Acked::Absent => {
+                self.ack = Some(create_ack(&self.path, self.version, &self.root)?);
+            }
+            Acked::Unreadable(why) => {
+                if !accept {
+                    return Err(self.damaged(
+                        DamagedPart::AckFile,
+                        format!("{why}; opening with accept_rollback resets it"),
+                    ));
+                }
+                self.ack = Some(create_ack(&self.path, self.version, &self.root)?);
+            }
+            Acked::Version(AckRecord { version: v, .. }) if v > self.version => {
+                if !accept {
+                    return Err(StateError::RolledBack {
+                        path: self.path.display().to_string(),
+                        found: self.version,
+                        acknowledged: v,
+                    });
+                }
+                self.rolled_back = Some(v);
+                self.ack = Some(create_ack(&self.path, self.version, &self.root)?);
+            }
+            Acked::Version(AckRecord {
+                version: v, root, ..
+            }) => {
+                if v >= self.oldest {
+                    let stored = self
+                        .stored_root(v)
+                        .map_err(|e| self.as_damage(e, DamagedPart::Metadata))?;
+                    if stored != root {
+                        return Err(self.damaged(
+                            DamagedPart::Metadata,
+                            format!(
+                                "version {v} has root {} here, but root {} was acknowledged \
+                                 for it (history was rewritten); delete {ACK_FILE} to accept \
+                                 the store as it is",
+                                hex_short(&stored),
+                                hex_short(&root)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The version this store had acknowledged before the rollback that
+    /// [`OpenOptions::accept_rollback`] let it open with, if there was one: the versions
+    /// after [`StateStore::version`] up to this one were lost and must be replayed.
+    pub fn rolled_back(&self) -> Option<Version> {
+        self.rolled_back
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), StateError> {
@@ -411,10 +1195,17 @@ impl Store {
         self.db.write_opt(batch, &wo).map_err(db_err)
     }
 
-    /// Whether each commit fsyncs the WAL (default `false`: safe against process crashes;
-    /// `true` also against power loss, at a cost per commit).
+    /// Whether each commit is durable against power loss: the WAL is fsynced, then the
+    /// acknowledgement file (default `false`: a commit survives a crash of the process, and
+    /// a power loss may roll back to an earlier whole version, which the next open reports if
+    /// the acknowledgement file survived). Costs two fsyncs per commit (BENCHMARKS.md).
     pub fn set_sync(&mut self, sync: bool) {
         self.sync = sync;
+    }
+
+    /// Whether commits are fsynced (see [`Store::set_sync`]).
+    pub fn sync(&self) -> bool {
+        self.sync
     }
 
     /// The data dir.
@@ -456,14 +1247,18 @@ impl Store {
     /// The value of `key` at `version`.
     pub fn get_at(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, StateError> {
         self.check_version(version)?;
-        let kh = key_hash(key);
+        self.versioned_value(&key_hash(key), version)
+    }
+
+    /// The value of the key with hash `kh` at `version` (not checked for availability).
+    fn versioned_value(&self, kh: &Hash, version: Version) -> Result<Option<Vec<u8>>, StateError> {
         let mut it = self.db.raw_iterator_cf(self.cf(CF_VALUES)?);
-        it.seek_for_prev(value_key(&kh, version));
+        it.seek_for_prev(value_key(kh, version));
         let found = match (it.key(), it.value()) {
-            (Some(k), Some(v)) if k.len() == 40 && k[..32] == kh => {
+            (Some(k), Some(v)) if k.len() == 40 && k[..32] == kh[..] => {
                 Some(decode::<Option<Vec<u8>>>(v, "versioned value")?)
             }
-            (Some(k), Some(_)) if k.starts_with(&kh) => {
+            (Some(k), Some(_)) if k.starts_with(kh) => {
                 return Err(StateError::Corrupted("bad versioned value key".into()));
             }
             _ => None,
@@ -570,8 +1365,271 @@ impl Store {
     /// RocksDB checkpoints: SST files are hard-linked, so this is cheap. The snapshot opens
     /// with [`Store::open`] as an independent store.
     pub fn checkpoint_to(&self, path: impl AsRef<Path>) -> Result<(), StateError> {
+        let path = path.as_ref();
         let cp = rocksdb::checkpoint::Checkpoint::new(&self.db).map_err(db_err)?;
-        cp.create_checkpoint(path).map_err(db_err)
+        cp.create_checkpoint(path).map_err(db_err)?;
+        // The snapshot holds exactly this version: it acknowledges it.
+        create_ack(path, self.version, &self.root).map(drop)
+    }
+
+    /// [`StateStore::commit`], with `metadata` (the embedder's own `key → value` entries,
+    /// e.g. names for what the block created) written in the same `WriteBatch` as the block:
+    /// after a crash both are there or neither. Metadata is not part of any root and not
+    /// versioned; read it with [`Store::metadata`].
+    pub fn commit_with_metadata(
+        &mut self,
+        changes: &ChangeSet,
+        metadata: &[Entry],
+    ) -> Result<(Version, Hash), StateError> {
+        let version = self
+            .version
+            .checked_add(1)
+            .ok_or_else(|| StateError::Corrupted("version overflow".into()))?;
+        let mut rows: Vec<Row<'_>> = changes.iter().map(|(k, v)| (key_hash(k), k, v)).collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        let hashed: Vec<(Hash, Option<Hash>)> = rows
+            .iter()
+            .map(|(kh, _, v)| (*kh, v.map(value_hash)))
+            .collect();
+        let update = tree::apply(
+            &Nodes {
+                db: &self.db,
+                cache: &self.cache,
+            },
+            self.version,
+            version,
+            &hashed,
+        )?;
+
+        let (nodes, values, latest, stale, meta) = (
+            self.cf(CF_NODES)?,
+            self.cf(CF_VALUES)?,
+            self.cf(CF_LATEST)?,
+            self.cf(CF_STALE)?,
+            self.cf(CF_META)?,
+        );
+        let mut batch = WriteBatch::default();
+        // Each column family's entries go in in key order: the memtable inserts sequentially.
+        let mut new_nodes: Vec<(Vec<u8>, &Group)> = update
+            .new_nodes
+            .iter()
+            .map(|(k, g)| (k.encode(), g))
+            .collect();
+        new_nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, g) in &new_nodes {
+            batch.put_cf(nodes, k, g.encode());
+        }
+        let stale_nodes: Vec<Vec<u8>> = update.stale.iter().map(NodeKey::encode).collect();
+        batch.put_cf(stale, stale_key(version, STALE_NODE), stale_nodes.encode());
+        for (key, value) in changes.iter() {
+            match value {
+                Some(v) => batch.put_cf(latest, key, v.encode()),
+                None => batch.delete_cf(latest, key),
+            }
+        }
+        let mut khs: Vec<Hash> = Vec::with_capacity(rows.len());
+        for (kh, _, value) in &rows {
+            batch.put_cf(values, value_key(kh, version), value.encode());
+            khs.push(*kh);
+        }
+        batch.put_cf(stale, stale_key(version, STALE_VALUES), khs.encode());
+        batch.put_cf(meta, META_LATEST, version.encode());
+        batch.put_cf(meta, root_key(version), update.root.encode());
+        for (k, v) in metadata {
+            batch.put_cf(meta, app_key(k), v);
+        }
+        self.write(batch)?;
+
+        self.version = version;
+        self.root = update.root;
+        for k in &update.stale {
+            self.cache.remove(k);
+        }
+        for (k, g) in update.new_nodes {
+            if k.path.len() <= CACHE_DEPTH {
+                self.cache.insert(k, Cached::new(g));
+            }
+        }
+        self.acknowledge()?;
+        Ok((version, update.root))
+    }
+
+    /// Records the latest version in the acknowledgement file (fsynced if `sync`). Called
+    /// after the commit's batch is written: the file never names a version the WAL lacks.
+    fn acknowledge(&mut self) -> Result<(), StateError> {
+        // Rewriting the latest version's own slot is safe: if that write tears, the other
+        // slot still holds the version before.
+        let record = AckRecord {
+            version: self.version,
+            root: self.root,
+            // As of the commit before (or the open): RocksDB syncs each MANIFEST record as
+            // it writes it, so what it had written then is synced by now, unless the
+            // machine lost power within those milliseconds.
+            manifest: self.manifest_seen,
+        };
+        self.manifest_seen = observe_manifest(&self.path);
+        let file = self
+            .ack
+            .as_mut()
+            .ok_or_else(|| StateError::Io("the acknowledgement file is not open".into()))?;
+        write_ack(file, &record, self.sync).map_err(|e| {
+            StateError::Io(format!(
+                "version {} is committed, but recording it in {} failed: {e}",
+                record.version,
+                self.path.join(ACK_FILE).display()
+            ))
+        })
+    }
+
+    /// The embedder's metadata entry `key` (written by [`Store::commit_with_metadata`] or
+    /// [`Store::put_metadata`]).
+    pub fn metadata(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.meta(&app_key(key))
+    }
+
+    /// Every metadata entry whose key starts with `prefix`, in key order (prefix included).
+    pub fn metadata_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StateError> {
+        let start = app_key(prefix);
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_META)?);
+        it.seek(&start);
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !k.starts_with(&start) {
+                break;
+            }
+            out.push((k[META_APP.len()..].to_vec(), v.to_vec()));
+            it.next();
+        }
+        it.status().map_err(db_err)?;
+        Ok(out)
+    }
+
+    /// Writes metadata entries outside a commit, in one batch (fsynced if `sync`).
+    pub fn put_metadata(&mut self, entries: &[Entry]) -> Result<(), StateError> {
+        let meta = self.cf(CF_META)?;
+        let mut batch = WriteBatch::default();
+        for (k, v) in entries {
+            batch.put_cf(meta, app_key(k), v);
+        }
+        self.write(batch)
+    }
+
+    /// About how many work units [`Store::check`] reports: twice the number of latest
+    /// entries (RocksDB's estimate), for a progress bar.
+    pub fn check_estimate(&self) -> u64 {
+        self.cf(CF_LATEST)
+            .ok()
+            .and_then(|cf| {
+                self.db
+                    .property_int_value_cf(cf, "rocksdb.estimate-num-keys")
+                    .ok()
+                    .flatten()
+            })
+            .unwrap_or(0)
+            .saturating_mul(2)
+    }
+
+    /// Checks the whole latest version: walks every group of the tree from the disk (not the
+    /// RAM cache) and checks that each hashes to what its parent points at, up to the stored
+    /// root, and that each leaf sits where its key hash belongs; then checks every latest
+    /// entry against the tree (its key hash's leaf holds its value hash) and against its
+    /// versioned value, and that the tree has exactly as many leaves as there are entries.
+    /// The first inconsistency is a [`StateError::Damaged`] that names the part.
+    ///
+    /// `progress(done, total)` is called as it goes (one unit per leaf, then per entry;
+    /// `total` starts as [`Store::check_estimate`] and becomes exact after the tree walk).
+    /// Memory: the walk's stack only. Time: one read per group and about one proof per entry.
+    pub fn check(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<CheckReport, StateError> {
+        use DamagedPart::{LatestValues, Tree};
+        let mut total = self.check_estimate();
+        let (mut done, mut groups, mut leaves) = (0u64, 0u64, 0u64);
+        let disk = Nodes {
+            db: &self.db,
+            cache: &HashMap::new(),
+        };
+        let mut stack = vec![(NodeKey::root(self.version), self.root)];
+        while let Some((key, expected)) = stack.pop() {
+            let g = disk.node(&key).map_err(|e| self.as_damage(e, Tree))?;
+            groups += 1;
+            if g.hash() != expected {
+                return Err(self.damaged(
+                    Tree,
+                    format!(
+                        "group {} does not hash to what its parent points at",
+                        hex_short(&key.encode())
+                    ),
+                ));
+            }
+            for (n, s) in g.slots.iter().enumerate().rev() {
+                match s {
+                    Slot::Empty => {}
+                    Slot::Leaf { key_hash, .. } => {
+                        if !leaf_in_place(&key, n, key_hash) {
+                            return Err(self.damaged(
+                                Tree,
+                                format!(
+                                    "leaf {} is not under its key hash's path in group {}",
+                                    hex_short(key_hash),
+                                    hex_short(&key.encode())
+                                ),
+                            ));
+                        }
+                        leaves += 1;
+                        done += 1;
+                        if done.is_multiple_of(1024) {
+                            progress(done, total.max(done));
+                        }
+                    }
+                    Slot::Child { version, hash } => {
+                        if *version > key.version {
+                            return Err(self.damaged(
+                                Tree,
+                                format!(
+                                    "group {} points at a child from a later version {version}",
+                                    hex_short(&key.encode())
+                                ),
+                            ));
+                        }
+                        stack.push((child_key(&key, n, *version)?, *hash));
+                    }
+                }
+            }
+        }
+        total = leaves.saturating_mul(2);
+        progress(done, total);
+
+        let mut entries = 0u64;
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_LATEST)?);
+        it.seek_to_first();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            self.check_entry(k, v)?;
+            entries += 1;
+            done += 1;
+            if done.is_multiple_of(1024) {
+                progress(done, total.max(done));
+            }
+            it.next();
+        }
+        it.status()
+            .map_err(db_err)
+            .map_err(|e| self.as_damage(e, LatestValues))?;
+        if entries != leaves {
+            return Err(self.damaged(
+                LatestValues,
+                format!(
+                    "the tree of version {} has {leaves} leaves, but there are {entries} \
+                     latest entries",
+                    self.version
+                ),
+            ));
+        }
+        progress(done, total.max(done));
+        Ok(CheckReport {
+            version: self.version,
+            root: self.root,
+            groups,
+            entries,
+        })
     }
 }
 
@@ -666,73 +1724,7 @@ impl StateStore for Store {
     }
 
     fn commit(&mut self, changes: &ChangeSet) -> Result<(Version, Hash), StateError> {
-        let version = self
-            .version
-            .checked_add(1)
-            .ok_or_else(|| StateError::Corrupted("version overflow".into()))?;
-        let mut rows: Vec<Row<'_>> = changes.iter().map(|(k, v)| (key_hash(k), k, v)).collect();
-        rows.sort_unstable_by_key(|r| r.0);
-        let hashed: Vec<(Hash, Option<Hash>)> = rows
-            .iter()
-            .map(|(kh, _, v)| (*kh, v.map(value_hash)))
-            .collect();
-        let update = tree::apply(
-            &Nodes {
-                db: &self.db,
-                cache: &self.cache,
-            },
-            self.version,
-            version,
-            &hashed,
-        )?;
-
-        let (nodes, values, latest, stale, meta) = (
-            self.cf(CF_NODES)?,
-            self.cf(CF_VALUES)?,
-            self.cf(CF_LATEST)?,
-            self.cf(CF_STALE)?,
-            self.cf(CF_META)?,
-        );
-        let mut batch = WriteBatch::default();
-        // Each column family's entries go in in key order: the memtable inserts sequentially.
-        let mut new_nodes: Vec<(Vec<u8>, &Group)> = update
-            .new_nodes
-            .iter()
-            .map(|(k, g)| (k.encode(), g))
-            .collect();
-        new_nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (k, g) in &new_nodes {
-            batch.put_cf(nodes, k, g.encode());
-        }
-        let stale_nodes: Vec<Vec<u8>> = update.stale.iter().map(NodeKey::encode).collect();
-        batch.put_cf(stale, stale_key(version, STALE_NODE), stale_nodes.encode());
-        for (key, value) in changes.iter() {
-            match value {
-                Some(v) => batch.put_cf(latest, key, v.encode()),
-                None => batch.delete_cf(latest, key),
-            }
-        }
-        let mut khs: Vec<Hash> = Vec::with_capacity(rows.len());
-        for (kh, _, value) in &rows {
-            batch.put_cf(values, value_key(kh, version), value.encode());
-            khs.push(*kh);
-        }
-        batch.put_cf(stale, stale_key(version, STALE_VALUES), khs.encode());
-        batch.put_cf(meta, META_LATEST, version.encode());
-        batch.put_cf(meta, root_key(version), update.root.encode());
-        self.write(batch)?;
-
-        self.version = version;
-        self.root = update.root;
-        for k in &update.stale {
-            self.cache.remove(k);
-        }
-        for (k, g) in update.new_nodes {
-            if k.path.len() <= CACHE_DEPTH {
-                self.cache.insert(k, Cached::new(g));
-            }
-        }
-        Ok((version, update.root))
+        self.commit_with_metadata(changes, &[])
     }
 
     fn prove(&self, key: &[u8], version: Version) -> Result<Proof, StateError> {

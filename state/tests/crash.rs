@@ -2,7 +2,8 @@
 //! deterministic blocks in a loop and prints each acknowledged version; the parent kills it
 //! with SIGKILL at random moments, reopens the store and checks that the latest version is
 //! whole, matches the expected root and contents, and is not older than the last
-//! acknowledged one.
+//! acknowledged one, and that the metadata committed with each block is there exactly for
+//! the versions that are.
 #![cfg(feature = "rocksdb")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -33,12 +34,23 @@ fn block(v: Version) -> ChangeSet {
     cs
 }
 
+/// The metadata entry committed with block `v`.
+fn block_meta(v: Version) -> (Vec<u8>, Vec<u8>) {
+    (
+        format!("block/{v:08}").into_bytes(),
+        v.to_be_bytes().to_vec(),
+    )
+}
+
 fn child(dir: &str) {
     let mut store = Store::open(dir).unwrap();
     let mut out = std::io::stdout().lock();
     for _ in 0..1_000_000 {
         let v = store.version() + 1;
-        let (got, _) = store.commit(&block(v)).unwrap();
+        // Metadata in the same batch as the block: after a kill both are there or neither.
+        let (got, _) = store
+            .commit_with_metadata(&block(v), &[block_meta(v)])
+            .unwrap();
         assert_eq!(got, v);
         writeln!(out, "ACK {got}").unwrap();
         out.flush().unwrap();
@@ -102,8 +114,13 @@ fn crash_recovery() {
             }
         }
 
+        // A kill never makes the store look rolled back: the acknowledgement file is written
+        // after the WAL.
         let store = Store::open(&data).unwrap();
         let v = store.version();
+        let metas = store.metadata_prefix(b"block/").unwrap();
+        let want: Vec<_> = (1..=v).map(block_meta).collect();
+        assert_eq!(metas, want, "round {round}: metadata of versions 1..={v}");
         assert!(
             v >= last_ack,
             "round {round}: reopened at {v}, but {last_ack} was acknowledged"

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::{Versioned, apply_model};
-use keel_state::{ChangeSet, StateError, StateRead, StateStore, Store, reference};
+use keel_state::{ChangeSet, DamagedPart, StateError, StateRead, StateStore, Store, reference};
 use parity_scale_codec::Encode;
 
 fn fill(store: &mut Store, rounds: u32) -> Vec<BTreeMap<Vec<u8>, Vec<u8>>> {
@@ -105,14 +105,32 @@ fn checkpoint_is_an_independent_snapshot() {
 #[test]
 fn interrupted_creation_leaves_nothing_half_made() {
     let dir = tempfile::tempdir().unwrap();
-    // What a creation killed midway leaves: a staging dir beside the target.
-    let staging = dir.path().join(".data.keel-creating");
-    std::fs::create_dir(&staging).unwrap();
-    std::fs::write(staging.join("CURRENT"), b"half").unwrap();
+    // What a creation killed midway leaves: a staging dir beside the target. An old one (of
+    // a killed creator) is removed by the next creation; a young one may belong to a creator
+    // still at work, and is left alone.
+    let old = dir.path().join(".data.keel-creating-1-2-3");
+    let young = dir.path().join(".data.keel-creating-4-5-6");
+    for s in [&old, &young] {
+        std::fs::create_dir(s).unwrap();
+        std::fs::write(s.join("CURRENT"), b"half").unwrap();
+    }
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::open(&old)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
     let mut store = Store::open(dir.path().join("data")).unwrap();
-    assert!(!staging.exists());
+    assert!(!old.exists());
+    assert!(young.exists());
     assert_eq!(store.version(), 0);
     store.commit(&ChangeSet::new()).unwrap();
+    // Nothing else is left beside the data dir.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, [".data.keel-creating-4-5-6", "data"]);
 }
 
 #[test]
@@ -204,6 +222,14 @@ fn wrong_magic_is_foreign_and_newer_format_is_refused() {
     }
 }
 
+#[track_caller]
+fn assert_damaged(r: Result<Store, StateError>, want: DamagedPart) {
+    match r {
+        Err(StateError::Damaged { part, .. }) if part == want => {}
+        other => panic!("expected Damaged({want:?}), got {other:?}"),
+    }
+}
+
 #[test]
 fn corrupted_data_is_a_typed_error() {
     // Undecodable metadata.
@@ -216,10 +242,7 @@ fn corrupted_data_is_a_typed_error() {
         db.put_cf(db.cf_handle("meta").unwrap(), b"latest", [1, 2, 3])
             .unwrap();
     }
-    assert!(matches!(
-        Store::open(dir.path()),
-        Err(StateError::Corrupted(_))
-    ));
+    assert_damaged(Store::open(dir.path()), DamagedPart::Metadata);
 
     // A damaged root group.
     let dir = tempfile::tempdir().unwrap();
@@ -234,13 +257,23 @@ fn corrupted_data_is_a_typed_error() {
         assert!(db.get_cf(nodes, &key).unwrap().is_some());
         db.put_cf(nodes, &key, [0xff, 0xff, 0, 0, 1]).unwrap();
     }
-    assert!(matches!(
-        Store::open(dir.path()),
-        Err(StateError::Corrupted(_))
-    ));
+    assert_damaged(Store::open(dir.path()), DamagedPart::Tree);
 
-    // A missing historic root group, a damaged value and a damaged versioned value: the
-    // store opens, and the reads that touch them fail with Corrupted.
+    // A damaged latest value: the open check compares it with the tree.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    fill(&mut store, 3);
+    drop(store);
+    {
+        let db = raw(dir.path());
+        db.put_cf(db.cf_handle("latest").unwrap(), b"key0", [0xff])
+            .unwrap();
+    }
+    assert_damaged(Store::open(dir.path()), DamagedPart::LatestValues);
+
+    // A missing historic root group and a damaged historic versioned value: the store
+    // opens (the latest version is whole), and the reads that touch them fail with
+    // Corrupted.
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
     fill(&mut store, 3);
@@ -251,10 +284,14 @@ fn corrupted_data_is_a_typed_error() {
         let mut key = 1u64.to_be_bytes().to_vec();
         key.push(0);
         db.delete_cf(nodes, &key).unwrap();
-        db.put_cf(db.cf_handle("latest").unwrap(), b"key0", [0xff])
-            .unwrap();
+        // key11 is written at versions 1 and 2.
         let mut vkey = keel_state::proof::key_hash(b"key11").to_vec();
-        vkey.extend_from_slice(&2u64.to_be_bytes());
+        vkey.extend_from_slice(&1u64.to_be_bytes());
+        assert!(
+            db.get_cf(db.cf_handle("values").unwrap(), &vkey)
+                .unwrap()
+                .is_some()
+        );
         db.put_cf(db.cf_handle("values").unwrap(), &vkey, [7, 7])
             .unwrap();
     }
@@ -263,15 +300,14 @@ fn corrupted_data_is_a_typed_error() {
         store.prove(b"key0", 1),
         Err(StateError::Corrupted(_))
     ));
-    assert!(matches!(store.get(b"key0"), Err(StateError::Corrupted(_))));
     assert!(matches!(
-        store.get_at(b"key11", 2),
+        store.get_at(b"key11", 1),
         Err(StateError::Corrupted(_))
     ));
-    let scanned: Vec<_> = store.scan_prefix(b"key0").collect();
-    assert!(scanned.iter().any(Result::is_err));
     // The undamaged parts still read.
     assert!(store.prove(b"key0", 3).is_ok());
+    assert!(store.get_at(b"key11", 2).unwrap().is_some());
+    assert!(store.get(b"key11").unwrap().is_some());
 }
 
 #[test]

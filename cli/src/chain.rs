@@ -1,0 +1,389 @@
+//! The CLI's chain: the engine over the data dir's store, one block per state version.
+//!
+//! Contract and code names live in the store's own metadata (not in state, not in any root),
+//! and are written in the same `WriteBatch` as the block that creates what they name: a
+//! [`Named`] store wraps the `Store` for the engine and adds the names to the commit, so a
+//! kill between a deploy's commit and anything after it cannot lose a name.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+
+use keel_engine::{Action, BlockContext, Engine, Receipt, Transaction};
+use keel_state::{
+    ChangeSet, Entry, Hash, OpenOptions, Proof, StateError, StateRead, StateStore, Store, Version,
+};
+use keel_testkit::{Error as KitError, Outcome, nonce_key, short_hex};
+use parity_scale_codec::Decode;
+
+/// A 32-byte address.
+pub type Address = [u8; 32];
+
+/// Metadata key prefixes (inside the store's embedder namespace).
+const CONTRACT: &[u8] = b"keel-cli/contract/";
+const CODE: &[u8] = b"keel-cli/code/";
+const NAME: &[u8] = b"keel-cli/name/";
+
+/// State key prefixes the engine writes (ARCHITECTURE.md, "State layout").
+const CODE_PREFIX: u8 = 0x01;
+const INFO_PREFIX: u8 = 0x02;
+
+fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    k.extend_from_slice(rest);
+    k
+}
+
+/// The metadata entries naming everything `changes` creates as `name`: code it uploads
+/// (`0x01 ‖ code hash`) and contracts it instantiates (`0x02 ‖ address`), whose name then
+/// resolves to that address.
+pub fn name_entries(changes: &ChangeSet, name: &str) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (k, v) in changes.iter() {
+        let (Some(_), [prefix, rest @ ..]) = (v, k) else {
+            continue;
+        };
+        if rest.len() != 32 {
+            continue;
+        }
+        match *prefix {
+            CODE_PREFIX => out.push((key(CODE, rest), name.as_bytes().to_vec())),
+            INFO_PREFIX => {
+                out.push((key(CONTRACT, rest), name.as_bytes().to_vec()));
+                out.push((key(NAME, name.as_bytes()), rest.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The data dir's store as the engine sees it: commits carry the pending name's metadata.
+pub struct Named {
+    store: Store,
+    /// The name for what the next commits create.
+    name: Option<String>,
+    /// The names the last commit wrote.
+    committed: Vec<Entry>,
+}
+
+impl StateRead for Named {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.store.get(key)
+    }
+
+    fn next_entry(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> Result<Option<Entry>, StateError> {
+        self.store.next_entry(lower, upper)
+    }
+}
+
+impl StateStore for Named {
+    fn version(&self) -> Version {
+        self.store.version()
+    }
+
+    fn root(&self) -> Hash {
+        self.store.root()
+    }
+
+    fn commit(&mut self, changes: &ChangeSet) -> Result<(Version, Hash), StateError> {
+        let meta = match &self.name {
+            Some(name) => name_entries(changes, name),
+            None => Vec::new(),
+        };
+        let out = self.store.commit_with_metadata(changes, &meta)?;
+        self.committed = meta;
+        Ok(out)
+    }
+
+    fn prove(&self, key: &[u8], version: Version) -> Result<Proof, StateError> {
+        self.store.prove(key, version)
+    }
+}
+
+/// How to open the data dir.
+#[derive(Debug, Clone, Copy)]
+pub struct Durability {
+    /// fsync every commit (`--sync on`).
+    pub sync: bool,
+    /// Open a store that lost acknowledged versions (`--accept-rollback`).
+    pub accept_rollback: bool,
+}
+
+/// The chain in a data dir.
+pub struct Chain {
+    engine: Engine,
+    store: Named,
+    height: u64,
+    timestamp: u64,
+    gas_limit: u64,
+    labels: BTreeMap<Address, String>,
+}
+
+fn engine_error(e: keel_engine::EngineError) -> KitError {
+    match e {
+        keel_engine::EngineError::State(s) => KitError::State(s),
+        other => KitError::Engine(other.to_string()),
+    }
+}
+
+impl Chain {
+    /// Opens (creating if absent or empty) the store at `path`. The next block's height is
+    /// the store's version + 1, its timestamp `height × 1000`.
+    pub fn open(path: &Path, how: Durability) -> Result<Chain, KitError> {
+        let store = OpenOptions::new()
+            .sync(how.sync)
+            .accept_rollback(how.accept_rollback)
+            .open(path)?;
+        let mut labels = BTreeMap::new();
+        for (k, v) in store.metadata_prefix(CONTRACT)? {
+            if let (Ok(a), Ok(name)) = (
+                Address::try_from(&k[CONTRACT.len()..]),
+                String::from_utf8(v),
+            ) {
+                labels.insert(a, name);
+            }
+        }
+        let height = store.version() + 1;
+        Ok(Chain {
+            engine: Engine::new(keel_testkit::engine_config()),
+            store: Named {
+                store,
+                name: None,
+                committed: Vec::new(),
+            },
+            height,
+            timestamp: height.saturating_mul(1000),
+            gas_limit: keel_testkit::DEFAULT_GAS_LIMIT,
+            labels,
+        })
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Store {
+        &self.store.store
+    }
+
+    /// The store underneath, for writes outside a block (importing names).
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store.store
+    }
+
+    /// Names what the next blocks create (uploaded code, instantiated contracts) `name`, in
+    /// the same commit; `None` stops naming.
+    pub fn name_next_blocks(&mut self, name: Option<&str>) {
+        self.store.name = name.map(str::to_string);
+    }
+
+    /// The address most recently deployed under `name`.
+    pub fn address_of(&self, name: &str) -> Result<Option<Address>, KitError> {
+        Ok(self
+            .store()
+            .metadata(&key(NAME, name.as_bytes()))?
+            .and_then(|v| Address::try_from(v.as_slice()).ok()))
+    }
+
+    /// Every contract name deployed here.
+    pub fn names(&self) -> Result<Vec<String>, KitError> {
+        Ok(self
+            .store()
+            .metadata_prefix(NAME)?
+            .into_iter()
+            .map(|(k, _)| String::from_utf8_lossy(&k[NAME.len()..]).into_owned())
+            .collect())
+    }
+
+    /// The metadata entries that name `address` (and make `name` resolve to it) and
+    /// `code_hash`, for importing names kept elsewhere.
+    pub fn name_entries_for(
+        address: Option<&Address>,
+        code_hash: Option<&Hash>,
+        name: &str,
+    ) -> Vec<Entry> {
+        let mut out = Vec::new();
+        if let Some(a) = address {
+            out.push((key(CONTRACT, a), name.as_bytes().to_vec()));
+            out.push((key(NAME, name.as_bytes()), a.to_vec()));
+        }
+        if let Some(h) = code_hash {
+            out.push((key(CODE, h), name.as_bytes().to_vec()));
+        }
+        out
+    }
+
+    /// The height the next block will have.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The timestamp (ms) the next block will have.
+    pub fn timestamp(&self) -> u64 {
+        self.timestamp
+    }
+
+    /// Moves `blocks` blocks ahead (1000 ms each).
+    pub fn advance(&mut self, blocks: u64) {
+        self.height = self.height.saturating_add(blocks);
+        self.timestamp = self.timestamp.saturating_add(blocks.saturating_mul(1000));
+    }
+
+    /// Sets the next block's height.
+    pub fn set_height(&mut self, height: u64) {
+        self.height = height;
+    }
+
+    /// Sets the next block's timestamp (ms).
+    pub fn set_timestamp(&mut self, timestamp: u64) {
+        self.timestamp = timestamp;
+    }
+
+    /// The gas limit of transactions this chain builds.
+    pub fn set_gas_limit(&mut self, gas_limit: u64) {
+        self.gas_limit = gas_limit;
+    }
+
+    /// The latest version.
+    pub fn version(&self) -> Version {
+        self.store.version()
+    }
+
+    /// The latest root.
+    pub fn root(&self) -> Hash {
+        self.store.root()
+    }
+
+    /// Any raw state key's value.
+    pub fn get_raw(&self, state_key: &[u8]) -> Result<Option<Vec<u8>>, KitError> {
+        Ok(self.store.get(state_key)?)
+    }
+
+    /// A proof of any raw state key against the latest root.
+    pub fn prove_raw(&self, state_key: &[u8]) -> Result<(Proof, Hash, Version), KitError> {
+        let version = self.version();
+        Ok((self.store.prove(state_key, version)?, self.root(), version))
+    }
+
+    /// An account's next nonce, from state.
+    pub fn nonce(&self, account: Address) -> Result<u64, KitError> {
+        match self.get_raw(&nonce_key(&account))? {
+            None => Ok(0),
+            Some(v) => u64::decode(&mut v.as_slice())
+                .map_err(|e| KitError::Engine(format!("undecodable nonce in state: {e}"))),
+        }
+    }
+
+    fn context(&self) -> BlockContext {
+        BlockContext {
+            height: self.height,
+            timestamp: self.timestamp,
+        }
+    }
+
+    /// Runs `transactions` as one block and commits it (with the pending name's metadata).
+    pub fn execute_block(
+        &mut self,
+        transactions: &[Transaction],
+    ) -> Result<Vec<Receipt>, KitError> {
+        let ctx = self.context();
+        let out = self
+            .engine
+            .execute_block(&mut self.store, &ctx, transactions)
+            .map_err(engine_error)?;
+        for (k, v) in std::mem::take(&mut self.store.committed) {
+            if let Some(a) = k.strip_prefix(CONTRACT)
+                && let Ok(a) = Address::try_from(a)
+            {
+                self.labels
+                    .insert(a, String::from_utf8_lossy(&v).into_owned());
+            }
+        }
+        Ok(out.receipts)
+    }
+
+    fn label_for(&self, action: &Action) -> String {
+        match action {
+            Action::Deploy { .. } => "deploy".to_string(),
+            Action::Instantiate { .. } => "instantiate".to_string(),
+            Action::Call {
+                contract, method, ..
+            } => format!("{}.{method}", self.label_of(contract)),
+        }
+    }
+
+    fn transaction(&self, sender: Address, action: Action) -> Result<Transaction, KitError> {
+        Ok(Transaction {
+            sender,
+            nonce: self.nonce(sender)?,
+            gas_limit: self.gas_limit,
+            action,
+        })
+    }
+
+    /// Runs one transaction as its own block.
+    pub fn execute(&mut self, sender: Address, action: Action) -> Result<Outcome, KitError> {
+        let label = self.label_for(&action);
+        let tx = self.transaction(sender, action)?;
+        let receipt = self
+            .execute_block(std::slice::from_ref(&tx))?
+            .pop()
+            .ok_or_else(|| KitError::Engine("the engine returned no receipt".into()))?;
+        Ok(Outcome { receipt, label })
+    }
+
+    /// Calls a method in a new block.
+    pub fn call(
+        &mut self,
+        sender: Address,
+        contract: Address,
+        method: &str,
+        args: Vec<u8>,
+    ) -> Result<Outcome, KitError> {
+        self.execute(
+            sender,
+            Action::Call {
+                contract,
+                method: method.to_string(),
+                args,
+            },
+        )
+    }
+
+    /// Runs a call read-only.
+    pub fn simulate(
+        &self,
+        sender: Address,
+        contract: Address,
+        method: &str,
+        args: Vec<u8>,
+    ) -> Result<Outcome, KitError> {
+        let action = Action::Call {
+            contract,
+            method: method.to_string(),
+            args,
+        };
+        let label = self.label_for(&action);
+        let tx = self.transaction(sender, action)?;
+        let receipt = self
+            .engine
+            .simulate(&self.store, &self.context(), &tx)
+            .map_err(engine_error)?;
+        Ok(Outcome { receipt, label })
+    }
+
+    /// The label of `contract` in output: its name here, or its short hex.
+    pub fn label_of(&self, contract: &Address) -> String {
+        self.labels
+            .get(contract)
+            .cloned()
+            .unwrap_or_else(|| short_hex(contract))
+    }
+
+    /// Labels `contract` in output (not stored).
+    pub fn set_label(&mut self, contract: Address, label: &str) {
+        self.labels.insert(contract, label.to_string());
+    }
+}
