@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything Keel needs on a fresh Debian machine, non-interactively. Idempotent:
 # each step is skipped when already satisfied. Used by the README's two commands and by CI.
+#
+#   bash scripts/setup.sh           # what building and testing need
+#   bash scripts/setup.sh --cross   # also the cross-architecture determinism check's needs:
+#                                   # Rust targets i686/aarch64/s390x, Debian cross gccs,
+#                                   # qemu-user and the i386 loader (scripts/cross-determinism.sh)
 set -euo pipefail
+cross=0
+if [ "${1:-}" = "--cross" ]; then cross=1; fi
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -44,4 +51,25 @@ for component in rustfmt clippy; do
     rustup component add "${component}"
   fi
 done
+if [ "$cross" -eq 1 ]; then
+  # i686 binaries run natively (they need the i386 loader, libc6-i386); aarch64 and s390x
+  # (big-endian) run under qemu-user with the cross toolchains' sysroots. Debian's
+  # gcc-multilib conflicts with its cross compilers, so i686 uses gcc-i686-linux-gnu too.
+  missing=()
+  for pkg in gcc-i686-linux-gnu libc6-i386 gcc-aarch64-linux-gnu gcc-s390x-linux-gnu qemu-user; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]} (cross-architecture determinism)"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq "${missing[@]}"
+  fi
+  for target in i686-unknown-linux-gnu aarch64-unknown-linux-gnu s390x-unknown-linux-gnu; do
+    if ! rustup target list --installed | grep -qx "$target"; then
+      echo "setup: adding the $target target"
+      rustup target add "$target"
+    fi
+  done
+fi
 echo "setup: prerequisites present"

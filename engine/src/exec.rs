@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use keel_state::{Overlay, StateRead};
 use lru::LruCache;
 use parity_scale_codec::{Decode, DecodeAll, Encode};
-use wasmi::{Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, TrapCode};
+use wasmi::{Instance, Memory, Store, StoreLimits, StoreLimitsBuilder};
 
 use crate::config::{EngineConfig, wasmi_config};
 use crate::error::EngineError;
@@ -441,26 +441,10 @@ pub(crate) enum FrameEnd {
     OutOfGas,
 }
 
-fn trap_kind(code: TrapCode) -> Option<TrapKind> {
-    Some(match code {
-        TrapCode::OutOfFuel => return None,
-        TrapCode::UnreachableCodeReached => TrapKind::Unreachable,
-        TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
-        TrapCode::TableOutOfBounds => TrapKind::TableOutOfBounds,
-        TrapCode::IndirectCallToNull => TrapKind::IndirectCallToNull,
-        TrapCode::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
-        TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
-        TrapCode::BadConversionToInteger => TrapKind::BadConversionToInteger,
-        TrapCode::StackOverflow => TrapKind::StackOverflow,
-        TrapCode::BadSignature => TrapKind::BadSignature,
-        _ => TrapKind::GrowthOperationLimited,
-    })
-}
-
 /// Turns a wasmi error into how the frame ended, or an engine-level failure.
 fn classify(error: wasmi::Error) -> Result<FrameEnd, Abort> {
     if let Some(code) = error.as_trap_code() {
-        return Ok(match trap_kind(code) {
+        return Ok(match TrapKind::from_trap_code(code) {
             Some(kind) => FrameEnd::Trapped(kind),
             None => FrameEnd::OutOfGas,
         });

@@ -105,6 +105,28 @@ pub enum TrapKind {
     AbiViolation,
 }
 
+impl TrapKind {
+    /// The kind a wasmi trap code maps to, or `None` for running out of fuel (which is
+    /// `Status::OutOfGas`, not a trap). Public so that the spec-conformance harness checks
+    /// the exact mapping receipts use.
+    pub fn from_trap_code(code: wasmi::TrapCode) -> Option<TrapKind> {
+        use wasmi::TrapCode;
+        Some(match code {
+            TrapCode::OutOfFuel => return None,
+            TrapCode::UnreachableCodeReached => TrapKind::Unreachable,
+            TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+            TrapCode::TableOutOfBounds => TrapKind::TableOutOfBounds,
+            TrapCode::IndirectCallToNull => TrapKind::IndirectCallToNull,
+            TrapCode::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
+            TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
+            TrapCode::BadConversionToInteger => TrapKind::BadConversionToInteger,
+            TrapCode::StackOverflow => TrapKind::StackOverflow,
+            TrapCode::BadSignature => TrapKind::BadSignature,
+            _ => TrapKind::GrowthOperationLimited,
+        })
+    }
+}
+
 /// Why a transaction was rejected without running. An invalid transaction changes no state,
 /// does not bump the nonce and uses 0 gas.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]

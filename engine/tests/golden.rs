@@ -1,13 +1,15 @@
-//! Gas golden vectors: fixed scenarios over the WAT fixtures and the SDK's example contracts,
-//! with one line per transaction (status, gas, return data, events). Any change in gas fails
-//! the test, so every change is deliberate. To accept a change: `KEEL_BLESS=1 cargo test -p
+//! Golden vectors: fixed scenarios over the WAT fixtures and the SDK's example contracts,
+//! with everything consensus per transaction: status, gas, return data, the state root after
+//! its block, and every event's contract, topics and data. Any change fails the test, so every
+//! change is deliberate. (Deploy and Instantiate return data is left out, but the roots and
+//! the event topics that hold addresses do depend on the contracts' wasm bytes.) To accept a change: `KEEL_BLESS=1 cargo test -p
 //! keel-engine --test golden`, and review the diff of `tests/golden/*.txt`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use common::*;
-use keel_engine::{Action, Address, Receipt, Status};
+use keel_engine::{Action, Address, Hash, Receipt, Status};
 use parity_scale_codec::Encode;
 
 const CAROL: Address = [0xCA; 32];
@@ -20,7 +22,13 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn line(label: &str, r: &Receipt) -> String {
+fn full_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The receipt's line, the state root after its block, then one line per event with its
+/// topics and data in full (data over 256 bytes as its length and blake3 digest).
+fn lines(label: &str, r: &Receipt, root: &Hash) -> Vec<String> {
     let status = match &r.status {
         Status::Success => "success".to_string(),
         Status::Reverted(m) => format!("reverted:{}", hex(m)),
@@ -28,12 +36,31 @@ fn line(label: &str, r: &Receipt) -> String {
         Status::Trapped(k) => format!("trapped:{k:?}"),
         Status::Invalid(i) => format!("invalid:{i:?}"),
     };
-    format!(
+    let mut out = vec![format!(
         "{label:<34} {status:<28} gas={:>10} events={} ret={}",
         r.gas_used,
         r.events.len(),
         hex(&r.return_data)
-    )
+    )];
+    out.push(format!("    root={}", full_hex(root)));
+    for (i, e) in r.events.iter().enumerate() {
+        let topics: Vec<String> = e.topics.iter().map(|t| full_hex(t)).collect();
+        let data = if e.data.len() <= 256 {
+            full_hex(&e.data)
+        } else {
+            format!(
+                "({} bytes, blake3 {})",
+                e.data.len(),
+                blake3::hash(&e.data).to_hex()
+            )
+        };
+        out.push(format!(
+            "    event[{i}] contract={} topics=[{}] data={data}",
+            full_hex(&e.contract),
+            topics.join(",")
+        ));
+    }
+    out
 }
 
 fn compare(name: &str, lines: &[String]) {
@@ -81,12 +108,12 @@ impl Script {
         // Deploy and Instantiate return a code hash or an address: content-derived, so they
         // are left out (a rebuild of an example that keeps its gas must not fail this test).
         let hide = !matches!(action, Action::Call { .. });
-        let r = self.chain.run(sender, gas, action);
+        let (r, root) = self.chain.run_with_root(sender, gas, action);
         let mut shown = r.clone();
         if hide && shown.status == Status::Success {
             shown.return_data.clear();
         }
-        self.lines.push(line(label, &shown));
+        self.lines.extend(lines(label, &shown, &root));
         r
     }
 

@@ -17,16 +17,25 @@
 //! - [`module`]: wasm-smith modules and raw bytes through validation, deploy and calls.
 //! - [`tx_sequence`]: transaction sequences against the example token and counter, with a
 //!   model, replays and block regrouping.
+//! - [`differential`]: generated modules through Keel and through bare wasmi with identical
+//!   fuel costs: results, traps and wasm fuel must agree.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // panicking is how an oracle reports.
 
 pub mod alloc_guard;
 pub mod decode;
+pub mod differential;
 pub mod module;
 pub mod state_model;
 pub mod tx_sequence;
 
 /// The names of all targets, as used for corpus directories and cargo-fuzz binaries.
-pub const TARGETS: &[&str] = &["state_model", "decode", "module", "tx_sequence"];
+pub const TARGETS: &[&str] = &[
+    "state_model",
+    "decode",
+    "module",
+    "tx_sequence",
+    "differential",
+];
 
 /// Runs the target called `name` on `data`. Panics on an unknown name.
 pub fn run_target(name: &str, data: &[u8]) {
@@ -35,6 +44,7 @@ pub fn run_target(name: &str, data: &[u8]) {
         "decode" => decode::run(data),
         "module" => module::run(data),
         "tx_sequence" => tx_sequence::run(data),
+        "differential" => differential::run(data),
         other => panic!("unknown fuzz target {other:?}"),
     }
 }

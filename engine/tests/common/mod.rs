@@ -66,6 +66,16 @@ impl Chain {
     }
 
     pub fn run(&mut self, sender: Address, gas_limit: u64, action: Action) -> Receipt {
+        self.run_with_root(sender, gas_limit, action).0
+    }
+
+    /// Runs one transaction as a block: its receipt and the state root after the block.
+    pub fn run_with_root(
+        &mut self,
+        sender: Address,
+        gas_limit: u64,
+        action: Action,
+    ) -> (Receipt, Hash) {
         let tx = self.make_tx(sender, gas_limit, action);
         let mut out = self
             .engine
@@ -73,7 +83,7 @@ impl Chain {
             .unwrap();
         let r = out.receipts.pop().unwrap();
         self.note(&tx, &r);
-        r
+        (r, out.state_root)
     }
 
     pub fn upload(&mut self, code: Vec<u8>) -> Hash {
