@@ -2,6 +2,7 @@
 """Markdown tables for BENCHMARKS.md "Gas vs time" from two keel-calibrate / keel-attacks runs.
 
     python3 benches/gas_report.py calib  benches/results/calib-v1-full.json   benches/results/calib-v2-full.json
+    python3 benches/gas_report.py invalid benches/results/calib-v1-full.json   benches/results/calib-v2-full.json
     python3 benches/gas_report.py attacks benches/results/attacks-v1-full.json benches/results/attacks-v2-full.json
 
 Rows are paired by name with every number replaced by '#' (the shapes fit themselves to each
@@ -50,6 +51,8 @@ def ratio(r):
 def calib(v1, v2):
     print("| group | row | v1 ns/unit | v1 gas/unit | v1 × base | v2 ns/unit | v2 gas/unit | v2 × base |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
+    v1 = [r for r in v1 if r["group"] != "invalid"]
+    v2 = [r for r in v2 if r["group"] != "invalid"]
     for a, b in pair(v1, v2, "row"):
         r = a or b
         name = r["row"] if a is None or b is None or a["row"] == b["row"] else f"{a['row']} → {b['row']}"
@@ -62,6 +65,18 @@ def calib(v1, v2):
             else:
                 cells += [num(x["ns_per_unit"]), num(x["gas_per_unit"]), ratio(x)]
         print(f"| {g} | {name} ({unit}) | " + " | ".join(cells) + " |")
+
+
+def invalid(v1, v2):
+    v1 = [r for r in v1 if r["group"] == "invalid"]
+    v2 = [r for r in v2 if r["group"] == "invalid"]
+    print("| Invalid outcome (1M-key RocksDB state) | v1 µs/tx | v2 µs/tx | target ≤ 20 µs |")
+    print("|---|---:|---:|---|")
+    for a, b in pair(v1, v2, "row"):
+        us = [None if x is None else x["ns_per_unit"] / 1e3 for x in (a, b)]
+        verdict = "–" if us[1] is None else ("met" if us[1] <= 20 else "MISSED")
+        cells = ["–" if u is None else f"{u:,.1f}" for u in us]
+        print(f"| {(a or b)['row']} | {cells[0]} | {cells[1]} | v2 {verdict} |")
 
 
 def attacks(v1, v2):
@@ -94,7 +109,7 @@ def main():
     kind, f1, f2 = sys.argv[1:4]
     v1 = json.load(open(f1))
     v2 = json.load(open(f2))
-    {"calib": calib, "attacks": attacks}[kind](v1, v2)
+    {"calib": calib, "invalid": invalid, "attacks": attacks}[kind](v1, v2)
 
 
 if __name__ == "__main__":
