@@ -328,7 +328,7 @@ pub fn run(sizes: Sizes, mut progress: impl FnMut(&AttackResult)) -> (f64, f64, 
         &mut out,
     );
 
-    // 4. locals bomb: deploy, then a cold call (of the largest accepted bomb if the
+    // 4. locals bomb: deploy, then a cold call (of the fitted bomb if the
     // issue's is rejected).
     let bomb = hostile::locals_bomb(sizes.bomb_functions, 30_000);
     let label = format!(
@@ -342,10 +342,7 @@ pub fn run(sizes: Sizes, mut progress: impl FnMut(&AttackResult)) -> (f64, f64, 
         let (l, _) = crate::calib::fit(30_000, |l| hostile::locals_bomb(2, l));
         let (f, code) =
             crate::calib::fit(sizes.bomb_functions, |f| hostile::locals_bomb(f.max(2), l));
-        bomb_label = format!(
-            "largest accepted locals bomb: {} functions x {l} locals",
-            f.max(2)
-        );
+        bomb_label = format!("fitted locals bomb: {} functions x {l} locals", f.max(2));
         let (r, addr) = deploy_timed(&mut h, &bomb_label, &code);
         push(r, &mut out);
         bomb_addr = addr;
@@ -413,7 +410,7 @@ pub fn run(sizes: Sizes, mut progress: impl FnMut(&AttackResult)) -> (f64, f64, 
     );
 
     // 7. nested calls into instantiation-heavy callees (the size; if the engine
-    // rejects it at upload, that row, then the largest accepted size).
+    // rejects it at upload, that row, then the fitted size).
     type Make = fn(u32) -> Vec<u8>;
     let shapes: Vec<(&str, u32, Make)> = vec![
         ("exports", 60_000, hostile::many_exports),

@@ -1025,8 +1025,9 @@ pub const TOMBSTONE_KEYS: u32 = 2_000;
 /// Value lengths committed under the host kernel's keys: key length → value length.
 pub const STORED: &[(u32, u32)] = &[(8, 8), (10, 65_536), (11, 131_072), (1_000, 8)];
 
-/// The largest size at most `want` (halving from `want`) whose module `make(size)` passes
-/// [`keel_engine::check_code`] under the default configuration, with that module. Shapes and
+/// The first size, halving from `want` (so within 2× of the limit, not necessarily the largest
+/// accepted), whose module `make(size)` passes [`keel_engine::check_code`] under the default
+/// configuration, with that module. Shapes and
 /// attacks fit themselves to whatever upload limits the engine has (v1 or v2) this way.
 pub fn fit(want: u32, make: impl Fn(u32) -> Vec<u8>) -> (u32, Vec<u8>) {
     let config = EngineConfig::default();
@@ -1057,7 +1058,7 @@ pub fn pages_module(pages: u32) -> Vec<u8> {
 }
 
 /// Module shapes of the instantiation and compile rows: (name, unit, units, module). Each is
-/// the largest size up to the wanted one that the engine accepts ([`fit`]); a size below the
+/// the first size, halving from the wanted one, that the engine accepts ([`fit`]); a size below the
 /// wanted one shows a limit at work.
 pub fn shapes(quick: bool) -> Vec<(String, &'static str, f64, Vec<u8>)> {
     let s = |full: u32, q: u32| if quick { q } else { full };
