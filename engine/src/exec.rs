@@ -834,10 +834,15 @@ pub(crate) fn execute_tx(
     let mut intrinsic = gas
         .tx_base
         .saturating_add(payload.saturating_mul(gas.tx_byte));
-    if matches!(plan, Plan::Deploy) {
-        intrinsic = intrinsic
-            .saturating_add(gas.deploy_base)
-            .saturating_add(payload.saturating_mul(gas.deploy_byte));
+    match plan {
+        Plan::Deploy => {
+            intrinsic = intrinsic
+                .saturating_add(gas.deploy_base)
+                .saturating_add(payload.saturating_mul(gas.deploy_byte));
+        }
+        // The contract record is a write, with its commit work.
+        Plan::Instantiate { .. } => intrinsic = intrinsic.saturating_add(gas.storage_write_base),
+        Plan::Call { .. } => {}
     }
 
     let mut e = env.try_borrow_mut().map_err(borrowed)?;

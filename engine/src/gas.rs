@@ -25,17 +25,33 @@ pub struct GasSchedule {
     // An ordinary wasm operator (arithmetic, locals, constants, branches) costs 1: that is the
     // unit of gas. Structural operators (`block`, `loop`, `end`, `else`, `drop`, `return`,
     // `unreachable`) are free, as in wasmi's default table.
-    /// Cost of a load or store.
-    pub op_memory: u8,
+    /// Cost of a load.
+    pub op_load: u8,
+    /// Cost of a store.
+    pub op_store: u8,
     /// Cost of `call` (on top of the callee's own operators).
     pub op_call: u8,
     /// Cost of `call_indirect` (a table lookup and a signature check on top of a call).
     pub op_call_indirect: u8,
     /// Cost of integer division and remainder.
     pub op_div: u8,
-    /// Fixed cost of `memory.grow` and `table.grow`, paid whether or not the growth succeeds
-    /// (the bytes of a successful growth are paid on top, at `memory_bytes_per_gas`).
+    /// Cost of `br_if` (and `if`).
+    pub op_br_if: u8,
+    /// Cost of `br_table`.
+    pub op_br_table: u8,
+    /// Cost of `select`.
+    pub op_select: u8,
+    /// Cost of `global.get` and `global.set`.
+    pub op_global: u8,
+    /// Cost of `memory.size` and `table.size`.
+    pub op_size: u8,
+    /// Fixed cost of `memory.grow`, paid whether or not the growth succeeds (the bytes of a
+    /// successful growth are paid on top, at `memory_bytes_per_gas`).
     pub op_grow: u8,
+    /// Fixed cost of `table.grow`, paid whether or not it succeeds: wasmi's per-entry charge
+    /// for a successful growth is small for the work, and this covers the largest growth the
+    /// table limit allows.
+    pub op_table_grow: u8,
     /// Fixed cost of every bulk operator (`memory.copy/fill/init`, `table.copy/init/fill`,
     /// `data.drop`, `elem.drop`), however few bytes it moves.
     pub op_bulk: u8,
@@ -51,11 +67,13 @@ pub struct GasSchedule {
     pub memory_bytes_per_gas: u32,
 
     // ---- transactions
-    /// Every transaction that executes (not `Invalid`).
+    /// Every transaction that executes (not `Invalid`): the nonce read, the receipt, and the
+    /// nonce write with the commit work it causes (a storage write's worth).
     pub tx_base: u64,
     /// Per byte of the action's payload (code, args, method name, salt).
     pub tx_byte: u64,
-    /// `Deploy`: validation, compilation and storage of the code, base.
+    /// `Deploy`: validation, compilation and storage of the code, base (including the writes
+    /// of the code and its metadata).
     pub deploy_base: u64,
     /// `Deploy`: per byte of code (validation, two compilations, storage).
     pub deploy_byte: u64,
@@ -65,6 +83,11 @@ pub struct GasSchedule {
     pub deploy_local: u64,
     /// `Deploy`: per type-section entry.
     pub deploy_type: u64,
+    /// `Deploy`: per export (name checks and the export map, twice).
+    pub deploy_export: u64,
+    /// An `Instantiate` transaction also pays `storage_write_base` for the contract record it
+    /// writes, whether or not it runs `init`.
+    ///
     /// Every instantiation of a module (top-level frame and each nested call), regardless of
     /// whether the compiled module came from the cache. Initial memory pages are charged on
     /// top at the per-page growth price, and the module's shape at the prices below.
@@ -81,8 +104,10 @@ pub struct GasSchedule {
     pub instantiate_table_entry: u64,
     /// Instantiation: per element-segment item.
     pub instantiate_element: u64,
-    /// Instantiation: per data segment (the bytes are paid at `memory_bytes_per_gas`).
+    /// Instantiation: per data segment.
     pub instantiate_data_segment: u64,
+    /// Instantiation: data-segment bytes copied into memory per unit of gas (0: free).
+    pub instantiate_data_bytes_per_gas: u32,
 
     // ---- host functions
     /// Charged by every host function call.
@@ -95,6 +120,9 @@ pub struct GasSchedule {
     /// Storage read, per byte of value (or entry) the store returns: also charged by
     /// `storage_has`, which reads the value to answer.
     pub storage_read_byte: u64,
+    /// `storage_next`, on top of the read base: two ordered lookups (overlay and store) and
+    /// the SCALE encoding of the entry.
+    pub storage_next_base: u64,
     /// `storage_next`: per entry passed over. A deletion made earlier in the block (a
     /// tombstone) costs this; an entry of the committed state that such a deletion hides costs
     /// a whole storage read on top (`storage_read_base` + its bytes).
@@ -140,11 +168,18 @@ impl GasSchedule {
     /// version-2 dimensions are free, `nop` is free and `call_indirect` costs a `call`.
     pub const V1: GasSchedule = GasSchedule {
         version: 1,
-        op_memory: 2,
+        op_load: 2,
+        op_store: 2,
         op_call: 4,
         op_call_indirect: 4,
         op_div: 4,
+        op_br_if: 1,
+        op_br_table: 1,
+        op_select: 1,
+        op_global: 1,
+        op_size: 1,
         op_grow: 1,
+        op_table_grow: 1,
         op_bulk: 1,
         op_nop: 0,
         locals_per_gas: 0,
@@ -156,6 +191,7 @@ impl GasSchedule {
         deploy_function: 0,
         deploy_local: 0,
         deploy_type: 0,
+        deploy_export: 0,
         instantiate_base: 2_000,
         instantiate_function: 0,
         instantiate_import: 0,
@@ -164,10 +200,12 @@ impl GasSchedule {
         instantiate_table_entry: 0,
         instantiate_element: 0,
         instantiate_data_segment: 0,
+        instantiate_data_bytes_per_gas: 64,
         host_base: 20,
         copy_byte: 1,
         storage_read_base: 300,
         storage_read_byte: 1,
+        storage_next_base: 0,
         storage_skip: 0,
         storage_write_base: 1_000,
         storage_write_byte: 5,
@@ -188,36 +226,46 @@ impl GasSchedule {
     /// time"), targeting at most 3× the wall time per gas of plain arithmetic for every cost.
     pub const V2: GasSchedule = GasSchedule {
         version: 2,
-        op_memory: 2,
-        op_call: 4,
-        op_call_indirect: 8,
+        op_load: 7,
+        op_store: 2,
+        op_call: 10,
+        op_call_indirect: 18,
         op_div: 4,
-        op_grow: 100,
-        op_bulk: 10,
+        op_br_if: 3,
+        op_br_table: 9,
+        op_select: 3,
+        op_global: 5,
+        op_size: 11,
+        op_grow: 15,
+        op_table_grow: 255,
+        op_bulk: 15,
         op_nop: 1,
         locals_per_gas: 4,
-        memory_bytes_per_gas: 64,
-        tx_base: 2_000,
+        memory_bytes_per_gas: 32,
+        tx_base: 22_000,
         tx_byte: 2,
-        deploy_base: 50_000,
+        deploy_base: 90_000,
         deploy_byte: 60,
         deploy_function: 200,
         deploy_local: 10,
         deploy_type: 100,
+        deploy_export: 1_500,
         instantiate_base: 2_000,
-        instantiate_function: 20,
-        instantiate_import: 50,
-        instantiate_export: 30,
-        instantiate_global: 10,
-        instantiate_table_entry: 2,
-        instantiate_element: 5,
+        instantiate_function: 8,
+        instantiate_import: 120,
+        instantiate_export: 200,
+        instantiate_global: 16,
+        instantiate_table_entry: 1,
+        instantiate_element: 4,
         instantiate_data_segment: 50,
-        host_base: 20,
+        instantiate_data_bytes_per_gas: 16,
+        host_base: 50,
         copy_byte: 1,
         storage_read_base: 300,
         storage_read_byte: 1,
-        storage_skip: 50,
-        storage_write_base: 1_000,
+        storage_next_base: 400,
+        storage_skip: 100,
+        storage_write_base: 20_000,
         storage_write_byte: 5,
         storage_key_byte: 1,
         sha256_base: 200,
@@ -240,6 +288,7 @@ impl GasSchedule {
             per(shape.functions, self.deploy_function),
             per(shape.locals, self.deploy_local),
             per(shape.types, self.deploy_type),
+            per(shape.exports, self.deploy_export),
         ])
     }
 
@@ -256,7 +305,9 @@ impl GasSchedule {
             per(shape.table_entries, self.instantiate_table_entry),
             per(shape.element_items, self.instantiate_element),
             per(shape.data_segments, self.instantiate_data_segment),
-            self.bulk_bytes(u64::from(shape.data_bytes)),
+            u64::from(shape.data_bytes)
+                .checked_div(u64::from(self.instantiate_data_bytes_per_gas))
+                .unwrap_or(0),
         ])
     }
 
@@ -278,21 +329,22 @@ impl GasSchedule {
     /// The wasmi per-operator cost table for this schedule.
     pub fn operator_cost(&self) -> OperatorCost {
         let mut c = OperatorCost::default();
-        let m = self.op_memory;
-        c.i32_load = m;
-        c.i64_load = m;
-        c.f32_load = m;
-        c.f64_load = m;
-        c.i32_load8_s = m;
-        c.i32_load8_u = m;
-        c.i32_load16_s = m;
-        c.i32_load16_u = m;
-        c.i64_load8_s = m;
-        c.i64_load8_u = m;
-        c.i64_load16_s = m;
-        c.i64_load16_u = m;
-        c.i64_load32_s = m;
-        c.i64_load32_u = m;
+        let l = self.op_load;
+        c.i32_load = l;
+        c.i64_load = l;
+        c.f32_load = l;
+        c.f64_load = l;
+        c.i32_load8_s = l;
+        c.i32_load8_u = l;
+        c.i32_load16_s = l;
+        c.i32_load16_u = l;
+        c.i64_load8_s = l;
+        c.i64_load8_u = l;
+        c.i64_load16_s = l;
+        c.i64_load16_u = l;
+        c.i64_load32_s = l;
+        c.i64_load32_u = l;
+        let m = self.op_store;
         c.i32_store = m;
         c.i64_store = m;
         c.f32_store = m;
@@ -305,8 +357,17 @@ impl GasSchedule {
         c.call = self.op_call;
         c.call_indirect = self.op_call_indirect;
         c.nop = self.op_nop;
+        c.if_ = self.op_br_if;
+        c.br_if = self.op_br_if;
+        c.br_table = self.op_br_table;
+        c.select = self.op_select;
+        c.typed_select = self.op_select;
+        c.global_get = self.op_global;
+        c.global_set = self.op_global;
+        c.memory_size = self.op_size;
+        c.table_size = self.op_size;
         c.memory_grow = self.op_grow;
-        c.table_grow = self.op_grow;
+        c.table_grow = self.op_table_grow;
         let b = self.op_bulk;
         c.memory_copy = b;
         c.memory_fill = b;

@@ -353,6 +353,8 @@ fn host_storage_next(
     within(qlen, max_key.saturating_mul(2).saturating_add(16))?;
     let r = range(&caller, query_ptr, qlen)?;
     charge_storage_read(&mut caller, qlen)?;
+    let g = gas(&caller);
+    charge(&mut caller, g.storage_next_base)?;
     let query = read(&caller, r)?;
     let mut q = query.as_slice();
     let (Some(lower), Some(upper)) = (decode_bound(&mut q), decode_bound(&mut q)) else {

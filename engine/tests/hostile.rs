@@ -322,5 +322,5 @@ fn gas_schedule_is_versioned_and_scale_round_trips() {
         keel_engine::GasSchedule::decode(&mut &g.encode()[..]).unwrap(),
         g
     );
-    assert_eq!(g.memory_pages(1), 1024);
+    assert_eq!(g.memory_pages(1), 2048);
 }
