@@ -16,7 +16,8 @@
 //! Everything else must match the spec exactly. The same files also run under plain wasmi
 //! with floats on and no limits (Wasm 2.0 features), as a check on the harness itself: there
 //! every module and assertion must pass. One line per file and mode is printed
-//! (`cargo test -p keel-engine --test spec -- --nocapture`).
+//! (`cargo test -p keel-engine --test spec -- --nocapture`) and committed in
+//! `tests/spec/{keel,plain}.txt`, which must match (`KEEL_BLESS=1` to accept a change).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -674,14 +675,9 @@ struct Known {
     finding: &'static str,
 }
 
-const KNOWN: &[Known] = &[Known {
-    mode: Mode::Keel,
-    file: "binary-leb128.wast",
-    line: 969,
-    what: "Keel accepted a module that uses floats",
-    finding: "finding 1: float instructions (i32.trunc_sat_f32_s ...) in unreachable code \
-              pass Keel's validation",
-}];
+/// Empty since finding 1 (float instructions in unreachable code validated with
+/// `saturating_float_to_int` on) was fixed by turning the feature off.
+const KNOWN: &[Known] = &[];
 
 /// Finding 2: an active element segment that does not fit its table makes wasmi 2.0.0's
 /// instantiation fail with an error that carries no trap code (the spec: a trap, "out of
@@ -958,6 +954,7 @@ fn run_suite(mode: Mode) {
     let (mut passed, mut rejected, mut skipped, mut limited, mut failed) = (0, 0, 0, 0, 0);
     let mut known = 0;
     let mut report = Vec::new();
+    let mut summary = Vec::new();
     for (name, text) in &files {
         let t = run_file(mode, name, text);
         let rej: usize = t.rejected.values().sum();
@@ -985,6 +982,7 @@ fn run_suite(mode: Mode) {
             ));
         }
         println!("{line}");
+        summary.push(line);
         for k in &t.known {
             println!("    KNOWN {name} {k}");
         }
@@ -1007,17 +1005,48 @@ fn run_suite(mode: Mode) {
         known += t.known.len();
         failed += t.failures.len();
     }
-    println!(
+    let total = format!(
         "spec {mode:?} total: {} files, {passed} passed, {failed} failed, {rejected} modules \
          rejected as expected, {skipped} assertions skipped on them, {limited} limited by \
          Keel's run-time limits, {known} known deviations",
         files.len()
     );
+    println!("{total}");
     assert!(
         report.is_empty(),
         "{} unexpected results:\n{}",
         report.len(),
         report.join("\n")
+    );
+    summary.push(total);
+    compare_results(mode, &summary);
+}
+
+/// The per-file results are committed (`tests/spec/<mode>.txt`), so a change in what passes
+/// or is rejected shows in review; `KEEL_BLESS=1` rewrites them.
+fn compare_results(mode: Mode, lines: &[String]) {
+    let path = format!(
+        "{}/tests/spec/{}.txt",
+        env!("CARGO_MANIFEST_DIR"),
+        format!("{mode:?}").to_lowercase()
+    );
+    let actual = lines.join("\n") + "\n";
+    if std::env::var_os("KEEL_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{path} missing: run with KEEL_BLESS=1 to create it"));
+    let diff: Vec<String> = expected
+        .lines()
+        .zip(actual.lines())
+        .filter(|(e, a)| e != a)
+        .map(|(e, a)| format!("- {e}\n+ {a}"))
+        .collect();
+    assert!(
+        expected == actual,
+        "spec results changed ({path}); if deliberate, rerun with KEEL_BLESS=1:\n{}",
+        diff.join("\n")
     );
 }
 

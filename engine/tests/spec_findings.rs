@@ -15,23 +15,38 @@ use keel_engine::{Action, EngineConfig, Problem, Status, TrapKind, check_code};
 /// validate with floats off. `keel_features()` enables `saturating_float_to_int` on the
 /// premise that such an instruction "can never validate"; it can. Harmless at run time (the
 /// code is unreachable) but it breaks "floats are rejected at validation".
+///
+/// Fixed: `saturating_float_to_int` is off (its "not enabled" error is a `Float` problem), and
+/// the scan rejects the MVP float-to-int conversions and reinterpretations, which wasmparser
+/// also let through in unreachable code.
 #[test]
-#[ignore = "finding 1: float instructions in unreachable code pass validation"]
 fn float_instructions_in_unreachable_code_are_rejected() {
-    let wasm = wat::parse_str(
-        r#"(module
-            (memory (export "memory") 1)
-            (func (export "m") unreachable i32.trunc_sat_f32_s drop))"#,
-    )
-    .unwrap();
-    let err = check_code(&wasm, &EngineConfig::default())
-        .expect_err("a module with a float instruction must be rejected");
-    assert!(
-        err.problems
-            .iter()
-            .any(|p| matches!(p, Problem::Float { .. })),
-        "{err}"
-    );
+    for op in [
+        "i32.trunc_sat_f32_s",
+        "i64.trunc_sat_f64_u",
+        "i32.trunc_f32_s",
+        "i32.reinterpret_f32",
+        "i64.reinterpret_f64",
+        "i64.trunc_f64_u",
+        "f32.add",
+        "f64.neg",
+    ] {
+        let wasm = wat::parse_str(format!(
+            r#"(module
+                (memory (export "memory") 1)
+                (func (export "m") unreachable {op} drop))"#
+        ))
+        .unwrap();
+        let Err(err) = check_code(&wasm, &EngineConfig::default()) else {
+            panic!("{op} in unreachable code passed validation");
+        };
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| matches!(p, Problem::Float { .. })),
+            "{op}: {err}"
+        );
+    }
 }
 
 /// Finding 2 (spec `elem.wast` lines 239–332, `linking.wast` 243, 266, 409): an active

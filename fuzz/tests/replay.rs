@@ -274,9 +274,13 @@ fn differential_corpus() {
 #[test]
 fn differential_seeded() {
     // Also checks the target is not vacuous: the generated calls end in every way.
-    let mut rng = ChaCha8Rng::seed_from_u64(0xd1ff_e001);
+    // `KEEL_FUZZ_SCALE` and `KEEL_FUZZ_SEED` lengthen and vary it, as for the other targets.
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let seed = 0xd1ff_e001 ^ env("KEEL_FUZZ_SEED").unwrap_or(0);
+    let count = 400 * env("KEEL_FUZZ_SCALE").unwrap_or(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut stats = keel_fuzz::differential::Stats::default();
-    for i in 0..400 {
+    for i in 0..count {
         let len = rng.random_range(0..=1500);
         let mut bytes = vec![0u8; len];
         rng.fill_bytes(&mut bytes);
