@@ -14,17 +14,21 @@ use wasmi::{Caller, Extern, Func, Store};
 use crate::exec::{Frame, run_call};
 use crate::types::{CallStatus, Event, TrapKind};
 
-/// A wasm value type in the ABI table.
+/// A wasm value type in the host ABI table ([`HOST_ABI`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum AbiType {
+pub enum AbiType {
+    /// `i32`.
     I32,
+    /// `i64`.
     I64,
 }
 
 use AbiType::{I32, I64};
 
-/// The host ABI: (name, params, results). Exactly the table in ARCHITECTURE.md.
-pub(crate) const ABI: &[(&str, &[AbiType], &[AbiType])] = &[
+/// The host ABI, import module `keel`: (name, params, results), exactly the table in
+/// ARCHITECTURE.md. The single definition: validation checks imports against it, and tools
+/// that generate modules (the adversarial fixtures) read it from here.
+pub const HOST_ABI: &[(&str, &[AbiType], &[AbiType])] = &[
     ("input", &[I32, I32], &[I32]),
     ("set_return", &[I32, I32], &[]),
     ("revert", &[I32, I32], &[]),

@@ -78,6 +78,7 @@ pub use config::{EngineConfig, Limits, keel_features, wasmi_config};
 pub use error::EngineError;
 pub use exec::contract_address;
 pub use gas::GasSchedule;
+pub use host::{AbiType, HOST_ABI};
 pub use types::{
     Action, Address, BlockContext, BlockOutcome, CallStatus, ContractInfo, Event, FLAG_REENTRANT,
     Hash, InvalidReason, Receipt, Status, Transaction, TrapKind,

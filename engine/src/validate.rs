@@ -13,7 +13,7 @@ use wasmparser::{
 
 use crate::config::{EngineConfig, keel_features};
 use crate::gas::GasSchedule;
-use crate::host::{ABI, AbiType};
+use crate::host::{AbiType, HOST_ABI};
 use crate::types::Hash;
 
 /// One thing wrong with a module.
@@ -651,7 +651,8 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
                         problems.push(Problem::ForeignImport { module, name });
                         continue;
                     }
-                    let Some((_, params, results)) = ABI.iter().find(|(n, _, _)| *n == import.name)
+                    let Some((_, params, results)) =
+                        HOST_ABI.iter().find(|(n, _, _)| *n == import.name)
                     else {
                         problems.push(Problem::UnknownImport { name });
                         continue;

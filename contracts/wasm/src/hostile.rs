@@ -24,29 +24,15 @@ pub use wasm_encoder::Instruction;
 /// An instruction with owned data (the form [`Kernel`] bodies take).
 pub type Ins = Instruction<'static>;
 
-/// The host ABI (import module `keel`): name, params, results. Mirrors ARCHITECTURE.md's table;
-/// the unit tests check every generated module against the engine's own validation.
-pub const ABI: &[(&str, &[ValType], &[ValType])] = &[
-    ("input", &[I32, I32], &[I32]),
-    ("set_return", &[I32, I32], &[]),
-    ("revert", &[I32, I32], &[]),
-    ("storage_get", &[I32, I32, I32, I32], &[I64]),
-    ("storage_set", &[I32, I32, I32, I32], &[]),
-    ("storage_remove", &[I32, I32], &[]),
-    ("storage_has", &[I32, I32], &[I32]),
-    ("storage_next", &[I32, I32, I32, I32], &[I64]),
-    ("sha256", &[I32, I32, I32], &[]),
-    ("blake3", &[I32, I32, I32], &[]),
-    ("caller", &[I32], &[]),
-    ("self_address", &[I32], &[]),
-    ("block_height", &[], &[I64]),
-    ("block_timestamp", &[], &[I64]),
-    ("gas_left", &[], &[I64]),
-    ("emit_event", &[I32, I32, I32, I32], &[]),
-    ("call", &[I32, I32, I32, I32, I32, I64], &[I32]),
-    ("call_result", &[I32, I32], &[I32]),
-    ("debug_log", &[I32, I32], &[]),
-];
+/// The host ABI (import module `keel`), as defined once by the engine.
+pub use keel_engine::HOST_ABI as ABI;
+
+fn val_type(t: &keel_engine::AbiType) -> ValType {
+    match t {
+        keel_engine::AbiType::I32 => ValType::I32,
+        keel_engine::AbiType::I64 => ValType::I64,
+    }
+}
 
 const I32: ValType = ValType::I32;
 const I64: ValType = ValType::I64;
@@ -233,7 +219,7 @@ impl Kernel {
         let mut imports = ImportSection::new();
         for name in &self.imports {
             let (params, results) = abi_signature(name);
-            let ty = types.index(params, results);
+            let ty = types.index(&params, &results);
             imports.import("keel", name, EntityType::Function(ty));
         }
         let mut functions = FunctionSection::new();
@@ -397,10 +383,15 @@ pub fn mem(offset: u64) -> MemArg {
     }
 }
 
-fn abi_signature(name: &str) -> (&'static [ValType], &'static [ValType]) {
+fn abi_signature(name: &str) -> (Vec<ValType>, Vec<ValType>) {
     ABI.iter()
         .find(|(n, _, _)| *n == name)
-        .map_or((&[], &[]), |(_, p, r)| (*p, *r))
+        .map_or((Vec::new(), Vec::new()), |(_, p, r)| {
+            (
+                p.iter().map(val_type).collect(),
+                r.iter().map(val_type).collect(),
+            )
+        })
 }
 
 #[derive(Default)]
