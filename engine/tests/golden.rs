@@ -64,31 +64,7 @@ fn lines(label: &str, r: &Receipt, root: &Hash) -> Vec<String> {
 }
 
 fn compare(name: &str, lines: &[String]) {
-    let path = format!("{}/tests/golden/{name}.txt", env!("CARGO_MANIFEST_DIR"));
-    let actual = lines.join("\n") + "\n";
-    if std::env::var_os("KEEL_BLESS").is_some() {
-        std::fs::write(&path, &actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("{path} missing: run with KEEL_BLESS=1 to create it"));
-    if expected != actual {
-        let mut diff = String::new();
-        let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
-        for i in 0..e.len().max(a.len()) {
-            let (x, y) = (e.get(i).copied(), a.get(i).copied());
-            if x != y {
-                diff.push_str(&format!(
-                    "- {}\n+ {}\n",
-                    x.unwrap_or("<none>"),
-                    y.unwrap_or("<none>")
-                ));
-            }
-        }
-        panic!(
-            "gas golden vectors changed ({path}); if deliberate, rerun with KEEL_BLESS=1:\n{diff}"
-        );
-    }
+    expect_file(&format!("golden/{name}.txt"), "gas golden vectors", lines);
 }
 
 struct Script {

@@ -4,6 +4,8 @@
 //! To accept a deliberate change: `KEEL_BLESS=1 cargo test -p keel-engine --test kat_scale`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fmt::Debug;
 
 use keel_engine::{
@@ -210,23 +212,5 @@ fn scale_encodings_are_unchanged() {
     );
     vector(&mut lines, "Limits::default()", &Limits::default());
 
-    let path = format!("{}/tests/kat/scale.txt", env!("CARGO_MANIFEST_DIR"));
-    let actual = lines.join("\n") + "\n";
-    if std::env::var_os("KEEL_BLESS").is_some() {
-        std::fs::write(&path, &actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("{path} missing: run with KEEL_BLESS=1 to create it"));
-    let diff: Vec<String> = expected
-        .lines()
-        .zip(actual.lines())
-        .filter(|(e, a)| e != a)
-        .map(|(e, a)| format!("- {e}\n+ {a}"))
-        .collect();
-    assert!(
-        expected == actual,
-        "SCALE vectors changed ({path}); if deliberate, rerun with KEEL_BLESS=1:\n{}",
-        diff.join("\n")
-    );
+    common::expect_file("kat/scale.txt", "SCALE vectors", &lines);
 }

@@ -20,6 +20,8 @@
 //! `tests/spec/{keel,plain}.txt`, which must match (`KEEL_BLESS=1` to accept a change).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 
@@ -1025,29 +1027,8 @@ fn run_suite(mode: Mode) {
 /// The per-file results are committed (`tests/spec/<mode>.txt`), so a change in what passes
 /// or is rejected shows in review; `KEEL_BLESS=1` rewrites them.
 fn compare_results(mode: Mode, lines: &[String]) {
-    let path = format!(
-        "{}/tests/spec/{}.txt",
-        env!("CARGO_MANIFEST_DIR"),
-        format!("{mode:?}").to_lowercase()
-    );
-    let actual = lines.join("\n") + "\n";
-    if std::env::var_os("KEEL_BLESS").is_some() {
-        std::fs::write(&path, &actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("{path} missing: run with KEEL_BLESS=1 to create it"));
-    let diff: Vec<String> = expected
-        .lines()
-        .zip(actual.lines())
-        .filter(|(e, a)| e != a)
-        .map(|(e, a)| format!("- {e}\n+ {a}"))
-        .collect();
-    assert!(
-        expected == actual,
-        "spec results changed ({path}); if deliberate, rerun with KEEL_BLESS=1:\n{}",
-        diff.join("\n")
-    );
+    let rel = format!("spec/{}.txt", format!("{mode:?}").to_lowercase());
+    common::expect_file(&rel, "spec results", lines);
 }
 
 #[test]

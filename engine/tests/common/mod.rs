@@ -146,3 +146,32 @@ pub fn transfer_args(to: Address, amount: u64) -> Vec<u8> {
     a.extend_from_slice(&amount.to_le_bytes());
     a
 }
+
+/// The data-driven test check (rust-analyzer's expect style): `lines` must equal the committed
+/// file `tests/{rel}`; with `KEEL_BLESS=1` the file is rewritten instead, and the diff is
+/// reviewed in the commit. `what` names the vectors in the failure message.
+pub fn expect_file(rel: &str, what: &str, lines: &[String]) {
+    let path = format!("{}/tests/{rel}", env!("CARGO_MANIFEST_DIR"));
+    let actual = lines.join("\n") + "\n";
+    if std::env::var_os("KEEL_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{path} missing: run with KEEL_BLESS=1 to create it"));
+    if expected != actual {
+        let mut diff = String::new();
+        let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+        for i in 0..e.len().max(a.len()) {
+            let (x, y) = (e.get(i).copied(), a.get(i).copied());
+            if x != y {
+                diff.push_str(&format!(
+                    "- {}\n+ {}\n",
+                    x.unwrap_or("<none>"),
+                    y.unwrap_or("<none>")
+                ));
+            }
+        }
+        panic!("{what} changed ({path}); if deliberate, rerun with KEEL_BLESS=1:\n{diff}");
+    }
+}
