@@ -892,3 +892,68 @@ fn scan(code: &[u8], config: &EngineConfig) -> (CodeInfo, Vec<Problem>) {
     };
     (info, problems)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// (declared locals, operator bytes) of every function body of `code`.
+    fn bodies(code: &[u8]) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        for payload in Parser::new(0).parse_all(code) {
+            if let Payload::CodeSectionEntry(body) = payload.unwrap() {
+                let locals = body
+                    .get_locals_reader()
+                    .unwrap()
+                    .into_iter()
+                    .map(|l| u64::from(l.unwrap().0))
+                    .sum();
+                let start = body.get_operators_reader().unwrap().original_position();
+                out.push((locals, code[start..body.range().end].to_vec()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn metering_prefixes_nops_for_locals_and_changes_nothing_else() {
+        let locals = [0usize, 3, 4, 9, 1_000];
+        let funcs: String = locals
+            .iter()
+            .map(|n| {
+                format!(
+                    "(func (export \"f{n}\") (local {}) (drop (i32.add (i32.const {n}) (i32.const 1))))",
+                    "i32 ".repeat(*n)
+                )
+            })
+            .collect();
+        let code = wat::parse_str(format!(
+            r#"(module (memory (export "memory") 1) {funcs} (data (i32.const 0) "after the code"))"#
+        ))
+        .unwrap();
+        let metered = meter_locals(&code, 4).unwrap();
+        Validator::new_with_features(keel_features())
+            .validate_all(&metered)
+            .unwrap();
+        let (before, after) = (bodies(&code), bodies(&metered));
+        assert_eq!(before.len(), after.len());
+        for ((n, ops), (m, metered_ops)) in before.iter().zip(&after) {
+            assert_eq!(n, m, "declared locals unchanged");
+            let nops = (*n / 4) as usize;
+            assert!(metered_ops[..nops].iter().all(|b| *b == 0x01), "{n} locals");
+            assert_eq!(
+                &metered_ops[nops..],
+                &ops[..],
+                "operators unchanged after the nops"
+            );
+        }
+        // Sections after the code section (here: data) are carried over byte for byte.
+        assert!(metered.ends_with(&code[code.len() - 20..]));
+        // Nothing to meter: the code itself, not a copy.
+        assert!(matches!(meter_locals(&code, 0).unwrap(), Cow::Borrowed(_)));
+        let small = wat::parse_str(r#"(module (func (local i32 i32 i32)))"#).unwrap();
+        assert!(matches!(meter_locals(&small, 4).unwrap(), Cow::Borrowed(_)));
+    }
+}
