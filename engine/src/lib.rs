@@ -21,8 +21,9 @@
 //!   writes and events; `Reverted`, `Trapped` and `OutOfGas` roll them back (the transaction is
 //!   one overlay checkpoint). `OutOfGas` always reports `gas_used == gas_limit`, and cannot be
 //!   caught by a calling contract.
-//! - A `Deploy` whose code fails validation is `Reverted`, with every problem found, one per
-//!   line, as the message (validation work is paid for). Its return data on success is the code
+//! - A `Deploy` whose code fails validation is `Reverted`, with the problems found (at most
+//!   `Limits::max_problems`, the rest counted), one per line, as the message (validation work
+//!   is paid for). Its return data on success is the code
 //!   hash; an `Instantiate`'s is the new address ([`contract_address`]).
 //! - Gas = intrinsic (`tx_base`, `tx_byte` per payload byte, plus `deploy_*` for a deploy,
 //!   with the module's shape) + instantiation ([`GasSchedule::instantiation`] of the module's

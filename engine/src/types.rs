@@ -158,8 +158,9 @@ pub enum Status {
     /// It ran to completion; its state changes are kept.
     Success,
     /// The contract reverted with this message; its state changes are rolled back. A `Deploy`
-    /// of code that fails validation also ends here (gas charged, nothing stored), with every
-    /// problem found listed in the message, one per line.
+    /// of code that fails validation also ends here (gas charged, nothing stored), with the
+    /// problems found listed in the message, one per line (at most `Limits::max_problems`, the
+    /// rest counted in the last line).
     Reverted(Vec<u8>),
     /// It ran out of gas (anywhere, including a nested call); changes rolled back,
     /// `gas_used == gas_limit`.

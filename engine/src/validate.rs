@@ -224,7 +224,8 @@ impl fmt::Display for Problem {
     }
 }
 
-/// A rejected module: every problem found, in the order found.
+/// A rejected module: the problems found, in the order found (at most `Limits::max_problems`,
+/// the last then an [`Problem::Omitted`] count of the rest).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid contract code: {}", self.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct ValidationError {
