@@ -35,6 +35,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check { file } => check(&ctx, &file),
         Command::Examples => list_examples(&ctx),
         Command::Bench => bench(&ctx),
+        Command::New { name, keel, dir } => {
+            crate::project::cmd_new(ctx.json, &name, &dir, keel.as_deref())
+        }
+        Command::Build { crate_dir, out } => {
+            crate::project::cmd_build(ctx.json, &crate_dir, out.as_deref())
+        }
         Command::State {
             command:
                 StateCommand::Verify {
@@ -74,7 +80,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     txs,
                     accounts,
                 } => demo(&ctx, &mut dd, blocks, txs, accounts),
-                Command::Check { .. } | Command::Examples | Command::Bench => Ok(()),
+                Command::Check { .. }
+                | Command::Examples
+                | Command::Bench
+                | Command::New { .. }
+                | Command::Build { .. } => Ok(()),
             }
         }
     }

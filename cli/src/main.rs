@@ -10,6 +10,7 @@ mod chain;
 mod commands;
 mod datadir;
 mod output;
+mod project;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -121,6 +122,29 @@ pub enum Command {
     /// figure next to its peer measured in the same run. `cargo bench -p keel-benches` runs
     /// the full suite.
     Bench,
+    /// Create a contract project NAME (a contract crate and a test crate) that tests on its
+    /// first `cargo test`, with no network and no C++ to compile.
+    New {
+        /// The project (and contract crate) name: lower-case letters, digits, `-`, `_`.
+        name: String,
+        /// The Keel checkout the project uses (linked as `NAME/keel`); defaults to the one
+        /// this binary was built from.
+        #[arg(long, value_name = "DIR")]
+        keel: Option<PathBuf>,
+        /// Where to create the project directory (default: the current directory).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Build a contract crate to wasm exactly as the testkit's `build_wasm` does (release
+    /// profile, Keel's wasm flags, machine paths remapped) and write it to `target/keel/`.
+    Build {
+        /// The contract crate's directory.
+        #[arg(default_value = "contract")]
+        crate_dir: PathBuf,
+        /// Where to write the `.wasm` (default: `target/keel`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Arguments of `call` and `query`.

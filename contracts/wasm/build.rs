@@ -23,18 +23,8 @@ const CONTRACTS: &[&str] = &[
     "adversary",
 ];
 
-/// Link and codegen flags for every contract:
-/// - a 32 KiB stack instead of Rust's 1 MiB default, so a fresh instance needs one page of
-///   memory instead of 17;
-/// - an explicit wasm feature set for our own code (MVP + mutable globals + sign extension + bulk
-///   memory), so that a compiler upgrade cannot switch on multi-value or other proposals silently.
-///   (The precompiled `core`/`alloc` can still carry reference-types encodings, e.g. an over-long
-///   `call_indirect` table index; the engine accepts reference types.)
-const FLAGS: &[&str] = &[
-    "-Clink-arg=-zstack-size=32768",
-    "-Ctarget-cpu=mvp",
-    "-Ctarget-feature=+mutable-globals,+sign-ext,+bulk-memory",
-];
+// `WASM_FLAGS` and `strip_env_for_wasm_build`: shared with keel-testkit's contract builder.
+include!("../testkit/src/wasm_flags.rs");
 
 fn main() -> ExitCode {
     match run() {
@@ -88,28 +78,7 @@ fn build_one(name: &str, examples: &Path, target_dir: &Path, repo: &Path) -> Res
         .arg(target_dir);
     for (key, _) in env::vars_os() {
         let Some(key) = key.to_str() else { continue };
-        let strip = matches!(
-            key,
-            "RUSTFLAGS"
-                | "CARGO_ENCODED_RUSTFLAGS"
-                | "RUSTDOCFLAGS"
-                | "CARGO_ENCODED_RUSTDOCFLAGS"
-                | "RUSTC_WRAPPER"
-                | "RUSTC_WORKSPACE_WRAPPER"
-                | "CARGO_TARGET_DIR"
-                | "CARGO_MAKEFLAGS"
-                | "MAKEFLAGS"
-                | "MFLAGS"
-                | "CARGO_PRIMARY_PACKAGE"
-                | "CARGO_MANIFEST_DIR"
-                | "CARGO_MANIFEST_PATH"
-        ) || key.starts_with("CARGO_BUILD_")
-            || key.starts_with("CARGO_PROFILE_")
-            || key.starts_with("CARGO_TARGET_")
-            || key.starts_with("CARGO_CFG_")
-            || key.starts_with("CARGO_FEATURE_")
-            || key.starts_with("CARGO_LLVM_COV");
-        if strip {
+        if strip_env_for_wasm_build(key) {
             cmd.env_remove(key);
         }
     }
@@ -117,7 +86,7 @@ fn build_one(name: &str, examples: &Path, target_dir: &Path, repo: &Path) -> Res
     // that no machine's paths end up in panic locations. Workspace sources already appear
     // relative, and since the SDK is a member of the examples workspace (see its Cargo.toml) the
     // wasm bytes do not depend on the checkout path. These flags do not change the bytes either.
-    let mut flags: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
+    let mut flags: Vec<String> = WASM_FLAGS.iter().map(|s| s.to_string()).collect();
     flags.push(format!("--remap-path-prefix={}=/keel", repo.display()));
     if let Some(home) = cargo_home() {
         flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
@@ -173,6 +142,7 @@ fn rerun_if_changed(examples: &Path, repo: &Path) -> Result<(), String> {
         repo.join("contracts/sdk/src"),
         repo.join("contracts/sdk-macros/Cargo.toml"),
         repo.join("contracts/sdk-macros/src"),
+        repo.join("contracts/testkit/src/wasm_flags.rs"),
     ];
     let entries =
         fs::read_dir(examples).map_err(|e| format!("cannot read {}: {e}", examples.display()))?;

@@ -5,7 +5,7 @@ use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::{
-    Error, FnArg, ImplItem, ItemImpl, ItemTrait, Pat, ReturnType, Signature, TraitItem, Type,
+    Error, FnArg, ImplItem, ItemImpl, ItemTrait, ReturnType, Signature, TraitItem, Type,
     Visibility, parse_macro_input, spanned::Spanned,
 };
 
@@ -47,12 +47,18 @@ fn expand_contract(attr: TokenStream2, item: ItemImpl) -> syn::Result<TokenStrea
             ));
         }
     };
-    if item.trait_.is_some() {
-        return Err(Error::new(
-            item.span(),
-            "#[contract] goes on an inherent impl block",
-        ));
-    }
+    // `impl Trait for X`: every function is a method (trait items have no `pub`), called
+    // through the trait, so the trait (e.g. an `#[interface]`) and the contract cannot drift.
+    let trait_path = match &item.trait_ {
+        None => None,
+        Some((Some(bang), _, _)) => {
+            return Err(Error::new(
+                bang.span(),
+                "#[contract] cannot go on a negative impl",
+            ));
+        }
+        Some((None, path, _)) => Some(path.clone()),
+    };
     if !item.generics.params.is_empty() {
         return Err(Error::new(
             item.generics.span(),
@@ -63,7 +69,7 @@ fn expand_contract(attr: TokenStream2, item: ItemImpl) -> syn::Result<TokenStrea
     let mut exports = Vec::new();
     for it in &item.items {
         let ImplItem::Fn(f) = it else { continue };
-        if !matches!(f.vis, Visibility::Public(_)) {
+        if trait_path.is_none() && !matches!(f.vis, Visibility::Public(_)) {
             continue;
         }
         let sig = &f.sig;
@@ -71,7 +77,10 @@ fn expand_contract(attr: TokenStream2, item: ItemImpl) -> syn::Result<TokenStrea
         let name = &sig.ident;
         let name_str = name.to_string();
         let (tys, idents) = params(sig)?;
-        let call = quote! { <#self_ty>::#name(#(#idents),*) };
+        let call = match &trait_path {
+            Some(t) => quote! { <#self_ty as #t>::#name(#(#idents),*) },
+            None => quote! { <#self_ty>::#name(#(#idents),*) },
+        };
         let finish = match &sig.output {
             ReturnType::Default => quote! { #call; },
             ReturnType::Type(_, ty) if is_result(ty) => {
@@ -146,7 +155,9 @@ fn check_signature(sig: &Signature) -> syn::Result<()> {
     Ok(())
 }
 
-/// The parameter types and the identifiers to bind them to.
+/// The parameter types, the identifiers to bind them to (`__keel_arg0`, ...: positional, so a
+/// parameter named `_x` or `r#type` makes no odd generated name), and the parameter names as
+/// written (for the contract's metadata and the host client: a pattern gets `argN`).
 fn params(sig: &Signature) -> syn::Result<(Vec<Type>, Vec<syn::Ident>)> {
     let mut tys = Vec::new();
     let mut idents = Vec::new();
@@ -155,12 +166,26 @@ fn params(sig: &Signature) -> syn::Result<(Vec<Type>, Vec<syn::Ident>)> {
             return Err(Error::new(arg.span(), "contract methods take no `self`"));
         };
         tys.push((*pt.ty).clone());
-        idents.push(match &*pt.pat {
-            Pat::Ident(p) => format_ident!("__keel_{}", p.ident),
-            _ => format_ident!("__keel_arg{}", i),
-        });
+        idents.push(format_ident!("__keel_arg{}", i));
     }
     Ok((tys, idents))
+}
+
+/// The parameter names as written (a pattern parameter is `argN`; a leading `_` is kept).
+#[cfg(test)] // Used by the contract metadata next.
+fn param_names(sig: &Signature) -> Vec<String> {
+    use syn::{Pat, ext::IdentExt};
+    sig.inputs
+        .iter()
+        .enumerate()
+        .map(|(i, arg)| match arg {
+            FnArg::Typed(pt) => match &*pt.pat {
+                Pat::Ident(p) => p.ident.unraw().to_string(),
+                _ => format!("arg{i}"),
+            },
+            FnArg::Receiver(_) => "self".to_string(),
+        })
+        .collect()
 }
 
 fn is_result(ty: &Type) -> bool {
@@ -364,6 +389,40 @@ mod tests {
         assert!(out.contains("ret_result"), "{out}");
         assert!(out.contains("__keel_arg1"), "{out}");
         assert!(!out.contains("keel_reentrant"), "{out}");
+    }
+
+    #[test]
+    fn underscore_and_raw_parameter_names_make_plain_generated_names() {
+        let item: ItemImpl = parse_quote! {
+            impl C { pub fn a(_unused: u32, r#type: u8) {} }
+        };
+        let sig = match &item.items[0] {
+            ImplItem::Fn(f) => f.sig.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(param_names(&sig), ["_unused", "type"]);
+        let out = expand_contract(TokenStream2::new(), item)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!out.contains("__keel__"), "{out}");
+        assert!(
+            out.contains("__keel_arg0") && out.contains("__keel_arg1"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn trait_impls_export_every_method_through_the_trait() {
+        let item: ItemImpl = parse_quote! {
+            impl api::Token for C {
+                fn transfer(to: Address, amount: u128) -> Result<(), E> { Ok(()) }
+            }
+        };
+        let out = expand_contract(TokenStream2::new(), item)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.contains("export_name = \"transfer\""), "{out}");
+        assert!(out.contains("< C as api :: Token > :: transfer"), "{out}");
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! [`TestChain`]: the in-process chain.
 
 use std::collections::BTreeMap;
+#[cfg(feature = "rocksdb")]
 use std::path::{Path, PathBuf};
 
 use parity_scale_codec::{Decode, Encode};
 
 use keel_engine::{Action, BlockContext, Engine, EngineConfig, Receipt, Transaction};
-use keel_state::{Hash, MemStore, Proof, StateRead, StateStore, Store, Version};
+#[cfg(feature = "rocksdb")]
+use keel_state::Store;
+use keel_state::{Hash, MemStore, Proof, StateRead, StateStore, Version};
 
 use crate::outcome::decode_all;
 use crate::{Address, Error, GasReport, Outcome, nonce_key, short_hex, storage_key};
@@ -14,14 +17,29 @@ use crate::{Address, Error, GasReport, Outcome, nonce_key, short_hex, storage_ke
 /// Which store a [`TestChain`] keeps its state in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
-    /// RocksDB in a temporary directory: the node's store (the default).
+    /// RocksDB in a temporary directory: the node's store (feature `rocksdb`).
+    #[cfg(feature = "rocksdb")]
     RocksDb,
-    /// `MemStore`: the same roots, in memory; cheaper to create and snapshot.
+    /// `MemStore`: the same roots as RocksDB, in memory; cheaper to create and snapshot. The
+    /// default.
     Memory,
+}
+
+/// Runs `$body` with `$s` bound to the backend's store, whichever it is (the engine's entry
+/// points are generic over the store type).
+macro_rules! on_store {
+    ($backend:expr, $s:ident => $body:expr) => {
+        match $backend {
+            Backend::Mem($s) => $body,
+            #[cfg(feature = "rocksdb")]
+            Backend::Rocks { store: $s, .. } => $body,
+        }
+    };
 }
 
 enum Backend {
     Mem(MemStore),
+    #[cfg(feature = "rocksdb")]
     Rocks {
         store: Store,
         path: PathBuf,
@@ -43,6 +61,7 @@ pub struct Snapshot {
 
 enum SnapState {
     Mem(MemStore),
+    #[cfg(feature = "rocksdb")]
     Rocks(tempfile::TempDir),
 }
 
@@ -104,9 +123,10 @@ pub fn engine_config() -> EngineConfig {
 }
 
 impl TestChain {
-    /// A chain over RocksDB in a fresh temporary directory (deleted on drop).
+    /// A chain over the default store, `MemStore` (the same roots and gas as RocksDB). Never
+    /// fails; it returns a `Result` so that tests can switch to [`TestChain::rocksdb`] freely.
     pub fn new() -> Result<Self, Error> {
-        Self::with_store(StoreKind::RocksDb)
+        Ok(Self::in_memory())
     }
 
     /// A chain over an in-memory store.
@@ -114,10 +134,18 @@ impl TestChain {
         Self::from_backend(Backend::Mem(MemStore::new()))
     }
 
+    /// A chain over RocksDB in a fresh temporary directory (deleted on drop), like a node
+    /// (feature `rocksdb`).
+    #[cfg(feature = "rocksdb")]
+    pub fn rocksdb() -> Result<Self, Error> {
+        Self::with_store(StoreKind::RocksDb)
+    }
+
     /// A chain over the given kind of store.
     pub fn with_store(kind: StoreKind) -> Result<Self, Error> {
         match kind {
             StoreKind::Memory => Ok(Self::in_memory()),
+            #[cfg(feature = "rocksdb")]
             StoreKind::RocksDb => {
                 let dir = crate::tmp::tempdir("keel-testkit-")?;
                 let path = dir.path().join("state");
@@ -133,7 +161,8 @@ impl TestChain {
 
     /// A chain over a persistent RocksDB store at `path` (created if absent), kept after the
     /// chain is dropped. The next block height continues from the store's version. This is what
-    /// the `keel` CLI uses for its data dir.
+    /// the `keel` CLI uses for its data dir (feature `rocksdb`).
+    #[cfg(feature = "rocksdb")]
     pub fn open(path: &Path) -> Result<Self, Error> {
         let store = Store::open(path)?;
         let mut chain = Self::from_backend(Backend::Rocks {
@@ -164,6 +193,7 @@ impl TestChain {
     pub fn store_kind(&self) -> StoreKind {
         match self.backend {
             Backend::Mem(_) => StoreKind::Memory,
+            #[cfg(feature = "rocksdb")]
             Backend::Rocks { .. } => StoreKind::RocksDb,
         }
     }
@@ -226,26 +256,17 @@ impl TestChain {
     // ---------------------------------------------------------------- state
 
     fn read(&self) -> &dyn StateRead {
-        match &self.backend {
-            Backend::Mem(s) => s,
-            Backend::Rocks { store, .. } => store,
-        }
+        on_store!(&self.backend, s => s as &dyn StateRead)
     }
 
     /// The latest committed version.
     pub fn version(&self) -> Version {
-        match &self.backend {
-            Backend::Mem(s) => s.version(),
-            Backend::Rocks { store, .. } => store.version(),
-        }
+        on_store!(&self.backend, s => s.version())
     }
 
     /// The latest state root.
     pub fn root(&self) -> Hash {
-        match &self.backend {
-            Backend::Mem(s) => s.root(),
-            Backend::Rocks { store, .. } => store.root(),
-        }
+        on_store!(&self.backend, s => s.root())
     }
 
     /// Any raw state key's value.
@@ -256,10 +277,7 @@ impl TestChain {
     /// A proof of any raw state key against the latest root.
     pub fn prove_raw(&self, state_key: &[u8]) -> Result<(Proof, Hash, Version), Error> {
         let version = self.version();
-        let proof = match &self.backend {
-            Backend::Mem(s) => s.prove(state_key, version)?,
-            Backend::Rocks { store, .. } => store.prove(state_key, version)?,
-        };
+        let proof = on_store!(&self.backend, s => s.prove(state_key, version)?);
         Ok((proof, self.root(), version))
     }
 
@@ -310,6 +328,8 @@ impl TestChain {
     ///
     /// ```
     /// use keel_testkit::{TestChain, account};
+    /// # #[cfg(not(feature = "examples"))] fn main() {} // needs the bundled examples
+    /// # #[cfg(feature = "examples")]
     /// # fn main() -> Result<(), keel_testkit::Error> {
     /// let alice = account("alice");
     /// let mut chain = TestChain::in_memory();
@@ -366,11 +386,9 @@ impl TestChain {
     /// Returns the engine's receipts unchanged. Nonces are the caller's business here.
     pub fn execute_block(&mut self, transactions: &[Transaction]) -> Result<Vec<Receipt>, Error> {
         let ctx = self.block_context();
-        let outcome = match &mut self.backend {
-            Backend::Mem(s) => self.engine.execute_block(s, &ctx, transactions),
-            Backend::Rocks { store, .. } => self.engine.execute_block(store, &ctx, transactions),
-        }
-        .map_err(engine_error)?;
+        let outcome =
+            on_store!(&mut self.backend, s => self.engine.execute_block(s, &ctx, transactions))
+                .map_err(engine_error)?;
         for (tx, r) in transactions.iter().zip(&outcome.receipts) {
             let (contract, method) = self.gas_row(&tx.action);
             self.gas.record(&contract, &method, r.gas_used);
@@ -467,7 +485,8 @@ impl TestChain {
     }
 
     /// Deploys a contract of the workspace by name (`"token"`, `"counter"`, ...: see
-    /// [`examples`]) and labels it with that name in the gas report.
+    /// [`examples`]) and labels it with that name in the gas report (feature `examples`).
+    #[cfg(feature = "examples")]
     pub fn deploy_example<A: Encode>(
         &mut self,
         sender: Address,
@@ -531,11 +550,8 @@ impl TestChain {
             },
         )?;
         let ctx = self.block_context();
-        let receipt = match &self.backend {
-            Backend::Mem(s) => self.engine.simulate(s, &ctx, &tx),
-            Backend::Rocks { store, .. } => self.engine.simulate(store, &ctx, &tx),
-        }
-        .map_err(engine_error)?;
+        let receipt = on_store!(&self.backend, s => self.engine.simulate(s, &ctx, &tx))
+            .map_err(engine_error)?;
         Ok(Outcome { receipt, label })
     }
 
@@ -576,9 +592,11 @@ impl TestChain {
     ///
     /// ```
     /// use keel_testkit::{TestChain, account};
+    /// # #[cfg(not(feature = "examples"))] fn main() {} // needs the bundled examples
+    /// # #[cfg(feature = "examples")]
     /// # fn main() -> Result<(), keel_testkit::Error> {
     /// let alice = account("alice");
-    /// let mut chain = TestChain::new()?; // RocksDB: the snapshot is a checkpoint
+    /// let mut chain = TestChain::new()?;
     /// let counter = chain.deploy_example(alice, "counter", ())?;
     /// let before = chain.snapshot()?;
     /// chain.call(alice, counter, "increment", ())?.assert_success();
@@ -590,6 +608,7 @@ impl TestChain {
     pub fn snapshot(&self) -> Result<Snapshot, Error> {
         let state = match &self.backend {
             Backend::Mem(s) => SnapState::Mem(s.clone()),
+            #[cfg(feature = "rocksdb")]
             Backend::Rocks { store, .. } => {
                 let dir = crate::tmp::tempdir("keel-snap-")?;
                 store.checkpoint_to(dir.path().join("state"))?;
@@ -609,6 +628,7 @@ impl TestChain {
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
         match (&mut self.backend, &snapshot.state) {
             (Backend::Mem(s), SnapState::Mem(saved)) => *s = saved.clone(),
+            #[cfg(feature = "rocksdb")]
             (Backend::Rocks { store, path, _dir }, SnapState::Rocks(saved)) => {
                 // Copy the saved checkpoint (a closed RocksDB dir) into a fresh directory,
                 // hard-linking its immutable table files, and open the copy: the snapshot
@@ -620,6 +640,7 @@ impl TestChain {
                 *path = new_path;
                 *_dir = Some(dir);
             }
+            #[cfg(feature = "rocksdb")]
             _ => return Err(Error::SnapshotMismatch),
         }
         self.height = snapshot.height;
@@ -673,7 +694,8 @@ fn require_success(out: &Outcome, what: &str) -> Result<(), Error> {
     }
 }
 
-/// The wasm bytes of a workspace contract by name, from `keel-contracts`.
+/// The wasm bytes of a workspace contract by name, from `keel-contracts` (feature `examples`).
+#[cfg(feature = "examples")]
 pub fn example(name: &str) -> Option<&'static [u8]> {
     keel_contracts::ALL
         .iter()
@@ -681,7 +703,9 @@ pub fn example(name: &str) -> Option<&'static [u8]> {
         .map(|(_, c)| *c)
 }
 
-/// The names of the workspace contracts [`TestChain::deploy_example`] knows.
+/// The names of the workspace contracts [`TestChain::deploy_example`] knows (feature
+/// `examples`).
+#[cfg(feature = "examples")]
 pub fn examples() -> Vec<&'static str> {
     keel_contracts::ALL.iter().map(|(n, _)| *n).collect()
 }

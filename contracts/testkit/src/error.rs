@@ -29,6 +29,8 @@ pub enum Error {
     UnknownExample(String),
     /// A snapshot taken from another store kind.
     SnapshotMismatch,
+    /// Building a contract crate to wasm failed ([`crate::build_wasm`]), with cargo's errors.
+    Build(String),
 }
 
 impl fmt::Display for Error {
@@ -47,6 +49,7 @@ impl fmt::Display for Error {
             Error::Decode(e) => write!(f, "cannot decode: {e}"),
             Error::UnknownExample(n) => write!(f, "no example contract named {n:?}"),
             Error::SnapshotMismatch => f.write_str("snapshot was taken from another kind of store"),
+            Error::Build(e) => write!(f, "contract build failed: {e}"),
         }
     }
 }

@@ -7,6 +7,8 @@
 //! ```
 //! use keel_testkit::{TestChain, account};
 //!
+//! # #[cfg(not(feature = "examples"))] fn main() {} // needs the bundled examples
+//! # #[cfg(feature = "examples")]
 //! # fn main() -> Result<(), keel_testkit::Error> {
 //! let mut chain = TestChain::in_memory();
 //! let alice = account("alice");
@@ -19,20 +21,25 @@
 //! # }
 //! ```
 //!
-//! By default [`TestChain::new`] keeps state in RocksDB in a temporary directory, like a node;
-//! [`TestChain::in_memory`] uses `MemStore`, which has the same roots and is faster to create
+//! [`TestChain::new`] (the same as [`TestChain::in_memory`]) keeps state in `MemStore`;
+//! [`TestChain::rocksdb`] (feature `rocksdb`) keeps it in RocksDB in a temporary directory, like
+//! a node. Both have the same roots and gas; the in-memory store is faster to create
 //! and snapshot (see BENCHMARKS.md, "Harness").
 
+mod build;
 mod chain;
 mod error;
 mod gas;
 mod outcome;
+#[cfg(feature = "rocksdb")]
 mod tmp;
 
+pub use build::build_wasm;
 pub use chain::{
     DEFAULT_GAS_LIMIT, Snapshot, StorageEntry, StorageProof, StoreKind, TestChain, engine_config,
-    example, examples,
 };
+#[cfg(feature = "examples")]
+pub use chain::{example, examples};
 pub use error::Error;
 pub use gas::{GasReport, GasStats};
 pub use outcome::{Outcome, name_topic, revert_text};

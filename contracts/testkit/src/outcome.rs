@@ -14,6 +14,8 @@ use crate::Error;
 ///
 /// ```
 /// use keel_testkit::{TestChain, account};
+/// # #[cfg(not(feature = "examples"))] fn main() {} // needs the bundled examples
+/// # #[cfg(feature = "examples")]
 /// # fn main() -> Result<(), keel_testkit::Error> {
 /// let (alice, bob) = (account("alice"), account("bob"));
 /// let mut chain = TestChain::in_memory();

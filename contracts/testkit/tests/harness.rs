@@ -223,7 +223,7 @@ fn snapshots_restore_state_height_and_time() {
     }
     // A snapshot of one kind cannot be restored into the other.
     let mem = TestChain::in_memory();
-    let mut rocks = TestChain::new().unwrap();
+    let mut rocks = TestChain::rocksdb().unwrap();
     assert!(rocks.restore(&mem.snapshot().unwrap()).is_err());
 }
 
@@ -469,7 +469,7 @@ fn forks_are_independent() {
 fn templated_rocksdb_chains_are_fresh_and_independent() {
     let alice = account("alice");
     let mem = TestChain::in_memory();
-    let mut chains: Vec<TestChain> = (0..3).map(|_| TestChain::new().unwrap()).collect();
+    let mut chains: Vec<TestChain> = (0..3).map(|_| TestChain::rocksdb().unwrap()).collect();
     for c in &chains {
         assert_eq!(c.version(), 0);
         assert_eq!(c.root(), mem.root());

@@ -5,7 +5,7 @@ use keel_testkit::{TestChain, account};
 
 #[test]
 fn counter_increments() -> Result<(), keel_testkit::Error> {
-    let mut chain = TestChain::new()?; // RocksDB in a temporary dir, like a node
+    let mut chain = TestChain::new()?; // in memory; TestChain::rocksdb() (feature "rocksdb") is a node's store
     let alice = account("alice");
 
     // The wasm built in step 1 (for your own contract: `std::fs::read("….wasm")?`).
