@@ -184,10 +184,13 @@ fn check(ctx: &Ctx, file: &str) -> Result<(), Failure> {
             ),
         };
     let ok = problems.is_empty();
+    let (metadata, warnings) = crate::project::check_extras(&code);
     if ctx.json {
         print_json(&json!({
             "file": file,
             "valid": ok,
+            "metadata": metadata,
+            "warnings": warnings,
             "size": code.len(),
             "code_hash": info.as_ref().map(|i| hx(&i.code_hash)),
             "methods": info.as_ref().map(|i| i.methods.clone()).unwrap_or_default(),
@@ -209,6 +212,13 @@ fn check(ctx: &Ctx, file: &str) -> Result<(), Failure> {
             if info.reentrant { "yes" } else { "no" }
         );
         outln!("memory pages:  {}", info.initial_pages);
+        outln!(
+            "metadata:      {}",
+            crate::project::metadata_summary(metadata.as_ref())
+        );
+        for w in &warnings {
+            outln!("warning:       {w}");
+        }
     } else {
         outln!("{file}: rejected, {} problem(s):", problems.len());
         for p in &problems {

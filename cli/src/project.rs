@@ -16,6 +16,54 @@ use crate::Failure;
 use crate::outln;
 use crate::output::print_json;
 
+/// For `keel check`: the module's contract metadata (parsed), and warnings about its code.
+pub fn check_extras(code: &[u8]) -> (Option<serde_json::Value>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let metadata = match keel_testkit::contract_metadata(code) {
+        Ok(Some(text)) => match serde_json::from_str(&text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                warnings.push(format!("the keel:meta section is not valid JSON: {e}"));
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            warnings.push(format!("cannot read the custom sections: {e}"));
+            None
+        }
+    };
+    // core::fmt's table of two-digit pairs ("000102…99"): present when integer formatting,
+    // usually for panic messages, is linked in (BENCHMARKS.md, "Contracts").
+    const DIGITS: &[u8] = b"00010203040506070809101112131415161718192021222324";
+    if code.windows(DIGITS.len()).any(|w| w == DIGITS) {
+        warnings.push(
+            "the module carries core::fmt's integer formatting (about 5 KB, paid on every deploy), \
+             usually for panic messages: look for slice indexing, copy_from_slice, unwrap or \
+             arithmetic overflow checks"
+                .to_string(),
+        );
+    }
+    (metadata, warnings)
+}
+
+/// One line about the metadata for `keel check`.
+pub fn metadata_summary(meta: Option<&serde_json::Value>) -> String {
+    match meta {
+        None => "none (no keel:meta section)".to_string(),
+        Some(m) => {
+            let count = |k: &str| m.get(k).and_then(|v| v.as_array()).map_or(0, Vec::len);
+            format!(
+                "{} ({} methods, {} events, {} types)",
+                m.get("contract").and_then(|v| v.as_str()).unwrap_or("?"),
+                count("methods"),
+                count("events"),
+                count("types")
+            )
+        }
+    }
+}
+
 /// `keel new NAME`.
 pub fn cmd_new(json: bool, name: &str, parent: &Path, keel: Option<&Path>) -> Result<(), Failure> {
     let dir = new_project(name, parent, keel)?;

@@ -4,6 +4,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 use syn::{
     Error, FnArg, ImplItem, ItemImpl, ItemTrait, ReturnType, Signature, TraitItem, Type,
     Visibility, parse_macro_input, spanned::Spanned,
@@ -37,16 +38,8 @@ pub fn contract(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn expand_contract(attr: TokenStream2, item: ItemImpl) -> syn::Result<TokenStream2> {
-    let reentrant = match attr.to_string().as_str() {
-        "" => false,
-        "reentrant" => true,
-        other => {
-            return Err(Error::new(
-                attr.span(),
-                format!("unknown #[contract] option `{other}` (expected `reentrant`)"),
-            ));
-        }
-    };
+    let opts = parse_options(attr)?;
+    let reentrant = opts.reentrant;
     // `impl Trait for X`: every function is a method (trait items have no `pub`), called
     // through the trait, so the trait (e.g. an `#[interface]`) and the contract cannot drift.
     let trait_path = match &item.trait_ {
@@ -67,6 +60,7 @@ fn expand_contract(attr: TokenStream2, item: ItemImpl) -> syn::Result<TokenStrea
     }
     let self_ty = &item.self_ty;
     let mut exports = Vec::new();
+    let mut meta_methods = Vec::new();
     for it in &item.items {
         let ImplItem::Fn(f) = it else { continue };
         if trait_path.is_none() && !matches!(f.vis, Visibility::Public(_)) {
@@ -96,6 +90,7 @@ fn expand_contract(attr: TokenStream2, item: ItemImpl) -> syn::Result<TokenStrea
                     ::keel_sdk::rt::decode_args(#name_str, __keel_input);
             }
         };
+        meta_methods.push(method_meta(&name_str, sig, &tys));
         let doc = format!("The `{name_str}` method's wasm export.");
         // Exported under the method's name, but named `__keel_export_<name>` in Rust, so that a
         // method may share its name with any item of the contract's module.
@@ -120,10 +115,110 @@ fn expand_contract(attr: TokenStream2, item: ItemImpl) -> syn::Result<TokenStrea
             pub extern "C" fn __keel_export_keel_reentrant() {}
         });
     }
+    let contract_name = match &**self_ty {
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
+        other => quote!(#other).to_string(),
+    };
+    let events = opts.events.iter().map(|e| {
+        quote! {
+            ::keel_sdk::meta::EventInfo {
+                name: <#e as ::keel_sdk::Event>::NAME,
+                topics: <#e as ::keel_sdk::Event>::TOPICS,
+                ty: &<#e as ::keel_sdk::meta::TypeInfo>::TY,
+            }
+        }
+    });
+    let meta_doc = format!(
+        "The metadata of `{contract_name}`: what `#[contract]` writes into the wasm custom \
+         section `keel:meta` (`keel_sdk::meta::encode` of it)."
+    );
     Ok(quote! {
         #item
         #(#exports)*
+
+        impl #self_ty {
+            #[doc = #meta_doc]
+            pub const KEEL_METADATA: ::keel_sdk::meta::Contract = ::keel_sdk::meta::Contract {
+                name: #contract_name,
+                methods: &[#(#meta_methods),*],
+                events: &[#(#events),*],
+            };
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            const LEN: usize = ::keel_sdk::meta::encoded_len(&<#self_ty>::KEEL_METADATA);
+            #[unsafe(link_section = "keel:meta")]
+            static KEEL_META: [u8; LEN] =
+                ::keel_sdk::meta::encode::<LEN>(&<#self_ty>::KEEL_METADATA);
+        };
     })
+}
+
+/// `#[contract(...)]` options.
+#[derive(Default)]
+struct Options {
+    reentrant: bool,
+    events: Vec<syn::Path>,
+}
+
+fn parse_options(attr: TokenStream2) -> syn::Result<Options> {
+    use syn::parse::Parser;
+    use syn::punctuated::Punctuated;
+    let mut opts = Options::default();
+    let metas = Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated.parse2(attr.clone())?;
+    for m in metas {
+        match &m {
+            syn::Meta::Path(p) if p.is_ident("reentrant") => opts.reentrant = true,
+            syn::Meta::List(l) if l.path.is_ident("events") => {
+                let list = Punctuated::<syn::Path, syn::Token![,]>::parse_terminated
+                    .parse2(l.tokens.clone())?;
+                opts.events.extend(list);
+            }
+            other => {
+                return Err(Error::new(
+                    other.span(),
+                    format!(
+                        "unknown #[contract] option `{}` (expected `reentrant` or `events(A, B, ...)`)",
+                        quote!(#other)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(opts)
+}
+
+/// The `keel_sdk::meta::Method` of one method.
+fn method_meta(name: &str, sig: &Signature, tys: &[Type]) -> TokenStream2 {
+    let names = param_names(sig);
+    let args = names.iter().zip(tys).map(|(n, t)| {
+        quote! { ::keel_sdk::meta::Field { name: #n, ty: &<#t as ::keel_sdk::meta::TypeInfo>::TY } }
+    });
+    let (returns, error) = match &sig.output {
+        ReturnType::Default => (quote! { () }, None),
+        ReturnType::Type(_, ty) => match result_parts(ty) {
+            Some((t, e)) => (quote! { #t }, Some(e)),
+            None => (quote! { #ty }, None),
+        },
+    };
+    let error = match error {
+        Some(e) => quote! { ::core::option::Option::Some(&<#e as ::keel_sdk::meta::TypeInfo>::TY) },
+        None => quote! { ::core::option::Option::None },
+    };
+    quote! {
+        ::keel_sdk::meta::Method {
+            name: #name,
+            args: &[#(#args),*],
+            returns: &<#returns as ::keel_sdk::meta::TypeInfo>::TY,
+            error: #error,
+        }
+    }
 }
 
 fn check_signature(sig: &Signature) -> syn::Result<()> {
@@ -172,9 +267,8 @@ fn params(sig: &Signature) -> syn::Result<(Vec<Type>, Vec<syn::Ident>)> {
 }
 
 /// The parameter names as written (a pattern parameter is `argN`; a leading `_` is kept).
-#[cfg(test)] // Used by the contract metadata next.
 fn param_names(sig: &Signature) -> Vec<String> {
-    use syn::{Pat, ext::IdentExt};
+    use syn::Pat;
     sig.inputs
         .iter()
         .enumerate()
@@ -321,6 +415,7 @@ fn expand_event(item: syn::DeriveInput) -> syn::Result<TokenStream2> {
         return Err(Error::new(item.span(), "#[derive(Event)] supports structs"));
     };
     let mut topics = Vec::new();
+    let mut topic_names: Vec<String> = Vec::new();
     for (i, field) in data.fields.iter().enumerate() {
         if !field.attrs.iter().any(|a| a.path().is_ident("topic")) {
             continue;
@@ -334,6 +429,10 @@ fn expand_event(item: syn::DeriveInput) -> syn::Result<TokenStream2> {
         };
         let slot = topics.len();
         topics.push(quote! { out[#slot] = ::keel_sdk::Topic::to_topic(&self.#member); });
+        topic_names.push(match &field.ident {
+            Some(id) => id.unraw().to_string(),
+            None => i.to_string(),
+        });
     }
     if topics.len() > 3 {
         return Err(Error::new(
@@ -347,11 +446,71 @@ fn expand_event(item: syn::DeriveInput) -> syn::Result<TokenStream2> {
         impl #impl_g ::keel_sdk::Event for #name #ty_g #where_c {
             const NAME: &'static str = #name_str;
             const NAME_TOPIC: [u8; 32] = ::keel_sdk::event::name_topic(#name_str);
+            const TOPICS: &'static [&'static str] = &[#(#topic_names),*];
             fn indexed_topics(&self, out: &mut [[u8; 32]; 3]) -> usize {
                 let _ = &out;
                 #(#topics)*
                 #n
             }
+        }
+    })
+}
+
+/// Derives `keel_sdk::meta::TypeInfo`: the type's description in the contract metadata (a
+/// struct's fields or an enum's variants, by name, with their types). Every type in a
+/// `#[contract]` method signature or a listed event needs it.
+#[proc_macro_derive(TypeInfo)]
+pub fn derive_type_info(item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as syn::DeriveInput);
+    match expand_type_info(item) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn fields_meta(fields: &syn::Fields) -> TokenStream2 {
+    let list = fields.iter().enumerate().map(|(i, f)| {
+        let name = match &f.ident {
+            Some(id) => id.unraw().to_string(),
+            None => i.to_string(),
+        };
+        let ty = &f.ty;
+        quote! { ::keel_sdk::meta::Field { name: #name, ty: &<#ty as ::keel_sdk::meta::TypeInfo>::TY } }
+    });
+    quote! { &[#(#list),*] }
+}
+
+fn expand_type_info(item: syn::DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &item.ident;
+    let name_str = name.unraw().to_string();
+    let ty = match &item.data {
+        syn::Data::Struct(s) => {
+            let fields = fields_meta(&s.fields);
+            quote! { ::keel_sdk::meta::Ty::Struct(#name_str, #fields) }
+        }
+        syn::Data::Enum(e) => {
+            let variants = e.variants.iter().map(|v| {
+                let vname = v.ident.unraw().to_string();
+                let fields = fields_meta(&v.fields);
+                quote! { ::keel_sdk::meta::Variant { name: #vname, fields: #fields } }
+            });
+            quote! { ::keel_sdk::meta::Ty::Enum(#name_str, &[#(#variants),*]) }
+        }
+        syn::Data::Union(_) => {
+            return Err(Error::new(
+                item.span(),
+                "#[derive(TypeInfo)] supports structs and enums",
+            ));
+        }
+    };
+    let mut generics = item.generics.clone();
+    for p in generics.type_params_mut() {
+        p.bounds.push(syn::parse_quote!(::keel_sdk::meta::TypeInfo));
+    }
+    let (impl_g, ty_g, where_c) = generics.split_for_impl();
+    Ok(quote! {
+        impl #impl_g ::keel_sdk::meta::TypeInfo for #name #ty_g #where_c {
+            const TY: ::keel_sdk::meta::Ty = #ty;
         }
     })
 }

@@ -18,6 +18,8 @@ pub trait Event: Encode {
     const NAME: &'static str;
     /// The first topic: [`name_topic`] of [`Event::NAME`].
     const NAME_TOPIC: [u8; 32];
+    /// The names of the `#[topic]` fields, in topic order (for the contract metadata).
+    const TOPICS: &'static [&'static str] = &[];
     /// Writes the indexed topics (after the name topic) into `out` and returns how many.
     fn indexed_topics(&self, out: &mut [[u8; 32]; 3]) -> usize {
         let _ = out;

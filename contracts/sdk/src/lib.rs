@@ -45,6 +45,7 @@ pub mod buf;
 pub mod call;
 pub mod env;
 pub mod event;
+pub mod meta;
 pub mod storage;
 pub mod sys;
 
@@ -57,7 +58,7 @@ pub use env::{
     self_address, sha256,
 };
 pub use event::{Event, Topic, emit};
-pub use keel_sdk_macros::{Event, contract, interface};
+pub use keel_sdk_macros::{Event, TypeInfo, contract, interface};
 pub use parity_scale_codec as codec;
 pub use storage::{BigEndian, Item, Map};
 

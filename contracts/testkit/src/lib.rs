@@ -30,6 +30,7 @@ mod build;
 mod chain;
 mod error;
 mod gas;
+mod meta;
 mod outcome;
 #[cfg(feature = "rocksdb")]
 mod tmp;
@@ -42,6 +43,7 @@ pub use chain::{
 pub use chain::{example, examples};
 pub use error::Error;
 pub use gas::{GasReport, GasStats};
+pub use meta::{METADATA_SECTION, contract_metadata, strip_metadata};
 pub use outcome::{Outcome, name_topic, revert_text};
 
 pub use keel_engine as engine;

@@ -6,7 +6,8 @@
 
 use keel_sdk::alloc::{string::String, vec, vec::Vec};
 use keel_sdk::{
-    ALL_GAS, Address, BigEndian, CallStatus, Event, Item, Map, caller, contract, emit, env,
+    ALL_GAS, Address, BigEndian, CallStatus, Event, Item, Map, TypeInfo, caller, contract, emit,
+    env,
 };
 use parity_scale_codec::{Decode, Encode};
 
@@ -17,7 +18,7 @@ static PROPOSALS: Map<BigEndian<u64>, Proposal> = Map::new(b"p");
 static APPROVED: Map<(BigEndian<u64>, Address), ()> = Map::new(b"a");
 
 /// Why a multisig method failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum MultisigError {
     /// Threshold is 0 or above the number of owners, or an owner is listed twice.
     BadConfig,
@@ -37,7 +38,7 @@ pub enum MultisigError {
 }
 
 /// A proposed call.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct Proposal {
     /// The contract to call.
     pub target: Address,
@@ -52,7 +53,7 @@ pub struct Proposal {
 }
 
 /// A proposal was executed.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Event)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Event, TypeInfo)]
 pub struct Executed {
     /// The proposal.
     #[topic]
@@ -83,7 +84,7 @@ fn approve_as(id: u64, who: Address, p: &mut Proposal) -> Result<(), MultisigErr
 /// The multisig contract.
 pub struct Multisig;
 
-#[contract]
+#[contract(events(Executed))]
 impl Multisig {
     /// Constructor: the owners and how many of them must approve a call.
     pub fn init(owners: Vec<Address>, threshold: u32) -> Result<(), MultisigError> {

@@ -5,7 +5,7 @@
 #![no_std]
 
 use keel_sdk::alloc::vec::Vec;
-use keel_sdk::{Address, BigEndian, Event, Item, Map, caller, contract, emit};
+use keel_sdk::{Address, BigEndian, Event, Item, Map, TypeInfo, caller, contract, emit};
 use parity_scale_codec::{Decode, Encode};
 
 static ADMIN: Item<Address> = Item::new(b"A");
@@ -17,7 +17,7 @@ static BALANCES: Map<Address, u64> = Map::new(b"b");
 pub const MAX_PAGE: u32 = 100;
 
 /// Why an NFT method failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum NftError {
     /// The caller is not the admin.
     NotAdmin,
@@ -30,7 +30,7 @@ pub enum NftError {
 }
 
 /// A token changed hands (`from` is the zero address for a mint).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Event)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Event, TypeInfo)]
 pub struct Transfer {
     /// The previous owner.
     #[topic]
@@ -58,7 +58,7 @@ fn credit(who: &Address, delta_up: bool) {
 /// The NFT registry contract.
 pub struct Nft;
 
-#[contract]
+#[contract(events(Transfer))]
 impl Nft {
     /// Constructor: the instantiating account becomes the admin.
     pub fn init() {

@@ -6,7 +6,9 @@
 //! the pool's books and the token balances always agree. Nothing allocates.
 #![no_std]
 
-use keel_sdk::{Address, CallError, Event, Item, Map, caller, contract, emit, self_address};
+use keel_sdk::{
+    Address, CallError, Event, Item, Map, TypeInfo, caller, contract, emit, self_address,
+};
 use parity_scale_codec::{Decode, Encode};
 use token_api::{TokenClient, TokenError};
 
@@ -17,7 +19,7 @@ static TOTAL_SHARES: Item<u128> = Item::new(b"S");
 static SHARES: Map<Address, u128> = Map::new(b"s");
 
 /// Why a pool method failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum SwapError {
     /// `token_in` is neither of the pool's tokens.
     UnknownToken,
@@ -42,7 +44,7 @@ impl From<CallError<TokenError>> for SwapError {
 }
 
 /// A swap happened.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Event)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Event, TypeInfo)]
 pub struct Swapped {
     /// Who swapped.
     #[topic]
@@ -85,7 +87,7 @@ pub fn amount_out(amount_in: u128, reserve_in: u128, reserve_out: u128) -> Resul
 /// The swap pool contract.
 pub struct Swap;
 
-#[contract]
+#[contract(events(Swapped))]
 impl Swap {
     /// Constructor: the two token contracts.
     pub fn init(token_a: Address, token_b: Address) {

@@ -2,11 +2,11 @@
 //! ([`TokenClient`]) for contracts that call a token.
 #![no_std]
 
-use keel_sdk::{Address, Event, interface};
+use keel_sdk::{Address, Event, TypeInfo, interface};
 use parity_scale_codec::{Decode, Encode};
 
 /// Why a token method failed (the revert data is this value's SCALE encoding).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum TokenError {
     /// `init` was already called.
     AlreadyInitialized,
@@ -23,7 +23,7 @@ pub enum TokenError {
 }
 
 /// Tokens moved (`from` is the zero address for a mint).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Event)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Event, TypeInfo)]
 pub struct Transfer {
     /// The sender.
     #[topic]
@@ -36,7 +36,7 @@ pub struct Transfer {
 }
 
 /// An allowance was set.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Event)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Event, TypeInfo)]
 pub struct Approval {
     /// The owner of the tokens.
     #[topic]

@@ -26,7 +26,7 @@ fn move_tokens(from: Address, to: Address, amount: u128) -> Result<(), TokenErro
     Ok(())
 }
 
-#[contract]
+#[contract(events(Transfer, Approval))]
 impl Token {
     /// Makes the caller the admin. Fails if already initialised.
     pub fn init() -> Result<(), TokenError> {

@@ -1,7 +1,7 @@
 //! {{name}}: a Keel contract. A counter per account, with an owner who can reset it.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
-use keel_sdk::{Address, Event, Item, Map, caller, contract, emit};
+use keel_sdk::{Address, Event, Item, Map, TypeInfo, caller, contract, emit};
 use parity_scale_codec::{Decode, Encode};
 
 /// The owner: whoever instantiated the contract.
@@ -9,8 +9,9 @@ pub static OWNER: Item<Address> = Item::new(b"o");
 /// Each account's count.
 pub static COUNTS: Map<Address, u64> = Map::new(b"c");
 
-/// Why a call failed; the contract reverts with its SCALE encoding.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+/// Why a call failed; the contract reverts with its SCALE encoding. `TypeInfo` describes it in
+/// the contract's metadata (the wasm custom section `keel:meta`).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Error {
     /// `by` was zero.
     Zero,
@@ -21,7 +22,7 @@ pub enum Error {
 }
 
 /// Emitted by every successful `increment`.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Event)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Event, TypeInfo)]
 pub struct Incremented {
     /// Whose count.
     #[topic]
@@ -33,7 +34,7 @@ pub struct Incremented {
 /// The contract.
 pub struct {{Name}};
 
-#[contract]
+#[contract(events(Incremented))]
 impl {{Name}} {
     /// The constructor: the instantiator becomes the owner.
     pub fn init() {
