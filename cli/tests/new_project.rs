@@ -100,6 +100,10 @@ fn a_new_project_tests_builds_and_deploys() {
         out.contains("test errors_arrive_as_the_contract_error_type ... ok"),
         "{out}"
     );
+    assert!(
+        out.contains("test the_wasm_describes_itself ... ok"),
+        "{out}"
+    );
 
     // `keel build` gives the same bytes the tests ran; `keel check` accepts them; `keel deploy`
     // deploys them into a data dir.

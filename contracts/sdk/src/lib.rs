@@ -23,6 +23,59 @@
 //! }
 //! ```
 //!
+//! # One trait for a contract and its callers
+//!
+//! `#[contract]` also goes on `impl Trait for X`. With an [`interface`] trait, the trait is then
+//! both what the contract implements and what other contracts call (`CounterClient`), so the
+//! two cannot disagree:
+//!
+//! ```
+//! use keel_sdk::{contract, interface};
+//!
+//! #[interface]
+//! pub trait Counter {
+//!     fn add(by: u64) -> u64;
+//! }
+//!
+//! pub struct MyCounter;
+//!
+//! #[contract]
+//! impl Counter for MyCounter {
+//!     fn add(by: u64) -> u64 {
+//!         by
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! A contract that drifts from its interface does not compile (E0053: incompatible type):
+//!
+//! ```compile_fail,E0053
+//! use keel_sdk::{contract, interface};
+//!
+//! #[interface]
+//! pub trait Counter {
+//!     fn add(by: u64) -> u64;
+//! }
+//!
+//! pub struct MyCounter;
+//!
+//! #[contract]
+//! impl Counter for MyCounter {
+//!     fn add(by: u32) -> u64 {
+//!         u64::from(by)
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! # Host side
+//!
+//! Off wasm32, `#[contract] impl X` also generates `XClient`, a typed client for tests
+//! ([`host`]; keel-testkit's `TestChain` runs it), and `X::KEEL_METADATA`, the description
+//! written into the wasm's `keel:meta` section ([`meta`]). `Item::storage_key` and
+//! `Map::storage_key` give the state keys a harness reads.
+//!
 //! # Features
 //!
 //! - `panic-handler` (default): a `#[panic_handler]` that reverts with the panic message
@@ -38,6 +91,8 @@
 
 #[cfg(feature = "alloc")]
 pub extern crate alloc;
+#[cfg(not(target_arch = "wasm32"))]
+extern crate alloc as host_alloc;
 #[cfg(test)]
 extern crate std;
 
@@ -45,6 +100,8 @@ pub mod buf;
 pub mod call;
 pub mod env;
 pub mod event;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod host;
 pub mod meta;
 pub mod storage;
 pub mod sys;

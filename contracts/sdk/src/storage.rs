@@ -299,6 +299,26 @@ impl<K: Decode, V: Decode> Iterator for MapIter<K, V> {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+impl<T> Item<T> {
+    /// The contract's own storage key of this item (host side: for a harness to read or prove
+    /// the entry; `keel_testkit::TestChain::item` uses it).
+    pub fn storage_key(&self) -> crate::host_alloc::vec::Vec<u8> {
+        self.key.to_vec()
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl<K: Encode, V> Map<K, V> {
+    /// The contract's own storage key of entry `key`: `prefix ‖ SCALE(key)` (host side, like
+    /// [`Item::storage_key`]).
+    pub fn storage_key(&self, key: &K) -> crate::host_alloc::vec::Vec<u8> {
+        let mut k = self.prefix.to_vec();
+        key.encode_to(&mut k);
+        k
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -650,6 +650,56 @@ impl TestChain {
     }
 }
 
+/// `TestChain` runs the typed clients `#[contract]` generates (`XClient::new(&mut chain,
+/// address)`): each client call is [`TestChain::call`], one committed block. The default
+/// sender is `account("alice")`.
+impl keel_sdk::host::Chain for TestChain {
+    type Receipt = Outcome;
+    type Error = Error;
+
+    fn default_sender(&self) -> keel_sdk::Address {
+        keel_sdk::Address(crate::account("alice"))
+    }
+
+    fn call_raw(
+        &mut self,
+        sender: keel_sdk::Address,
+        contract: keel_sdk::Address,
+        method: &str,
+        args: Vec<u8>,
+    ) -> Result<Outcome, Error> {
+        self.execute(
+            sender.0,
+            Action::Call {
+                contract: contract.0,
+                method: method.to_string(),
+                args,
+            },
+        )
+    }
+}
+
+impl TestChain {
+    /// A contract's `Item`, read from state with the key the SDK uses (`None`: absent).
+    pub fn item<T: Encode + Decode>(
+        &self,
+        contract: impl Into<keel_sdk::Address>,
+        item: &keel_sdk::Item<T>,
+    ) -> Result<Option<T>, Error> {
+        self.storage_decoded(contract.into().0, &item.storage_key())
+    }
+
+    /// One entry of a contract's `Map`, read from state with the key the SDK uses.
+    pub fn map_get<K: Encode, V: Encode + Decode>(
+        &self,
+        contract: impl Into<keel_sdk::Address>,
+        map: &keel_sdk::Map<K, V>,
+        key: &K,
+    ) -> Result<Option<V>, Error> {
+        self.storage_decoded(contract.into().0, &map.storage_key(key))
+    }
+}
+
 impl TestChain {
     /// An independent copy of this chain (state, height, time, labels; a fresh gas report):
     /// explore a scenario on the fork, the original is untouched. For RocksDB the fork is a

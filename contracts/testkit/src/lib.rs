@@ -30,6 +30,8 @@ mod build;
 mod chain;
 mod error;
 mod gas;
+#[cfg(feature = "invariant")]
+pub mod invariant;
 mod meta;
 mod outcome;
 #[cfg(feature = "rocksdb")]
@@ -44,9 +46,11 @@ pub use chain::{example, examples};
 pub use error::Error;
 pub use gas::{GasReport, GasStats};
 pub use meta::{METADATA_SECTION, contract_metadata, strip_metadata};
-pub use outcome::{Outcome, name_topic, revert_text};
+pub use outcome::{Emitted, Outcome, name_topic, revert_text};
 
 pub use keel_engine as engine;
+pub use keel_sdk as sdk;
+pub use keel_sdk::host::{CallFailure, Called};
 pub use keel_state as state;
 pub use parity_scale_codec as codec;
 

@@ -43,6 +43,29 @@ pub struct Outcome {
     pub label: String,
 }
 
+/// A typed event from [`Outcome::event`]: its value, the contract that emitted it and its raw
+/// topics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted<T> {
+    /// The emitting contract.
+    pub emitter: [u8; 32],
+    /// Its topics (the name topic first).
+    pub topics: Vec<[u8; 32]>,
+    /// The decoded event.
+    pub value: T,
+}
+
+impl keel_sdk::host::Receipt for Outcome {
+    fn reply(&self) -> keel_sdk::host::Reply<'_> {
+        use keel_sdk::host::Reply;
+        match &self.receipt.status {
+            Status::Success => Reply::Returned(&self.receipt.return_data),
+            Status::Reverted(data) => Reply::Reverted(data),
+            _ => Reply::Failed,
+        }
+    }
+}
+
 /// The event topic of an event name, as `keel-sdk` derives it: the UTF-8 name, zero-padded to
 /// 32 bytes (names longer than 32 bytes are truncated).
 pub fn name_topic(name: &str) -> [u8; 32] {
@@ -196,6 +219,47 @@ impl Outcome {
             panic!("expected out of gas, got {}", self.describe());
         }
         self
+    }
+
+    /// Panics unless the transaction was `Invalid` (not executed: no state change, no nonce
+    /// bump, 0 gas); `reason`, if given, must be the reason's `Debug` name (e.g.
+    /// `"UnknownMethod"`).
+    #[track_caller]
+    pub fn assert_invalid(&self, reason: Option<&str>) -> &Self {
+        match &self.receipt.status {
+            Status::Invalid(r) => {
+                if let Some(want) = reason {
+                    let got = format!("{r:?}");
+                    if !got.starts_with(want) {
+                        panic!("expected Invalid({want}), got {}", self.describe());
+                    }
+                }
+            }
+            _ => panic!("expected an invalid transaction, got {}", self.describe()),
+        }
+        self
+    }
+
+    /// The first event of type `T` (by its name topic), decoded, with its emitter.
+    pub fn event<T: keel_sdk::Event + Decode>(&self) -> Option<Emitted<T>> {
+        self.events_of::<T>().into_iter().next()
+    }
+
+    /// Every event of type `T` (by its name topic), decoded, with its emitter. An event with
+    /// `T`'s name whose data does not decode as `T` is skipped.
+    pub fn events_of<T: keel_sdk::Event + Decode>(&self) -> Vec<Emitted<T>> {
+        self.receipt
+            .events
+            .iter()
+            .filter(|e| e.topics.first() == Some(&T::NAME_TOPIC))
+            .filter_map(|e| {
+                decode_all::<T>(&e.data).ok().map(|value| Emitted {
+                    emitter: e.contract,
+                    topics: e.topics.clone(),
+                    value,
+                })
+            })
+            .collect()
     }
 
     /// Panics unless the transaction trapped (a wasm trap, including a Rust panic in the
