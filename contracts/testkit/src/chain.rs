@@ -390,8 +390,7 @@ impl TestChain {
             on_store!(&mut self.backend, s => self.engine.execute_block(s, &ctx, transactions))
                 .map_err(engine_error)?;
         for (tx, r) in transactions.iter().zip(&outcome.receipts) {
-            let (contract, method) = self.gas_row(&tx.action);
-            self.gas.record(&contract, &method, r.gas_used);
+            self.record_gas(&tx.action, r);
         }
         if self.auto_advance {
             self.advance(1);
@@ -399,13 +398,44 @@ impl TestChain {
         Ok(outcome.receipts)
     }
 
-    fn gas_row(&self, action: &Action) -> (String, String) {
+    /// One gas-report row per receipt: a call under its contract, a deploy as the `(upload)`
+    /// of its code and the `(instantiate)` of the contract made from it, each by outcome.
+    fn record_gas(&mut self, action: &Action, r: &Receipt) {
+        use crate::gas::{GasOutcome, Subject};
+        let outcome = GasOutcome::of(&r.status);
         match action {
-            Action::Deploy { .. } => ("(deploy)".into(), "deploy".into()),
-            Action::Instantiate { .. } => ("(instantiate)".into(), "instantiate".into()),
+            Action::Deploy { code } => {
+                let hash = keel_engine::code_hash(code);
+                self.gas
+                    .record_subject(Subject::Code(hash), "(upload)", outcome, r.gas_used);
+            }
+            Action::Instantiate { code_hash, .. } => {
+                let made = (outcome == GasOutcome::Success)
+                    .then(|| <[u8; 32]>::try_from(r.return_data.as_slice()).ok())
+                    .flatten();
+                match made {
+                    Some(address) => {
+                        self.gas.instantiated(*code_hash, address);
+                        self.gas.record_subject(
+                            Subject::Contract(address),
+                            "(instantiate)",
+                            outcome,
+                            r.gas_used,
+                        );
+                    }
+                    None => self.gas.record_subject(
+                        Subject::Code(*code_hash),
+                        "(instantiate)",
+                        outcome,
+                        r.gas_used,
+                    ),
+                }
+            }
             Action::Call {
                 contract, method, ..
-            } => (self.label_of(contract), method.clone()),
+            } => self
+                .gas
+                .record_subject(Subject::Contract(*contract), method, outcome, r.gas_used),
         }
     }
 
@@ -421,6 +451,7 @@ impl TestChain {
     /// Names a contract in gas reports and messages.
     pub fn set_label(&mut self, contract: Address, label: &str) {
         self.labels.insert(contract, label.to_string());
+        self.gas.set_label(contract, label);
     }
 
     /// Runs one transaction as its own block and returns its outcome (any status).
@@ -646,6 +677,9 @@ impl TestChain {
         self.height = snapshot.height;
         self.timestamp = snapshot.timestamp;
         self.labels = snapshot.labels.clone();
+        for (a, l) in &snapshot.labels {
+            self.gas.set_label(*a, l);
+        }
         Ok(())
     }
 }

@@ -44,7 +44,7 @@ pub use chain::{
 #[cfg(feature = "examples")]
 pub use chain::{example, examples};
 pub use error::Error;
-pub use gas::{GasReport, GasStats};
+pub use gas::{GasOutcome, GasReport, GasRow, GasStats};
 pub use meta::{METADATA_SECTION, contract_metadata, strip_metadata};
 pub use outcome::{Emitted, Outcome, name_topic, revert_text};
 

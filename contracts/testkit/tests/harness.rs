@@ -317,7 +317,56 @@ fn gas_report_counts_every_call() {
         table.contains("token") && table.contains("transfer"),
         "{table}"
     );
-    assert!(chain.gas_report().get("(deploy)", "deploy").is_some());
+    // Deploys are rows of the contract they made: its code's upload and its instantiation.
+    assert!(chain.gas_report().get("token", "(upload)").is_some());
+    assert!(chain.gas_report().get("token", "(instantiate)").is_some());
+    // Outcomes are separate rows: a revert and an invalid attempt never mix with successes.
+    chain
+        .call(bob, token, "transfer", (alice, 1_000_000u128))
+        .unwrap()
+        .assert_reverted();
+    chain
+        .call(alice, token, "no_such_method", ())
+        .unwrap()
+        .assert_invalid(Some("UnknownMethod"));
+    let r = chain.gas_report();
+    use keel_testkit::GasOutcome;
+    assert_eq!(
+        r.get_outcome("token", "transfer", GasOutcome::Success)
+            .unwrap()
+            .calls,
+        3
+    );
+    assert_eq!(
+        r.get_outcome("token", "transfer", GasOutcome::Reverted)
+            .unwrap()
+            .calls,
+        1
+    );
+    assert_eq!(
+        r.get_outcome("token", "no_such_method", GasOutcome::Invalid)
+            .unwrap()
+            .max,
+        0
+    );
+    assert!(
+        r.to_json()
+            .contains(r#""method":"transfer","outcome":"reverted","calls":1"#)
+    );
+    // A baseline: equal to itself, and a new call shows as a difference.
+    let dir = std::env::temp_dir().join(format!("keel-gas-baseline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("gas.txt");
+    let _ = std::fs::remove_file(&file);
+    r.check_baseline(&file).unwrap(); // written
+    r.check_baseline(&file).unwrap(); // equal
+    chain.call(alice, token, "transfer", (bob, 1u128)).unwrap();
+    let err = chain.gas_report().check_baseline(&file).unwrap_err();
+    assert!(
+        err.contains("~ token transfer success calls 3 -> 4"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
     // Queries are not recorded.
     let _: u128 = chain.query(alice, token, "balance_of", bob).unwrap();
     assert!(chain.gas_report().get("token", "balance_of").is_none());
