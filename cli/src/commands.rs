@@ -364,7 +364,17 @@ fn emit_receipts(ctx: &Ctx, views: &[ReceiptView], dd: &DataDir, extra: Option<V
 
 fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), Failure> {
     let contract = dd.resolve_contract(&c.address)?;
-    let args = encode_args(&c.args)?;
+    // With the contract's metadata, plain words typed by the method's signature
+    // (`deposit 1 @bob 15000`); `TYPE:VALUE` words (every one) keep the explicit syntax.
+    let meta = contract_code(dd, &contract)?
+        .as_deref()
+        .and_then(crate::typed::Meta::from_code)
+        .filter(|m| m.method(&c.method).is_some());
+    let explicit = c.args.iter().all(|a| crate::args::encode_arg(a).is_ok());
+    let args = match &meta {
+        Some(m) if !explicit => m.encode_args(&c.method, &c.args)?,
+        _ => encode_args(&c.args)?,
+    };
     let sender = ctx.sender()?;
     let path = dd.path.clone();
     let kit = |e| kit_failure(e, &path);
@@ -382,7 +392,35 @@ fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), F
             .map_err(kit)?
     };
     let view = ReceiptView::new(&out, c.decode.as_deref());
-    emit_receipts(ctx, &[view], dd, Some(json!({ "committed": commit })));
+    let mut extra = json!({ "committed": commit });
+    if let (Some(m), None) = (&meta, &c.decode)
+        && let Some(sig) = m.method(&c.method)
+    {
+        let decoded = match &out.receipt.status {
+            keel_engine::Status::Success if sig.returns != crate::typed::Ty::Unit => {
+                Some(("result", m.decode(&sig.returns, out.return_data())))
+            }
+            keel_engine::Status::Reverted(data) => sig
+                .error
+                .as_ref()
+                .map(|e| ("error", m.decode(e, data)))
+                .filter(|(_, r)| r.is_ok()),
+            _ => None,
+        };
+        if let (Some((key, Ok(text))), Value::Object(map)) = (decoded, &mut extra) {
+            map.insert(key.to_string(), Value::String(text));
+        }
+    }
+    let decoded_line = ["result", "error"].into_iter().find_map(|k| {
+        extra
+            .get(k)
+            .and_then(Value::as_str)
+            .map(|v| format!("{k}: {v}"))
+    });
+    emit_receipts(ctx, &[view], dd, Some(extra));
+    if let (false, Some(line)) = (ctx.json, decoded_line) {
+        outln!("{line}");
+    }
     if out.is_success() {
         Ok(())
     } else {
@@ -408,6 +446,22 @@ fn check_method(dd: &DataDir, contract: &[u8; 32], method: &str) -> Result<(), F
             methods.join(", ")
         )))
     }
+}
+
+/// The code of a deployed contract, or `None` if there is no contract there.
+fn contract_code(dd: &DataDir, contract: &[u8; 32]) -> Result<Option<Vec<u8>>, Failure> {
+    let mut info_key = vec![0x02];
+    info_key.extend_from_slice(contract);
+    let kit = |e| kit_failure(e, &dd.path);
+    let Some(info) = dd.chain.get_raw(&info_key).map_err(kit)? else {
+        return Ok(None);
+    };
+    let Ok(code_hash) = <[u8; 32]>::decode(&mut info.as_slice()) else {
+        return Ok(None);
+    };
+    let mut code_key = vec![0x01];
+    code_key.extend_from_slice(&code_hash);
+    dd.chain.get_raw(&code_key).map_err(kit)
 }
 
 /// The exported methods of a deployed contract, or `None` if there is no contract there.

@@ -11,6 +11,7 @@ mod commands;
 mod datadir;
 mod output;
 mod project;
+mod typed;
 
 use std::io::Write;
 use std::path::PathBuf;
