@@ -364,18 +364,18 @@ fn emit_receipts(ctx: &Ctx, views: &[ReceiptView], dd: &DataDir, extra: Option<V
 
 fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), Failure> {
     let contract = dd.resolve_contract(&c.address)?;
+    let sender = ctx.sender()?;
     // With the contract's metadata, plain words typed by the method's signature
-    // (`deposit 1 @bob 15000`); `TYPE:VALUE` words (every one) keep the explicit syntax.
+    // (`deposit 1 @bob 15000`); a call with any `TYPE:VALUE` word keeps the explicit syntax.
     let meta = contract_code(dd, &contract)?
         .as_deref()
         .and_then(crate::typed::Meta::from_code)
         .filter(|m| m.method(&c.method).is_some());
-    let explicit = c.args.iter().all(|a| crate::args::encode_arg(a).is_ok());
+    let explicit = c.args.iter().any(|a| crate::typed::is_explicit(a));
     let args = match &meta {
         Some(m) if !explicit => m.encode_args(&c.method, &c.args)?,
         _ => encode_args(&c.args)?,
     };
-    let sender = ctx.sender()?;
     let path = dd.path.clone();
     let kit = |e| kit_failure(e, &path);
     check_method(dd, &contract, &c.method)?;

@@ -77,6 +77,8 @@ pub fn hx(b: &[u8]) -> String {
 /// An event, for output.
 #[derive(Debug, Serialize)]
 pub struct EventView {
+    /// The emitting contract (hex).
+    pub emitter: String,
     /// Topics (hex).
     pub topics: Vec<String>,
     /// The event name, if the first topic looks like a keel-sdk name topic.
@@ -156,6 +158,7 @@ impl ReceiptView {
                 .events()
                 .iter()
                 .map(|e| EventView {
+                    emitter: hx(&e.contract),
                     topics: e.topics.iter().map(|t| hx(t)).collect(),
                     name: e.topics.first().and_then(topic_name),
                     data: hx(&e.data),
@@ -191,7 +194,8 @@ impl ReceiptView {
             let topics = e.topics.iter().skip(usize::from(e.name.is_some()));
             let topics: Vec<&str> = topics.map(String::as_str).collect();
             s.push_str(&format!(
-                "{p}  event {name} topics=[{}] data={}\n",
+                "{p}  event {name} from {} topics=[{}] data={}\n",
+                e.emitter,
                 topics.join(", "),
                 e.data
             ));

@@ -15,6 +15,38 @@ use serde_json::Value;
 
 use crate::args::parse_address;
 
+/// Whether a word is in the explicit `TYPE:VALUE` argument syntax (`u128:5`, `addr:@bob`): a
+/// known type name before the first `:`.
+pub fn is_explicit(word: &str) -> bool {
+    let Some((ty, _)) = word.split_once(':') else {
+        return false;
+    };
+    let ty = ty.trim().to_ascii_lowercase().replace(' ', "");
+    matches!(
+        ty.as_str(),
+        "u8" | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "compact"
+            | "bool"
+            | "str"
+            | "string"
+            | "bytes"
+            | "vec<u8>"
+            | "raw"
+            | "text"
+            | "addr"
+            | "address"
+            | "account"
+    ) || (ty.starts_with("[u8;") && ty.ends_with(']'))
+}
+
 /// A type of the metadata's type language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ty {

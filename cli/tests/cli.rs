@@ -254,8 +254,9 @@ fn unknown_method_and_bad_args_are_clear_errors() {
     );
     let o = keel(&dir, &["call", &token, "transfer", "addr:@bob", "u8:300"]);
     assert_clean_error(&o, 1, "argument 2");
+    // Without TYPE: prefixes the words are typed by the contract's metadata.
     let o = keel(&dir, &["call", &token, "transfer", "bob"]);
-    assert_clean_error(&o, 1, "missing type");
+    assert_clean_error(&o, 1, "takes 2 argument(s), got 1");
     let o = keel(&dir, &["call", "0x1234", "transfer"]);
     assert_clean_error(&o, 1, "32 bytes");
     let missing = format!("0x{}", "00".repeat(32));

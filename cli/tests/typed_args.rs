@@ -29,8 +29,20 @@ fn plain_words_are_typed_by_the_metadata_and_results_are_decoded() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("dd");
     assert!(keel(&d, &["deploy", "example:token"]).status.success());
-    let o = keel(&d, &["call", "token", "mint", "@alice", "1000"]);
+    let o = keel(&d, &["--json", "call", "token", "mint", "@alice", "1000"]);
     assert!(o.status.success(), "{}", text(&o));
+    // Events name their emitter.
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let emitter = v["receipts"][0]["events"][0]["emitter"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(emitter.len(), 66, "{v}");
+    let o = keel(&d, &["call", "token", "mint", "@alice", "0"]);
+    assert!(
+        text(&o).contains(&format!("event Transfer from {emitter}")),
+        "{}",
+        text(&o)
+    );
     // The same call in the explicit syntax still works.
     let o = keel(&d, &["call", "token", "mint", "addr:@bob", "u128:5"]);
     assert!(o.status.success(), "{}", text(&o));
