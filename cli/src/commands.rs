@@ -372,9 +372,11 @@ fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), F
         .and_then(crate::typed::Meta::from_code)
         .filter(|m| m.method(&c.method).is_some());
     let explicit = c.args.iter().any(|a| crate::typed::is_explicit(a));
+    // `addr:NAME` (and, typed by metadata, a bare NAME) names a contract deployed here.
+    let resolve = |name: &str| dd.resolve_contract(name).ok();
     let args = match &meta {
-        Some(m) if !explicit => m.encode_args(&c.method, &c.args)?,
-        _ => encode_args(&c.args)?,
+        Some(m) if !explicit => m.encode_args(&c.method, &c.args, &resolve)?,
+        _ => encode_args(&crate::typed::resolve_contract_words(&c.args, &resolve))?,
     };
     let path = dd.path.clone();
     let kit = |e| kit_failure(e, &path);

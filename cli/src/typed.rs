@@ -47,6 +47,30 @@ pub fn is_explicit(word: &str) -> bool {
     ) || (ty.starts_with("[u8;") && ty.ends_with(']'))
 }
 
+/// The words with every `addr:NAME` (NAME not `@account` or `0x…`) replaced by the address
+/// of the contract deployed under NAME, where `resolve` knows it.
+pub fn resolve_contract_words(
+    words: &[String],
+    resolve: &dyn Fn(&str) -> Option<[u8; 32]>,
+) -> Vec<String> {
+    words
+        .iter()
+        .map(|w| match w.split_once(':') {
+            Some((ty, name))
+                if matches!(ty.trim(), "addr" | "address")
+                    && !name.starts_with('@')
+                    && !name.starts_with("0x") =>
+            {
+                match resolve(name.trim()) {
+                    Some(a) => format!("addr:{}", crate::output::hx(&a)),
+                    None => w.clone(),
+                }
+            }
+            _ => w.clone(),
+        })
+        .collect()
+}
+
 /// A type of the metadata's type language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ty {
@@ -334,7 +358,13 @@ impl Meta {
     }
 
     /// Encodes the words of a call (one per argument) as the method's argument tuple.
-    pub fn encode_args(&self, method: &str, words: &[String]) -> Result<Vec<u8>, String> {
+    /// An address word is `@account`, `0x<64 hex>` or the name of a contract (`resolve`).
+    pub fn encode_args(
+        &self,
+        method: &str,
+        words: &[String],
+        resolve: &dyn Fn(&str) -> Option<[u8; 32]>,
+    ) -> Result<Vec<u8>, String> {
         let m = self
             .methods
             .get(method)
@@ -349,7 +379,7 @@ impl Meta {
         }
         let mut out = Vec::new();
         for ((name, ty), w) in m.args.iter().zip(words) {
-            let mut p = VP::new(w);
+            let mut p = VP::new(w, resolve);
             self.encode_value(ty, &mut p, &mut out)
                 .and_then(|()| {
                     if p.done() {
@@ -413,7 +443,17 @@ impl Meta {
             }
             Ty::Str => p.string()?.encode_to(out),
             Ty::Bytes => p.hex()?.encode_to(out),
-            Ty::Address => out.extend_from_slice(&parse_address(&p.atom())?),
+            Ty::Address => {
+                let a = p.atom();
+                let addr = if a.starts_with('@') || a.starts_with("0x") {
+                    parse_address(&a)?
+                } else {
+                    (p.resolve)(&a).ok_or_else(|| {
+                        format!("{a:?} is not @account, 0x<64 hex>, or a contract deployed here")
+                    })?
+                };
+                out.extend_from_slice(&addr);
+            }
             Ty::Array(t, n) => {
                 if **t
                     == (Ty::Int {
@@ -690,11 +730,16 @@ pub fn show_ty(t: &Ty) -> String {
 struct VP<'a> {
     s: &'a str,
     i: usize,
+    resolve: &'a dyn Fn(&str) -> Option<[u8; 32]>,
 }
 
 impl<'a> VP<'a> {
-    fn new(s: &'a str) -> Self {
-        VP { s: s.trim(), i: 0 }
+    fn new(s: &'a str, resolve: &'a dyn Fn(&str) -> Option<[u8; 32]>) -> Self {
+        VP {
+            s: s.trim(),
+            i: 0,
+            resolve,
+        }
     }
     fn rest(&self) -> &'a str {
         self.s.get(self.i..).unwrap_or_default()
@@ -787,7 +832,8 @@ mod tests {
         let words: Vec<String> = ["1", "@bob", "some(15000)", "[A,B(7)]", "{x:-1,y:2}"]
             .map(String::from)
             .to_vec();
-        let got = m.encode_args("deposit", &words).unwrap_or_default();
+        let none = |_: &str| None;
+        let got = m.encode_args("deposit", &words, &none).unwrap_or_default();
         let mut want = 1u64.encode();
         want.extend_from_slice(&crate::args::named_account("bob"));
         want.extend(Some(15000u64).encode());
@@ -795,7 +841,7 @@ mod tests {
         want.extend((-1i32, 2i32).encode());
         assert_eq!(got, want);
         assert!(
-            m.encode_args("deposit", &words[..2])
+            m.encode_args("deposit", &words[..2], &none)
                 .unwrap_err()
                 .contains("takes 5")
         );
@@ -803,7 +849,7 @@ mod tests {
             .map(String::from)
             .to_vec();
         assert!(
-            m.encode_args("deposit", &bad)
+            m.encode_args("deposit", &bad, &none)
                 .unwrap_err()
                 .contains("not a variant of Tag")
         );

@@ -57,6 +57,15 @@ fn plain_words_are_typed_by_the_metadata_and_results_are_decoded() {
             .starts_with("some(0x"),
         "{v}"
     );
+    // A contract by the name it was deployed under: `addr:NAME`, or a bare NAME when typed.
+    let o = keel(&d, &["call", "token", "transfer", "token", "7"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = keel(&d, &["call", "token", "transfer", "addr:token", "u128:3"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = keel(&d, &["query", "token", "balance_of", "token"]);
+    assert!(text(&o).contains("result: 10"), "{}", text(&o));
+    let o = keel(&d, &["query", "token", "balance_of", "nobody"]);
+    assert!(text(&o).contains("not @account"), "{}", text(&o));
     // A typed error arrives by name.
     let o = keel(
         &d,
