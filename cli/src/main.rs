@@ -137,7 +137,8 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Build a contract crate to wasm exactly as the testkit's `build_wasm` does (release
-    /// profile, Keel's wasm flags, machine paths remapped) and write it to `target/keel/`.
+    /// profile, Keel's wasm flags, machine paths remapped) and write it, with its metadata as
+    /// JSON, to `target/keel/`.
     Build {
         /// The contract crate's directory.
         #[arg(default_value = "contract")]

@@ -226,8 +226,8 @@ fn link(_target: &Path, at: &Path) -> Result<(), Failure> {
     )))
 }
 
-/// Builds the contract crate at `crate_dir` as the testkit does and writes `NAME.wasm` into
-/// `out` (default: the current directory's `target/keel/`). Returns the written file and the
+/// Builds the contract crate at `crate_dir` as the testkit does and writes `NAME.wasm` and its
+/// metadata `NAME.json` into `out` (default: the current directory's `target/keel/`). Returns the written file and the
 /// module's size.
 pub fn build(crate_dir: &Path, out: Option<&Path>) -> Result<(PathBuf, usize), Failure> {
     let bytes = keel_testkit::build_wasm(crate_dir).map_err(|e| Failure::new(e.to_string()))?;
@@ -244,6 +244,13 @@ pub fn build(crate_dir: &Path, out: Option<&Path>) -> Result<(PathBuf, usize), F
     let file = out.join(format!("{stem}.wasm"));
     std::fs::write(&file, &bytes)
         .map_err(|e| Failure::new(format!("cannot write {}: {e}", file.display())))?;
+    // The contract metadata beside it, as JSON (the same document as the keel:meta section).
+    let meta = keel_testkit::contract_metadata(&bytes).map_err(|e| Failure::new(e.to_string()))?;
+    if let Some(doc) = meta {
+        let json = out.join(format!("{stem}.json"));
+        std::fs::write(&json, doc)
+            .map_err(|e| Failure::new(format!("cannot write {}: {e}", json.display())))?;
+    }
     Ok((file, bytes.len()))
 }
 

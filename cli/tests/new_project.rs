@@ -112,6 +112,10 @@ fn a_new_project_tests_builds_and_deploys() {
     let wasm = project.join("wasm/contract.wasm");
     let bytes = std::fs::read(&wasm).unwrap();
     assert!(bytes.starts_with(b"\0asm"));
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.join("wasm/contract.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["contract"], "MyEscrow", "{meta}");
     let o = keel(&project, &["check", wasm.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let data = project.join(".keel");
