@@ -214,7 +214,7 @@ impl StateStore for MemStore {
         let hashed = hashed_changes(changes);
         let update = tree::apply(&self.nodes, self.version, version, &hashed)?;
         for (k, g, _) in update.new_nodes {
-            self.nodes.insert(k, Box::new(g));
+            self.nodes.insert(k, g);
         }
         let mut keys = Vec::with_capacity(changes.len());
         for (k, v) in changes.iter() {

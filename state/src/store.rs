@@ -7,8 +7,10 @@
 //! version is noticed ([`StateError::RolledBack`]) instead of passing silently. The open
 //! checks and their contract are in ARCHITECTURE.md ("Data-dir integrity").
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -94,9 +96,16 @@ const CACHE_DEPTH: usize = 3;
 /// Groups of the latest version down to this many nibbles are kept in RAM, with their
 /// summary tables, once a commit has written them: the next commit that changes one neither
 /// reads it back nor rehashes its unchanged leaves. At most 69,905 groups (all of the first
-/// five group levels), about 190 MiB in a state of a million keys or more; a group leaves the
-/// cache when a commit replaces it.
+/// five group levels), about 2.8 KiB each; a group leaves the cache when a commit replaces
+/// it. Groups one level deeper are kept too while the cache holds fewer than
+/// [`WRITE_CACHE_GROUPS`] groups.
 const WRITE_CACHE_DEPTH: usize = 4;
+
+/// The cache takes groups deeper than [`WRITE_CACHE_DEPTH`] (one level deeper only) while
+/// it holds fewer groups than this: at most about 1 GiB of RAM. At a million keys that is
+/// every group of the tree (the sixth level has about 260k groups), so a commit reads
+/// nothing back; at ten million keys about a third of the sixth level.
+const WRITE_CACHE_GROUPS: usize = 360_000;
 
 /// Stale-index entries deleted per write batch while pruning.
 const PRUNE_CHUNK: usize = 50_000;
@@ -198,8 +207,9 @@ pub struct Store {
     rolled_back: Option<Version>,
     /// The live MANIFEST's number and length when last looked at (see [`ACK_FILE`]).
     manifest_seen: (u64, u64),
-    /// The latest version's top groups (see [`CACHE_DEPTH`]) with their summary tables.
-    cache: HashMap<NodeKey, Cached>,
+    /// The latest version's top groups (see [`CACHE_DEPTH`]) and the groups commits wrote
+    /// (see [`WRITE_CACHE_DEPTH`]), with their summary tables.
+    cache: NodeCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -392,14 +402,17 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
 
 /// A cached group and its precomputed summary table.
 struct Cached {
-    group: Group,
+    group: Box<Group>,
     table: Table,
 }
 
 impl Cached {
     fn new(group: Group) -> Cached {
         let table = Box::new(group.table());
-        Cached { group, table }
+        Cached {
+            group: Box::new(group),
+            table,
+        }
     }
 }
 
@@ -657,31 +670,95 @@ fn create(path: &Path) -> Result<(), StateError> {
     }
 }
 
+/// The group node cache: a [`NodeKey`] is a version and a nibble path, hashed with
+/// [`KeyHasher`]. Nothing iterates it, so its order never matters.
+type NodeCache = HashMap<NodeKey, Cached, BuildHasherDefault<KeyHasher>>;
+
+/// A multiply-rotate hasher for [`NodeKey`]s (a version and the first nibbles of key
+/// hashes, which blake3 spreads): SipHash's DoS resistance buys nothing for keys nobody
+/// chooses, and its cost showed in commit profiles.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(26) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// One group from RocksDB's `nodes` column family.
+fn disk_node(db: &DB, key: &NodeKey) -> Result<Group, StateError> {
+    let cf = db
+        .cf_handle(CF_NODES)
+        .ok_or_else(|| StateError::Corrupted("missing column family nodes".into()))?;
+    match db.get_pinned_cf(cf, key.encode()).map_err(db_err)? {
+        Some(bytes) => Group::decode(&bytes),
+        None => Err(tree::missing(key)),
+    }
+}
+
 /// Reads group nodes through the RAM cache, then RocksDB.
 struct Nodes<'a> {
     db: &'a DB,
-    cache: &'a HashMap<NodeKey, Cached>,
+    cache: &'a NodeCache,
 }
 
 impl NodeReader for Nodes<'_> {
     fn node_with_table(&self, key: &NodeKey) -> Result<(Group, Option<Table>), StateError> {
         match self.cache.get(key) {
-            Some(c) => Ok((c.group.clone(), Some(c.table.clone()))),
-            None => Ok((self.node(key)?, None)),
+            Some(c) => Ok((Group::clone(&c.group), Some(c.table.clone()))),
+            None => Ok((disk_node(self.db, key)?, None)),
         }
     }
 
     fn node(&self, key: &NodeKey) -> Result<Group, StateError> {
-        if let Some(c) = self.cache.get(key) {
-            return Ok(c.group.clone());
+        match self.cache.get(key) {
+            Some(c) => Ok(Group::clone(&c.group)),
+            None => disk_node(self.db, key),
         }
-        let cf = self
-            .db
-            .cf_handle(CF_NODES)
-            .ok_or_else(|| StateError::Corrupted("missing column family nodes".into()))?;
-        match self.db.get_pinned_cf(cf, key.encode()).map_err(db_err)? {
-            Some(bytes) => Group::decode(&bytes),
-            None => Err(tree::missing(key)),
+    }
+}
+
+/// The reader of a commit: every group it reads is replaced by the commit, so a cached one
+/// is moved out of the cache, not cloned. If the commit then fails, those groups are read
+/// from RocksDB next time: the cache only ever lacks entries, it never holds wrong ones.
+struct CommitNodes<'a> {
+    db: &'a DB,
+    cache: RefCell<&'a mut NodeCache>,
+}
+
+impl NodeReader for CommitNodes<'_> {
+    fn node(&self, key: &NodeKey) -> Result<Group, StateError> {
+        match self.cache.borrow().get(key) {
+            Some(c) => Ok(Group::clone(&c.group)),
+            None => disk_node(self.db, key),
+        }
+    }
+
+    fn take_node(&self, key: &NodeKey) -> Result<(Box<Group>, Option<Table>), StateError> {
+        match self.cache.borrow_mut().remove(key) {
+            Some(c) => Ok((c.group, Some(c.table))),
+            None => Ok((Box::new(disk_node(self.db, key)?), None)),
         }
     }
 }
@@ -781,7 +858,7 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
         ack,
         rolled_back: None,
         manifest_seen: (0, 0),
-        cache: HashMap::new(),
+        cache: NodeCache::default(),
     };
     store.manifest_seen = observe_manifest(path);
     store
@@ -891,14 +968,14 @@ impl Store {
             .map_err(|e| self.as_damage(e, Metadata))?;
 
         // The top of the tree: every group must hash to what its parent points at.
-        let mut cache = HashMap::new();
+        let mut cache = NodeCache::default();
         let mut expected: HashMap<NodeKey, Hash> = HashMap::new();
         expected.insert(NodeKey::root(latest), self.root);
         let mut bad: Option<StateError> = None;
         tree::walk_top(
             &Nodes {
                 db: &self.db,
-                cache: &HashMap::new(),
+                cache: &NodeCache::default(),
             },
             latest,
             CACHE_DEPTH,
@@ -1399,9 +1476,9 @@ impl Store {
             .map(|(kh, _, v)| (*kh, v.map(value_hash)))
             .collect();
         let update = tree::apply(
-            &Nodes {
+            &CommitNodes {
                 db: &self.db,
-                cache: &self.cache,
+                cache: RefCell::new(&mut self.cache),
             },
             self.version,
             version,
@@ -1420,7 +1497,7 @@ impl Store {
         let mut new_nodes: Vec<(Vec<u8>, &Group)> = update
             .new_nodes
             .iter()
-            .map(|(k, g, _)| (k.encode(), g))
+            .map(|(k, g, _)| (k.encode(), &**g))
             .collect();
         new_nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (k, g) in &new_nodes {
@@ -1450,10 +1527,14 @@ impl Store {
         self.version = version;
         self.root = update.root;
         for k in &update.stale {
+            // Taken by the commit's reader already, unless the commit read it from disk.
             self.cache.remove(k);
         }
         for (k, group, table) in update.new_nodes {
-            if k.path.len() <= WRITE_CACHE_DEPTH {
+            let depth = k.path.len();
+            if depth <= WRITE_CACHE_DEPTH
+                || (depth == WRITE_CACHE_DEPTH + 1 && self.cache.len() < WRITE_CACHE_GROUPS)
+            {
                 self.cache.insert(k, Cached { group, table });
             }
         }
@@ -1552,7 +1633,7 @@ impl Store {
         let (mut done, mut groups, mut leaves) = (0u64, 0u64, 0u64);
         let disk = Nodes {
             db: &self.db,
-            cache: &HashMap::new(),
+            cache: &NodeCache::default(),
         };
         let mut stack = vec![(NodeKey::root(self.version), self.root)];
         while let Some((key, expected)) = stack.pop() {

@@ -345,6 +345,13 @@ pub(crate) trait NodeReader {
     fn node_with_table(&self, key: &NodeKey) -> Result<(Group, Option<Table>), StateError> {
         Ok((self.node(key)?, None))
     }
+
+    /// The group at `key` for an update that replaces it (so a reader may hand over a
+    /// cached copy instead of cloning it), with its table if one is at hand.
+    fn take_node(&self, key: &NodeKey) -> Result<(Box<Group>, Option<Table>), StateError> {
+        let (g, t) = self.node_with_table(key)?;
+        Ok((Box::new(g), t))
+    }
 }
 
 /// The summary of slots `first..first + width` (a binary subtree of the group), hashing
@@ -394,7 +401,7 @@ pub(crate) fn missing(key: &NodeKey) -> StateError {
 #[derive(Debug, Default)]
 pub(crate) struct TreeUpdate {
     /// Groups written by this version, each with its summary table (see `Group::table`).
-    pub(crate) new_nodes: Vec<(NodeKey, Group, Table)>,
+    pub(crate) new_nodes: Vec<(NodeKey, Box<Group>, Table)>,
     /// Groups of earlier versions that this version replaced or removed.
     pub(crate) stale: Vec<NodeKey>,
     /// The new root hash.
@@ -429,7 +436,7 @@ pub(crate) fn apply<R: NodeReader + ?Sized>(
         out: TreeUpdate::default(),
     };
     let root_key = NodeKey::root(prev_version);
-    let (mut root, table) = reader.node_with_table(&root_key)?;
+    let (mut root, table) = reader.take_node(&root_key)?;
     ctx.out.stale.push(root_key);
     let dirty = update_slots(&mut ctx, NibblePath::ROOT, &mut root, changes)?;
     let table = table_after(&root, table, dirty);
@@ -514,7 +521,7 @@ fn update_slots<R: NodeReader + ?Sized>(
                     version,
                     path: child_path,
                 };
-                let (mut child, table) = ctx.reader.node_with_table(&key)?;
+                let (mut child, table) = ctx.reader.take_node(&key)?;
                 ctx.out.stale.push(key);
                 let child_dirty = update_slots(ctx, child_path, &mut child, sub)?;
                 finish(ctx, child_path, child, table, child_dirty)
@@ -547,7 +554,7 @@ fn build<R: NodeReader + ?Sized>(
         [(k, Some(v))] => Ok(Sub::Leaf(*k, *v, leaf_hash(k, v))),
         [(_, None)] => Ok(Sub::Empty),
         _ => {
-            let mut g = Group::default();
+            let mut g = Box::<Group>::default();
             update_slots(ctx, path, &mut g, puts)?;
             Ok(finish(ctx, path, g, None, 0))
         }
@@ -559,7 +566,7 @@ fn build<R: NodeReader + ?Sized>(
 fn finish<R: NodeReader + ?Sized>(
     ctx: &mut Ctx<'_, R>,
     path: NibblePath,
-    g: Group,
+    g: Box<Group>,
     table: Option<Table>,
     dirty: u16,
 ) -> Sub {
