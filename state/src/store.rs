@@ -1500,8 +1500,10 @@ impl Store {
             .map(|(k, g, _)| (k.encode(), &**g))
             .collect();
         new_nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut buf = Vec::with_capacity(4 + 16 * 64);
         for (k, g) in &new_nodes {
-            batch.put_cf(nodes, k, g.encode());
+            g.encode_into(&mut buf);
+            batch.put_cf(nodes, k, &buf);
         }
         let stale_nodes: Vec<Vec<u8>> = update.stale.iter().map(NodeKey::encode).collect();
         batch.put_cf(stale, stale_key(version, STALE_NODE), stale_nodes.encode());
@@ -1526,10 +1528,8 @@ impl Store {
 
         self.version = version;
         self.root = update.root;
-        for k in &update.stale {
-            // Taken by the commit's reader already, unless the commit read it from disk.
-            self.cache.remove(k);
-        }
+        // The groups this version replaced (`update.stale`) left the cache when the commit's
+        // reader took them; the others were never in it.
         for (k, group, table) in update.new_nodes {
             let depth = k.path.len();
             if depth <= WRITE_CACHE_DEPTH

@@ -252,9 +252,16 @@ impl Group {
     /// a subset of `present`), then each present slot in order: a leaf as
     /// `key_hash ‖ value_hash` (64 bytes), a child as `version` (u64 BE) ‖ `hash` (40 bytes).
     pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(4 + 16 * 64);
+        self.encode_into(&mut body);
+        body
+    }
+
+    /// [`Group::encode`] into `body` (cleared first), so a caller can reuse one buffer.
+    pub(crate) fn encode_into(&self, body: &mut Vec<u8>) {
         let mut present = 0u16;
         let mut leaves = 0u16;
-        let mut body = Vec::with_capacity(4 + 16 * 64);
+        body.clear();
         body.extend_from_slice(&[0, 0, 0, 0]);
         for (i, s) in self.slots.iter().enumerate() {
             match s {
@@ -278,7 +285,6 @@ impl Group {
         }
         body[..2].copy_from_slice(&present.to_be_bytes());
         body[2..4].copy_from_slice(&leaves.to_be_bytes());
-        body
     }
 
     /// The inverse of [`Group::encode`]; any malformed input is `Corrupted`.

@@ -7,8 +7,10 @@
 //!   median wall time per update, and the calling thread's CPU time per update over all
 //!   rounds (`/proc/thread-self/schedstat`, which excludes RocksDB's background threads and
 //!   is updated at scheduler ticks, so only its total over many rounds is meaningful),
-//! - 1,000-transfer token blocks (execution and commit), median tx/s,
-//! - proofs of random existing keys: generation rate, SCALE and compressed sizes,
+//! - 1,000-transfer token blocks (execution and commit), median tx/s in wall time and tx per
+//!   second of the calling thread's CPU time,
+//! - proofs of 20,000 random existing keys: generation rate (wall and thread CPU time), and
+//!   the SCALE and compressed sizes of 2,000 of them,
 //! - peak RSS (`VmHWM`) and disk bytes per key of both stores.
 //!
 //! The store prunes all history after each fill chunk and each measured phase (untimed), as a
@@ -193,12 +195,15 @@ fn main() {
             &mut round,
         );
         let mut tps = Vec::new();
-        for _ in 0..a.rounds.div_ceil(2).max(3) {
+        let blocks = a.rounds.div_ceil(2).max(3);
+        let cpu = thread_cpu();
+        for _ in 0..blocks {
             let txs = chain.transfers(1_000, 1_000);
             let t = Instant::now();
             chain.block_ok(&txs);
             tps.push(1_000.0 / t.elapsed().as_secs_f64());
         }
+        let cpu_tps = (blocks * 1_000) as f64 / (thread_cpu() - cpu).as_secs_f64();
         prune_all(&mut chain.store);
         let tps = median(&mut tps);
         let version = chain.store.version();
@@ -206,16 +211,18 @@ fn main() {
         let proof_keys: Vec<Vec<u8>> = (0..n_proofs)
             .map(|j| filler_key(j.wrapping_mul(0x9e37_79b9) % keys))
             .collect();
-        let t = Instant::now();
-        let (mut plain, mut comp) = (Vec::new(), Vec::new());
+        let (t, cpu) = (Instant::now(), thread_cpu());
         for k in &proof_keys {
-            let p = chain.store.prove(k, version).expect("prove");
-            if plain.len() < 2_000 {
-                plain.push(p.encode().len());
-                comp.push(p.compress().encode().len());
-            }
+            std::hint::black_box(chain.store.prove(k, version).expect("prove"));
         }
         let proof_secs = t.elapsed().as_secs_f64();
+        let proof_cpu_secs = (thread_cpu() - cpu).as_secs_f64();
+        let (mut plain, mut comp) = (Vec::new(), Vec::new());
+        for k in proof_keys.iter().take(2_000) {
+            let p = chain.store.prove(k, version).expect("prove");
+            plain.push(p.encode().len());
+            comp.push(p.compress().encode().len());
+        }
         let stats = |s: &[usize]| {
             (
                 s.iter().sum::<usize>() as f64 / s.len() as f64,
@@ -232,7 +239,8 @@ fn main() {
              \"commit_10k_ns_per_update\":{:.0},\"commit_10k_cpu_ns\":{:.0},\
              \"raw_10k_ns_per_update\":{:.0},\"raw_10k_cpu_ns\":{:.0},\
              \"commit_10k_ratio\":{:.2},\"commit_10k_cpu_ratio\":{:.2},\
-             \"token_block1k_tx_per_s\":{tps:.0},\"proofs_per_s\":{:.0},\
+             \"token_block1k_tx_per_s\":{tps:.0},\"token_block1k_cpu_tx_per_s\":{cpu_tps:.0},\
+             \"proofs_per_s\":{:.0},\"proofs_per_cpu_s\":{:.0},\
              \"proof_mean_bytes\":{pm:.0},\"proof_max_bytes\":{px},\
              \"compressed_mean_bytes\":{cm:.0},\"compressed_max_bytes\":{cx},\
              \"peak_rss_mib\":{:.0},\"disk_bytes_per_key\":{:.0},\"raw_disk_bytes_per_key\":{:.0},\
@@ -250,6 +258,7 @@ fn main() {
             c10k[0] / c10k[2],
             c10k[1] / c10k[3],
             n_proofs as f64 / proof_secs,
+            n_proofs as f64 / proof_cpu_secs,
             peak_rss_kib().unwrap_or(0) as f64 / 1024.0,
             kb as f64 / keys as f64,
             rb as f64 / keys as f64,
