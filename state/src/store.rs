@@ -7,7 +7,7 @@
 //! version is noticed ([`StateError::RolledBack`]) instead of passing silently. The open
 //! checks and their contract are in ARCHITECTURE.md ("Data-dir integrity").
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -210,6 +210,9 @@ pub struct Store {
     /// The latest version's top groups (see [`CACHE_DEPTH`]) and the groups commits wrote
     /// (see [`WRITE_CACHE_DEPTH`]), with their summary tables.
     cache: NodeCache,
+    /// Groups down to [`WRITE_CACHE_DEPTH`] nibbles that commits have read from RocksDB since
+    /// the open (see [`Store::commit_node_reads`]).
+    commit_node_reads: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -745,6 +748,8 @@ impl NodeReader for Nodes<'_> {
 struct CommitNodes<'a> {
     db: &'a DB,
     cache: RefCell<&'a mut NodeCache>,
+    /// Groups down to [`WRITE_CACHE_DEPTH`] nibbles read from RocksDB.
+    reads: Cell<u64>,
 }
 
 impl NodeReader for CommitNodes<'_> {
@@ -758,7 +763,12 @@ impl NodeReader for CommitNodes<'_> {
     fn take_node(&self, key: &NodeKey) -> Result<(Box<Group>, Option<Table>), StateError> {
         match self.cache.borrow_mut().remove(key) {
             Some(c) => Ok((c.group, Some(c.table))),
-            None => Ok((Box::new(disk_node(self.db, key)?), None)),
+            None => {
+                if key.path.len() <= WRITE_CACHE_DEPTH {
+                    self.reads.set(self.reads.get() + 1);
+                }
+                Ok((Box::new(disk_node(self.db, key)?), None))
+            }
         }
     }
 }
@@ -859,6 +869,7 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
         rolled_back: None,
         manifest_seen: (0, 0),
         cache: NodeCache::default(),
+        commit_node_reads: 0,
     };
     store.manifest_seen = observe_manifest(path);
     store
@@ -1297,6 +1308,14 @@ impl Store {
         &self.path
     }
 
+    /// How many group nodes down to 4 nibbles (the levels a commit always caches) commits
+    /// have read from RocksDB since this store was opened; the rest came from the RAM cache.
+    /// For tests and diagnostics.
+    #[doc(hidden)]
+    pub fn commit_node_reads(&self) -> u64 {
+        self.commit_node_reads
+    }
+
     /// The oldest version still readable.
     pub fn oldest_version(&self) -> Version {
         self.oldest
@@ -1475,15 +1494,14 @@ impl Store {
             .iter()
             .map(|(kh, _, v)| (*kh, v.map(value_hash)))
             .collect();
-        let update = tree::apply(
-            &CommitNodes {
-                db: &self.db,
-                cache: RefCell::new(&mut self.cache),
-            },
-            self.version,
-            version,
-            &hashed,
-        )?;
+        let reader = CommitNodes {
+            db: &self.db,
+            cache: RefCell::new(&mut self.cache),
+            reads: Cell::new(0),
+        };
+        let update = tree::apply(&reader, self.version, version, &hashed);
+        self.commit_node_reads += reader.reads.get();
+        let update = update?;
 
         let (nodes, values, latest, stale, meta) = (
             self.cf(CF_NODES)?,
