@@ -213,6 +213,54 @@ pub struct Store {
     /// Groups down to [`WRITE_CACHE_DEPTH`] nibbles that commits have read from RocksDB since
     /// the open (see [`Store::commit_node_reads`]).
     commit_node_reads: u64,
+    /// The latest values (or absence) of keys written by recent commits (see
+    /// [`VALUE_CACHE_ENTRIES`]).
+    values: ValueCache,
+}
+
+/// Latest values written by recent commits, so that the next blocks' reads of the keys they
+/// wrote (balances of active accounts, counters) skip RocksDB. It mirrors the `latest`
+/// column family exactly for the keys it holds (a commit updates it after its batch is
+/// written), holds values of at most [`VALUE_CACHE_MAX_VALUE`] bytes, and is emptied when it
+/// reaches [`VALUE_CACHE_ENTRIES`] entries or [`VALUE_CACHE_BYTES`] bytes. Keys come from
+/// contracts, so it uses std's randomly keyed hasher; nothing iterates it.
+#[derive(Default)]
+struct ValueCache {
+    map: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    bytes: usize,
+}
+
+/// See [`ValueCache`].
+const VALUE_CACHE_ENTRIES: usize = 1 << 18;
+/// See [`ValueCache`].
+const VALUE_CACHE_BYTES: usize = 64 << 20;
+/// See [`ValueCache`].
+const VALUE_CACHE_MAX_VALUE: usize = 1024;
+
+impl ValueCache {
+    /// Records that `key` now holds `value` (`None`: deleted).
+    fn record(&mut self, key: &[u8], value: Option<&[u8]>) {
+        if value.is_some_and(|v| v.len() > VALUE_CACHE_MAX_VALUE) {
+            if let Some(old) = self.map.remove(key) {
+                self.bytes -= key.len() + old.map_or(0, |v| v.len());
+            }
+            return;
+        }
+        if self.map.len() >= VALUE_CACHE_ENTRIES || self.bytes >= VALUE_CACHE_BYTES {
+            self.map.clear();
+            self.bytes = 0;
+        }
+        let size = key.len() + value.map_or(0, <[u8]>::len);
+        match self.map.insert(key.to_vec(), value.map(<[u8]>::to_vec)) {
+            Some(old) => self.bytes = self.bytes + size - key.len() - old.map_or(0, |v| v.len()),
+            None => self.bytes += size,
+        }
+    }
+
+    /// `Some(value)` if the cache knows `key`'s latest value.
+    fn get(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.map.get(key)
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -870,6 +918,7 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
         manifest_seen: (0, 0),
         cache: NodeCache::default(),
         commit_node_reads: 0,
+        values: ValueCache::default(),
     };
     store.manifest_seen = observe_manifest(path);
     store
@@ -1546,6 +1595,9 @@ impl Store {
 
         self.version = version;
         self.root = update.root;
+        for (key, value) in changes.iter() {
+            self.values.record(key, value);
+        }
         // The groups this version replaced (`update.stale`) left the cache when the commit's
         // reader took them; the others were never in it.
         for (k, group, table) in update.new_nodes {
@@ -1801,6 +1853,9 @@ impl Iterator for Scan<'_> {
 
 impl StateRead for Store {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(v) = self.values.get(key) {
+            return Ok(v.clone());
+        }
         match self
             .db
             .get_pinned_cf(self.cf(CF_LATEST)?, key)

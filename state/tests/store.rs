@@ -451,3 +451,33 @@ fn commits_read_back_no_group_they_wrote_and_roots_stay_the_reference() {
     assert_eq!(store.root(), reference::root(&model));
     store.check(&mut |_, _| {}).unwrap();
 }
+
+#[test]
+fn reads_after_commits_agree_with_the_model_for_small_large_and_deleted_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("s")).unwrap();
+    let mut model = BTreeMap::new();
+    let key = |i: u32| format!("k{i}").into_bytes();
+    for round in 0..40u32 {
+        let mut cs = ChangeSet::new();
+        for j in 0..60u32 {
+            let i = (round * 13 + j * 7) % 150;
+            match (round + j) % 5 {
+                0 => cs.delete(key(i)),
+                // Larger than what the value cache keeps: it must forget the key.
+                1 => cs.put(key(i), vec![round as u8; 1500 + j as usize]),
+                _ => cs.put(key(i), (round * 1000 + j).to_le_bytes().to_vec()),
+            }
+        }
+        apply_model(&mut model, &cs);
+        store.commit(&cs).unwrap();
+        for i in 0..150 {
+            assert_eq!(store.get(&key(i)).unwrap().as_ref(), model.get(&key(i)));
+        }
+    }
+    drop(store);
+    let store = Store::open(dir.path().join("s")).unwrap();
+    for i in 0..150 {
+        assert_eq!(store.get(&key(i)).unwrap().as_ref(), model.get(&key(i)));
+    }
+}
