@@ -1466,7 +1466,11 @@ impl Store {
         }
         let (nodes, values, stale) = (self.cf(CF_NODES)?, self.cf(CF_VALUES)?, self.cf(CF_STALE)?);
         loop {
-            let mut batch = WriteBatch::default();
+            // Collected, then added in key order per column family: the memtable inserts
+            // then follow each other instead of each searching from the top.
+            let mut node_keys: Vec<Vec<u8>> = Vec::new();
+            let mut value_ranges: Vec<([u8; 40], [u8; 40])> = Vec::new();
+            let mut stale_keys: Vec<Vec<u8>> = Vec::new();
             let mut n = 0;
             let mut it = self.db.raw_iterator_cf(stale);
             it.seek_to_first();
@@ -1485,26 +1489,38 @@ impl Store {
                         for node in keys {
                             // Validate before deleting: never delete what is not a node key.
                             NodeKey::decode(&node)?;
-                            batch.delete_cf(nodes, node);
+                            node_keys.push(node);
                         }
                         n += 1 + list.len() / 16;
                     }
                     [STALE_VALUES] => {
                         let khs: Vec<Hash> = decode(list, "stale key list")?;
                         for kh in &khs {
-                            batch.delete_range_cf(values, value_key(kh, 0), value_key(kh, since));
+                            value_ranges.push((value_key(kh, 0), value_key(kh, since)));
                         }
                         n += 1 + khs.len();
                     }
                     _ => return Err(StateError::Corrupted("bad stale index key".into())),
                 }
-                batch.delete_cf(stale, k);
+                stale_keys.push(k.to_vec());
                 it.next();
             }
             it.status().map_err(db_err)?;
             drop(it);
             if n == 0 {
                 return Ok(());
+            }
+            node_keys.sort_unstable();
+            value_ranges.sort_unstable();
+            let mut batch = WriteBatch::default();
+            for k in &node_keys {
+                batch.delete_cf(nodes, k);
+            }
+            for (from, to) in &value_ranges {
+                batch.delete_range_cf(values, from, to);
+            }
+            for k in &stale_keys {
+                batch.delete_cf(stale, k);
             }
             self.write(batch)?;
             if n < PRUNE_CHUNK {

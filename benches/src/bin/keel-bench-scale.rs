@@ -13,8 +13,9 @@
 //!   the SCALE and compressed sizes of 2,000 of them,
 //! - peak RSS (`VmHWM`) and disk bytes per key of both stores.
 //!
-//! The store prunes all history after each fill chunk and each measured phase (untimed), as a
-//! node keeping a short history would; the raw peer has no history.
+//! The store prunes all history after each fill chunk and each measured phase, as a node
+//! keeping a short history would (the thread CPU time of the prune after the commit rounds is
+//! reported per update, apart from the commit); the raw peer has no history.
 //!
 //! `keel-bench-scale --sizes 10000,100000,1000000 [--rounds 11] [--dir D] [--json FILE]`
 //! (one JSON object per size on stdout and in FILE).
@@ -102,7 +103,8 @@ fn prune_all(store: &mut Store) {
 }
 
 /// Interleaved Merkle commit vs raw write of the same `n` updates: (merkle wall, merkle cpu,
-/// raw wall, raw cpu) in ns per update: wall times are medians, CPU times means.
+/// raw wall, raw cpu, then the CPU time of pruning all those versions) in ns per update:
+/// wall times are medians, CPU times means.
 fn commits(
     chain: &mut Chain<Store>,
     raw: &RawDb,
@@ -110,7 +112,7 @@ fn commits(
     n: u64,
     rounds: usize,
     round: &mut u64,
-) -> [f64; 4] {
+) -> [f64; 5] {
     let mut m = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for r in 0..rounds {
         *round += 1;
@@ -135,13 +137,16 @@ fn commits(
             sample(0, &mut keel);
         }
     }
+    let cpu = thread_cpu();
     prune_all(&mut chain.store);
+    let prune = (thread_cpu() - cpu).as_nanos() as f64 / (rounds as u64 * n) as f64;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     [
         median(&mut m[0]),
         mean(&m[1]),
         median(&mut m[2]),
         mean(&m[3]),
+        prune,
     ]
 }
 
@@ -235,10 +240,10 @@ fn main() {
             "{{\"keys\":{keys},\"fill_secs\":{fill_secs:.1},\"raw_fill_secs\":{raw_fill_secs:.1},\
              \"commit_1k_ns_per_update\":{:.0},\"commit_1k_cpu_ns\":{:.0},\
              \"raw_1k_ns_per_update\":{:.0},\"raw_1k_cpu_ns\":{:.0},\
-             \"commit_1k_ratio\":{:.2},\"commit_1k_cpu_ratio\":{:.2},\
+             \"commit_1k_ratio\":{:.2},\"commit_1k_cpu_ratio\":{:.2},\"prune_1k_cpu_ns\":{:.0},\
              \"commit_10k_ns_per_update\":{:.0},\"commit_10k_cpu_ns\":{:.0},\
              \"raw_10k_ns_per_update\":{:.0},\"raw_10k_cpu_ns\":{:.0},\
-             \"commit_10k_ratio\":{:.2},\"commit_10k_cpu_ratio\":{:.2},\
+             \"commit_10k_ratio\":{:.2},\"commit_10k_cpu_ratio\":{:.2},\"prune_10k_cpu_ns\":{:.0},\
              \"token_block1k_tx_per_s\":{tps:.0},\"token_block1k_cpu_tx_per_s\":{cpu_tps:.0},\
              \"proofs_per_s\":{:.0},\"proofs_per_cpu_s\":{:.0},\
              \"proof_mean_bytes\":{pm:.0},\"proof_max_bytes\":{px},\
@@ -251,12 +256,14 @@ fn main() {
             c1k[3],
             c1k[0] / c1k[2],
             c1k[1] / c1k[3],
+            c1k[4],
             c10k[0],
             c10k[1],
             c10k[2],
             c10k[3],
             c10k[0] / c10k[2],
             c10k[1] / c10k[3],
+            c10k[4],
             n_proofs as f64 / proof_secs,
             n_proofs as f64 / proof_cpu_secs,
             peak_rss_kib().unwrap_or(0) as f64 / 1024.0,
