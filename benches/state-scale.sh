@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds and runs the state scaling run of issue 13 (`keel-bench-scale`: a RocksDB `Store`
 # and a raw RocksDB peer grown side by side, commit/block/proof/RSS/disk figures per size),
-# then draws docs/state-commit-scaling.svg from its JSON (benches/plot_scale.py).
+# writing benches/results/scale-LABEL.jsonl. Plot: python3 benches/plot_scale.py OUT.svg
+# before=FILE.jsonl after=FILE.jsonl (docs/state-commit-scaling.svg in BENCHMARKS.md).
+# A run to 10M keys takes about 30 minutes on a loaded 2-core machine and needs ~10 GB of
+# free disk in TMPDIR (deleted afterwards).
 #
 # Release-like codegen without rebuilding RocksDB's C++: the same approach as
 # benches/gas-calibration.sh (a copy of the dev target dir in target/calib, per-package
