@@ -41,8 +41,14 @@
 //! latest and versioned values and the new `latest` version and root: a crash leaves the
 //! previous version whole. `get_at(key, v)` is a `seek_for_prev` to `key_hash ‖ v` in
 //! `values`. The groups of the latest tree down to 3 nibbles (the top 4 group levels, about
-//! 4,400 groups) are kept in RAM with their binary hashes, so proofs rehash only the bottom
-//! groups. Each column family's entries are added to the batch in key order.
+//! 4,400 groups) are loaded into RAM at open, with their binary hashes (summary tables);
+//! every group a commit writes down to 4 nibbles (and 5 nibbles while the cache holds fewer
+//! than 360k groups) stays there too. A commit moves the cached groups it replaces out of
+//! the cache and brings their tables up to date by rehashing only the summaries above
+//! changed slots; proofs use the tables as they are. The cache holds only groups of the
+//! latest tree, never a wrong one (a failed commit leaves it missing entries, which are then
+//! read from RocksDB), and nothing observable depends on it. Each column family's entries
+//! are added to the batch in key order.
 //!
 //! **Creation** is atomic too, and race-free: each creator makes the database in its own
 //! staging dir beside the data dir (column families, magic, format, genesis root group,

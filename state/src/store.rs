@@ -7,8 +7,10 @@
 //! version is noticed ([`StateError::RolledBack`]) instead of passing silently. The open
 //! checks and their contract are in ARCHITECTURE.md ("Data-dir integrity").
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -87,9 +89,23 @@ const SAMPLE_SPREAD: u128 = 32;
 const STALE_NODE: u8 = 0;
 const STALE_VALUES: u8 = 1;
 
-/// Group nodes down to this many nibbles below the root are kept in RAM for the latest
-/// version (about 4,400 groups in a full tree).
+/// Group nodes down to this many nibbles below the root are loaded into RAM (and checked
+/// against the root) when the store opens (about 4,400 groups in a full tree).
 const CACHE_DEPTH: usize = 3;
+
+/// Groups of the latest version down to this many nibbles are kept in RAM, with their
+/// summary tables, once a commit has written them: the next commit that changes one neither
+/// reads it back nor rehashes its unchanged leaves. At most 69,905 groups (all of the first
+/// five group levels), about 2.8 KiB each; a group leaves the cache when a commit replaces
+/// it. Groups one level deeper are kept too while the cache holds fewer than
+/// [`WRITE_CACHE_GROUPS`] groups.
+const WRITE_CACHE_DEPTH: usize = 4;
+
+/// The cache takes groups deeper than [`WRITE_CACHE_DEPTH`] (one level deeper only) while
+/// it holds fewer groups than this: at most about 1 GiB of RAM. At a million keys that is
+/// every group of the tree (the sixth level has about 260k groups), so a commit reads
+/// nothing back; at ten million keys about a third of the sixth level.
+const WRITE_CACHE_GROUPS: usize = 360_000;
 
 /// Stale-index entries deleted per write batch while pruning.
 const PRUNE_CHUNK: usize = 50_000;
@@ -191,8 +207,60 @@ pub struct Store {
     rolled_back: Option<Version>,
     /// The live MANIFEST's number and length when last looked at (see [`ACK_FILE`]).
     manifest_seen: (u64, u64),
-    /// The latest version's top groups (see [`CACHE_DEPTH`]) with their summary tables.
-    cache: HashMap<NodeKey, Cached>,
+    /// The latest version's top groups (see [`CACHE_DEPTH`]) and the groups commits wrote
+    /// (see [`WRITE_CACHE_DEPTH`]), with their summary tables.
+    cache: NodeCache,
+    /// Groups down to [`WRITE_CACHE_DEPTH`] nibbles that commits have read from RocksDB since
+    /// the open (see [`Store::commit_node_reads`]).
+    commit_node_reads: u64,
+    /// The latest values (or absence) of keys written by recent commits (see
+    /// [`VALUE_CACHE_ENTRIES`]).
+    values: ValueCache,
+}
+
+/// Latest values written by recent commits, so that the next blocks' reads of the keys they
+/// wrote (balances of active accounts, counters) skip RocksDB. It mirrors the `latest`
+/// column family exactly for the keys it holds (a commit updates it after its batch is
+/// written), holds values of at most [`VALUE_CACHE_MAX_VALUE`] bytes, and is emptied when it
+/// reaches [`VALUE_CACHE_ENTRIES`] entries or [`VALUE_CACHE_BYTES`] bytes. Keys come from
+/// contracts, so it uses std's randomly keyed hasher; nothing iterates it.
+#[derive(Default)]
+struct ValueCache {
+    map: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    bytes: usize,
+}
+
+/// See [`ValueCache`].
+const VALUE_CACHE_ENTRIES: usize = 1 << 18;
+/// See [`ValueCache`].
+const VALUE_CACHE_BYTES: usize = 64 << 20;
+/// See [`ValueCache`].
+const VALUE_CACHE_MAX_VALUE: usize = 1024;
+
+impl ValueCache {
+    /// Records that `key` now holds `value` (`None`: deleted).
+    fn record(&mut self, key: &[u8], value: Option<&[u8]>) {
+        if value.is_some_and(|v| v.len() > VALUE_CACHE_MAX_VALUE) {
+            if let Some(old) = self.map.remove(key) {
+                self.bytes -= key.len() + old.map_or(0, |v| v.len());
+            }
+            return;
+        }
+        if self.map.len() >= VALUE_CACHE_ENTRIES || self.bytes >= VALUE_CACHE_BYTES {
+            self.map.clear();
+            self.bytes = 0;
+        }
+        let size = key.len() + value.map_or(0, <[u8]>::len);
+        match self.map.insert(key.to_vec(), value.map(<[u8]>::to_vec)) {
+            Some(old) => self.bytes = self.bytes + size - key.len() - old.map_or(0, |v| v.len()),
+            None => self.bytes += size,
+        }
+    }
+
+    /// `Some(value)` if the cache knows `key`'s latest value.
+    fn get(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.map.get(key)
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -385,14 +453,17 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
 
 /// A cached group and its precomputed summary table.
 struct Cached {
-    group: Group,
+    group: Box<Group>,
     table: Table,
 }
 
 impl Cached {
     fn new(group: Group) -> Cached {
         let table = Box::new(group.table());
-        Cached { group, table }
+        Cached {
+            group: Box::new(group),
+            table,
+        }
     }
 }
 
@@ -650,31 +721,102 @@ fn create(path: &Path) -> Result<(), StateError> {
     }
 }
 
+/// The group node cache: a [`NodeKey`] is a version and a nibble path, hashed with
+/// [`KeyHasher`]. Nothing iterates it, so its order never matters.
+type NodeCache = HashMap<NodeKey, Cached, BuildHasherDefault<KeyHasher>>;
+
+/// A multiply-rotate hasher for [`NodeKey`]s (a version and the first nibbles of key
+/// hashes, which blake3 spreads): SipHash's DoS resistance buys nothing for keys nobody
+/// chooses, and its cost showed in commit profiles.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(26) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// One group from RocksDB's `nodes` column family.
+fn disk_node(db: &DB, key: &NodeKey) -> Result<Group, StateError> {
+    let cf = db
+        .cf_handle(CF_NODES)
+        .ok_or_else(|| StateError::Corrupted("missing column family nodes".into()))?;
+    match db.get_pinned_cf(cf, key.encode()).map_err(db_err)? {
+        Some(bytes) => Group::decode(&bytes),
+        None => Err(tree::missing(key)),
+    }
+}
+
 /// Reads group nodes through the RAM cache, then RocksDB.
 struct Nodes<'a> {
     db: &'a DB,
-    cache: &'a HashMap<NodeKey, Cached>,
+    cache: &'a NodeCache,
 }
 
 impl NodeReader for Nodes<'_> {
     fn node_with_table(&self, key: &NodeKey) -> Result<(Group, Option<Table>), StateError> {
         match self.cache.get(key) {
-            Some(c) => Ok((c.group.clone(), Some(c.table.clone()))),
-            None => Ok((self.node(key)?, None)),
+            Some(c) => Ok((Group::clone(&c.group), Some(c.table.clone()))),
+            None => Ok((disk_node(self.db, key)?, None)),
         }
     }
 
     fn node(&self, key: &NodeKey) -> Result<Group, StateError> {
-        if let Some(c) = self.cache.get(key) {
-            return Ok(c.group.clone());
+        match self.cache.get(key) {
+            Some(c) => Ok(Group::clone(&c.group)),
+            None => disk_node(self.db, key),
         }
-        let cf = self
-            .db
-            .cf_handle(CF_NODES)
-            .ok_or_else(|| StateError::Corrupted("missing column family nodes".into()))?;
-        match self.db.get_pinned_cf(cf, key.encode()).map_err(db_err)? {
-            Some(bytes) => Group::decode(&bytes),
-            None => Err(tree::missing(key)),
+    }
+}
+
+/// The reader of a commit: every group it reads is replaced by the commit, so a cached one
+/// is moved out of the cache, not cloned. If the commit then fails, those groups are read
+/// from RocksDB next time: the cache only ever lacks entries, it never holds wrong ones.
+struct CommitNodes<'a> {
+    db: &'a DB,
+    cache: RefCell<&'a mut NodeCache>,
+    /// Groups down to [`WRITE_CACHE_DEPTH`] nibbles read from RocksDB.
+    reads: Cell<u64>,
+}
+
+impl NodeReader for CommitNodes<'_> {
+    fn node(&self, key: &NodeKey) -> Result<Group, StateError> {
+        match self.cache.borrow().get(key) {
+            Some(c) => Ok(Group::clone(&c.group)),
+            None => disk_node(self.db, key),
+        }
+    }
+
+    fn take_node(&self, key: &NodeKey) -> Result<(Box<Group>, Option<Table>), StateError> {
+        match self.cache.borrow_mut().remove(key) {
+            Some(c) => Ok((c.group, Some(c.table))),
+            None => {
+                if key.path.len() <= WRITE_CACHE_DEPTH {
+                    self.reads.set(self.reads.get() + 1);
+                }
+                Ok((Box::new(disk_node(self.db, key)?), None))
+            }
         }
     }
 }
@@ -774,7 +916,9 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
         ack,
         rolled_back: None,
         manifest_seen: (0, 0),
-        cache: HashMap::new(),
+        cache: NodeCache::default(),
+        commit_node_reads: 0,
+        values: ValueCache::default(),
     };
     store.manifest_seen = observe_manifest(path);
     store
@@ -884,14 +1028,14 @@ impl Store {
             .map_err(|e| self.as_damage(e, Metadata))?;
 
         // The top of the tree: every group must hash to what its parent points at.
-        let mut cache = HashMap::new();
+        let mut cache = NodeCache::default();
         let mut expected: HashMap<NodeKey, Hash> = HashMap::new();
         expected.insert(NodeKey::root(latest), self.root);
         let mut bad: Option<StateError> = None;
         tree::walk_top(
             &Nodes {
                 db: &self.db,
-                cache: &HashMap::new(),
+                cache: &NodeCache::default(),
             },
             latest,
             CACHE_DEPTH,
@@ -1213,6 +1357,14 @@ impl Store {
         &self.path
     }
 
+    /// How many group nodes down to 4 nibbles (the levels a commit always caches) commits
+    /// have read from RocksDB since this store was opened; the rest came from the RAM cache.
+    /// For tests and diagnostics.
+    #[doc(hidden)]
+    pub fn commit_node_reads(&self) -> u64 {
+        self.commit_node_reads
+    }
+
     /// The oldest version still readable.
     pub fn oldest_version(&self) -> Version {
         self.oldest
@@ -1314,7 +1466,11 @@ impl Store {
         }
         let (nodes, values, stale) = (self.cf(CF_NODES)?, self.cf(CF_VALUES)?, self.cf(CF_STALE)?);
         loop {
-            let mut batch = WriteBatch::default();
+            // Collected, then added in key order per column family: the memtable inserts
+            // then follow each other instead of each searching from the top.
+            let mut node_keys: Vec<Vec<u8>> = Vec::new();
+            let mut value_ranges: Vec<([u8; 40], [u8; 40])> = Vec::new();
+            let mut stale_keys: Vec<Vec<u8>> = Vec::new();
             let mut n = 0;
             let mut it = self.db.raw_iterator_cf(stale);
             it.seek_to_first();
@@ -1333,26 +1489,38 @@ impl Store {
                         for node in keys {
                             // Validate before deleting: never delete what is not a node key.
                             NodeKey::decode(&node)?;
-                            batch.delete_cf(nodes, node);
+                            node_keys.push(node);
                         }
                         n += 1 + list.len() / 16;
                     }
                     [STALE_VALUES] => {
                         let khs: Vec<Hash> = decode(list, "stale key list")?;
                         for kh in &khs {
-                            batch.delete_range_cf(values, value_key(kh, 0), value_key(kh, since));
+                            value_ranges.push((value_key(kh, 0), value_key(kh, since)));
                         }
                         n += 1 + khs.len();
                     }
                     _ => return Err(StateError::Corrupted("bad stale index key".into())),
                 }
-                batch.delete_cf(stale, k);
+                stale_keys.push(k.to_vec());
                 it.next();
             }
             it.status().map_err(db_err)?;
             drop(it);
             if n == 0 {
                 return Ok(());
+            }
+            node_keys.sort_unstable();
+            value_ranges.sort_unstable();
+            let mut batch = WriteBatch::default();
+            for k in &node_keys {
+                batch.delete_cf(nodes, k);
+            }
+            for (from, to) in &value_ranges {
+                batch.delete_range_cf(values, from, to);
+            }
+            for k in &stale_keys {
+                batch.delete_cf(stale, k);
             }
             self.write(batch)?;
             if n < PRUNE_CHUNK {
@@ -1391,15 +1559,14 @@ impl Store {
             .iter()
             .map(|(kh, _, v)| (*kh, v.map(value_hash)))
             .collect();
-        let update = tree::apply(
-            &Nodes {
-                db: &self.db,
-                cache: &self.cache,
-            },
-            self.version,
-            version,
-            &hashed,
-        )?;
+        let reader = CommitNodes {
+            db: &self.db,
+            cache: RefCell::new(&mut self.cache),
+            reads: Cell::new(0),
+        };
+        let update = tree::apply(&reader, self.version, version, &hashed);
+        self.commit_node_reads += reader.reads.get();
+        let update = update?;
 
         let (nodes, values, latest, stale, meta) = (
             self.cf(CF_NODES)?,
@@ -1413,11 +1580,13 @@ impl Store {
         let mut new_nodes: Vec<(Vec<u8>, &Group)> = update
             .new_nodes
             .iter()
-            .map(|(k, g)| (k.encode(), g))
+            .map(|(k, g, _)| (k.encode(), &**g))
             .collect();
         new_nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut buf = Vec::with_capacity(4 + 16 * 64);
         for (k, g) in &new_nodes {
-            batch.put_cf(nodes, k, g.encode());
+            g.encode_into(&mut buf);
+            batch.put_cf(nodes, k, &buf);
         }
         let stale_nodes: Vec<Vec<u8>> = update.stale.iter().map(NodeKey::encode).collect();
         batch.put_cf(stale, stale_key(version, STALE_NODE), stale_nodes.encode());
@@ -1442,12 +1611,17 @@ impl Store {
 
         self.version = version;
         self.root = update.root;
-        for k in &update.stale {
-            self.cache.remove(k);
+        for (key, value) in changes.iter() {
+            self.values.record(key, value);
         }
-        for (k, g) in update.new_nodes {
-            if k.path.len() <= CACHE_DEPTH {
-                self.cache.insert(k, Cached::new(g));
+        // The groups this version replaced (`update.stale`) left the cache when the commit's
+        // reader took them; the others were never in it.
+        for (k, group, table) in update.new_nodes {
+            let depth = k.path.len();
+            if depth <= WRITE_CACHE_DEPTH
+                || (depth == WRITE_CACHE_DEPTH + 1 && self.cache.len() < WRITE_CACHE_GROUPS)
+            {
+                self.cache.insert(k, Cached { group, table });
             }
         }
         self.acknowledge()?;
@@ -1545,7 +1719,7 @@ impl Store {
         let (mut done, mut groups, mut leaves) = (0u64, 0u64, 0u64);
         let disk = Nodes {
             db: &self.db,
-            cache: &HashMap::new(),
+            cache: &NodeCache::default(),
         };
         let mut stack = vec![(NodeKey::root(self.version), self.root)];
         while let Some((key, expected)) = stack.pop() {
@@ -1695,6 +1869,9 @@ impl Iterator for Scan<'_> {
 
 impl StateRead for Store {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(v) = self.values.get(key) {
+            return Ok(v.clone());
+        }
         match self
             .db
             .get_pinned_cf(self.cf(CF_LATEST)?, key)

@@ -389,3 +389,95 @@ fn prune_reclaims_every_stale_node() {
     assert_eq!(store.oldest_version(), v);
     assert_eq!(store.root(), reference::root(&latest));
 }
+
+#[test]
+fn commits_read_back_no_group_they_wrote_and_roots_stay_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let mut model = BTreeMap::new();
+    let key = |i: u32| format!("account-{i}").into_bytes();
+    let mut store = Store::open(&path).unwrap();
+    let mut cs = ChangeSet::new();
+    for i in 0..20_000u32 {
+        cs.put(key(i), i.to_le_bytes().to_vec());
+    }
+    apply_model(&mut model, &cs);
+    store.commit(&cs).unwrap();
+    drop(store);
+
+    // After a reopen only the top four group levels are in RAM: 20,000 keys reach deeper.
+    let mut store = Store::open(&path).unwrap();
+    let update = |round: u32| {
+        let mut cs = ChangeSet::new();
+        for j in 0..1_000u32 {
+            let i = (j * 19) % 20_000;
+            if j % 10 == 0 {
+                cs.delete(key(i));
+            } else {
+                cs.put(key(i), (round * 7 + j).to_le_bytes().to_vec());
+            }
+        }
+        cs
+    };
+    let cs = update(1);
+    apply_model(&mut model, &cs);
+    store.commit(&cs).unwrap();
+    let cold = store.commit_node_reads();
+    assert!(
+        cold > 100,
+        "a commit after a reopen reads the deep groups: {cold}"
+    );
+    assert_eq!(store.root(), reference::root(&model));
+
+    // The same keys again: every group on their paths down to 4 nibbles was written, and so
+    // cached, by the last commit.
+    let cs = update(2);
+    apply_model(&mut model, &cs);
+    store.commit(&cs).unwrap();
+    assert_eq!(
+        store.commit_node_reads(),
+        cold,
+        "groups read back after being written"
+    );
+    assert_eq!(store.root(), reference::root(&model));
+    for k in [key(1), key(19), key(20), key(19_999)] {
+        let p = store.prove(&k, store.version()).unwrap();
+        let v = store.get(&k).unwrap();
+        p.verify(&store.root(), &k, v.as_deref()).unwrap();
+    }
+    drop(store);
+    // What the cache held was what the disk holds.
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.root(), reference::root(&model));
+    store.check(&mut |_, _| {}).unwrap();
+}
+
+#[test]
+fn reads_after_commits_agree_with_the_model_for_small_large_and_deleted_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("s")).unwrap();
+    let mut model = BTreeMap::new();
+    let key = |i: u32| format!("k{i}").into_bytes();
+    for round in 0..40u32 {
+        let mut cs = ChangeSet::new();
+        for j in 0..60u32 {
+            let i = (round * 13 + j * 7) % 150;
+            match (round + j) % 5 {
+                0 => cs.delete(key(i)),
+                // Larger than what the value cache keeps: it must forget the key.
+                1 => cs.put(key(i), vec![round as u8; 1500 + j as usize]),
+                _ => cs.put(key(i), (round * 1000 + j).to_le_bytes().to_vec()),
+            }
+        }
+        apply_model(&mut model, &cs);
+        store.commit(&cs).unwrap();
+        for i in 0..150 {
+            assert_eq!(store.get(&key(i)).unwrap().as_ref(), model.get(&key(i)));
+        }
+    }
+    drop(store);
+    let store = Store::open(dir.path().join("s")).unwrap();
+    for i in 0..150 {
+        assert_eq!(store.get(&key(i)).unwrap().as_ref(), model.get(&key(i)));
+    }
+}
