@@ -1,20 +1,19 @@
 //! Running transactions and call frames.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use keel_state::{Overlay, StateRead};
-
-use crate::base::Base;
 use lru::LruCache;
 use parity_scale_codec::{Decode, DecodeAll, Encode};
-use wasmi::{Linker, Memory, Store, StoreLimits, StoreLimitsBuilder};
+use wasmi::{Instance, Memory, Store, StoreLimits, StoreLimitsBuilder};
 
 use crate::config::{EngineConfig, wasmi_config};
 use crate::error::EngineError;
-use crate::host::{Abort, linker};
+use crate::host::{Abort, resolve};
 use crate::types::{
     Action, Address, BlockContext, CallStatus, ContractInfo, Event, FLAG_REENTRANT, Hash,
     InvalidReason, Receipt, Status, Transaction, TrapKind,
@@ -91,9 +90,9 @@ impl CodeMeta {
 #[derive(Debug)]
 pub(crate) struct CachedModule {
     pub module: wasmi::Module,
-    /// The host functions of the module's wasmi engine: one `Linker` per pool engine, built
-    /// when the engine is created and shared by every frame instantiated from it.
-    pub linker: Arc<Linker<Frame>>,
+    /// The names of the module's `keel` imports, in import order. Kept here so that an
+    /// instantiation does not walk (and clone the types of) the module's imports again.
+    pub imports: Vec<String>,
     /// The pool generation (wasmi engine) it was compiled into.
     generation: u64,
     /// Its code bytes, for the pool's garbage accounting.
@@ -121,8 +120,6 @@ struct Scratch {
 #[derive(Debug)]
 struct Pool {
     engine: wasmi::Engine,
-    /// The host ABI defined once for `engine` (a `Linker` belongs to one wasmi engine).
-    linker: Arc<Linker<Frame>>,
     generation: u64,
     functions: u64,
     garbage: u64,
@@ -164,15 +161,13 @@ impl Shared {
         };
         let counters = Counters::default();
         counters.engines.store(2, Ordering::Relaxed);
-        let pool_engine = wasmi::Engine::new(&wasmi_config);
         Self {
             scratch: Mutex::new(Scratch {
                 engine: wasmi::Engine::new(&wasmi_config),
                 bytes: 0,
             }),
             pool: Mutex::new(Pool {
-                linker: Arc::new(linker(&pool_engine)),
-                engine: pool_engine,
+                engine: wasmi::Engine::new(&wasmi_config),
                 generation: 0,
                 functions: 0,
                 garbage: 0,
@@ -223,20 +218,19 @@ impl Shared {
     /// Compiles `code` into the pool and caches it under `hash`.
     fn compile_live(&self, hash: Hash, code: &[u8]) -> Result<Arc<CachedModule>, Problem> {
         let functions = u64::from(scan_functions(code));
-        let (engine, linker, generation) = {
+        let (engine, generation) = {
             let mut p = lock(&self.pool);
             if p.garbage > RECYCLE_GARBAGE_BYTES
                 || p.functions.saturating_add(functions) > POOL_MAX_FUNCTIONS
             {
                 p.engine = wasmi::Engine::new(&self.wasmi_config);
-                p.linker = Arc::new(linker(&p.engine));
                 p.generation += 1;
                 p.functions = 0;
                 p.garbage = 0;
                 self.counters.engines.fetch_add(1, Ordering::Relaxed);
             }
             p.functions = p.functions.saturating_add(functions);
-            (p.engine.clone(), p.linker.clone(), p.generation)
+            (p.engine.clone(), p.generation)
         };
         self.counters.compiles.fetch_add(1, Ordering::Relaxed);
         let module = match compile(&engine, code, &self.config.gas) {
@@ -246,9 +240,11 @@ impl Shared {
                 return Err(p);
             }
         };
+        // Validation admits only `keel` imports.
+        let imports = module.imports().map(|i| i.name().to_string()).collect();
         let cached = Arc::new(CachedModule {
             module,
-            linker,
+            imports,
             generation,
             code_len: code.len() as u64,
         });
@@ -398,11 +394,9 @@ pub fn contract_address(deployer: &Address, code_hash: &Hash, salt: &[u8]) -> Ad
     *h.finalize().as_bytes()
 }
 
-/// The per-block mutable state every frame of every transaction works on. It is owned, not
-/// shared: each frame's store data holds it while the frame runs (moved in when the frame
-/// starts, handed back when it ends), so host functions reach it without a `RefCell`.
-pub(crate) struct TxEnv {
-    pub overlay: Overlay<Base>,
+/// The per-block mutable state every frame of every transaction works on.
+pub(crate) struct TxEnv<'s> {
+    pub overlay: Overlay<&'s dyn StateRead>,
     pub events: Vec<Event>,
     pub logs: Vec<String>,
     /// The contracts with an open frame, outermost first (for re-entry checks).
@@ -412,8 +406,8 @@ pub(crate) struct TxEnv {
     pub committing: bool,
 }
 
-impl TxEnv {
-    pub(crate) fn new(base: Base, committing: bool) -> Self {
+impl<'s> TxEnv<'s> {
+    pub(crate) fn new(base: &'s dyn StateRead, committing: bool) -> Self {
         Self {
             overlay: Overlay::new(base),
             events: Vec::new(),
@@ -422,19 +416,12 @@ impl TxEnv {
             committing,
         }
     }
-
-    /// What a frame holds while it has lent its `TxEnv` to a nested frame (allocates nothing).
-    fn lent() -> Self {
-        Self::new(Base::lent(), false)
-    }
 }
 
-/// The wasmi store data of one call frame. It has no lifetime, so one [`Linker`] per wasmi
-/// engine serves every frame.
-pub(crate) struct Frame {
-    pub shared: Arc<Shared>,
-    /// The block's environment, moved in for the frame's run.
-    pub env: TxEnv,
+/// The wasmi store data of one call frame.
+pub(crate) struct Frame<'r, 's> {
+    pub shared: &'r Shared,
+    pub env: &'r RefCell<TxEnv<'s>>,
     pub block: BlockContext,
     pub address: Address,
     pub caller: Address,
@@ -443,15 +430,6 @@ pub(crate) struct Frame {
     pub last_call: Vec<u8>,
     pub memory: Option<Memory>,
     limits: StoreLimits,
-}
-
-impl std::fmt::Debug for Frame {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Frame")
-            .field("address", &self.address)
-            .field("caller", &self.caller)
-            .finish_non_exhaustive()
-    }
 }
 
 /// How a frame ended.
@@ -495,11 +473,10 @@ pub(crate) struct FrameCall<'a> {
 /// Instantiates `call.code` in a fresh store with `call.fuel` and runs `call.method`.
 /// Returns how it ended and the fuel left. Charges the instantiation (base, initial pages and
 /// the module's shape, from its metadata) from the frame's fuel first, identically on a cache
-/// hit or miss. `env` is moved into the store for the run and is back in place on return,
-/// whatever the outcome.
-pub(crate) fn run_frame(
-    shared: &Arc<Shared>,
-    env: &mut TxEnv,
+/// hit or miss.
+pub(crate) fn run_frame<'r, 's>(
+    shared: &'r Shared,
+    env: &'r RefCell<TxEnv<'s>>,
     block: BlockContext,
     call: FrameCall<'_>,
 ) -> Result<(FrameEnd, u64), Abort> {
@@ -520,8 +497,8 @@ pub(crate) fn run_frame(
     let mut store = Store::new(
         module.engine(),
         Frame {
-            shared: shared.clone(),
-            env: std::mem::replace(env, TxEnv::lent()),
+            shared,
+            env,
             block,
             address: call.address,
             caller: call.caller,
@@ -532,43 +509,33 @@ pub(crate) fn run_frame(
             limits: store_limits,
         },
     );
-    let result = run_in_store(&mut store, call.code, call.method, fuel);
-    let data = store.into_data();
-    *env = data.env;
-    match result {
-        Ok((FrameEnd::Returned(_), left)) => Ok((FrameEnd::Returned(data.return_data), left)),
-        other => other,
-    }
-}
-
-/// The part of [`run_frame`] that runs inside the store. A `Returned` end carries no data
-/// here: the return data is in the store data.
-fn run_in_store(
-    store: &mut Store<Frame>,
-    code: &CachedModule,
-    method: &str,
-    fuel: u64,
-) -> Result<(FrameEnd, u64), Abort> {
     store.limiter(|f| &mut f.limits);
     store
         .set_fuel(fuel)
         .map_err(|_| Abort::Internal("fuel metering disabled"))?;
-    let instance = match code.linker.instantiate_and_start(&mut *store, &code.module) {
+    let mut imports = Vec::with_capacity(call.code.imports.len());
+    for name in &call.code.imports {
+        match resolve(&mut store, name) {
+            Some(f) => imports.push(f),
+            None => return Ok((FrameEnd::Trapped(TrapKind::AbiViolation), fuel)),
+        }
+    }
+    let instance = match Instance::new(&mut store, module, &imports) {
         Ok(i) => i,
         Err(e) => {
             let left = store.get_fuel().unwrap_or(0);
             return classify(e).map(|end| (end, left));
         }
     };
-    let memory = instance.get_memory(&*store, "memory");
+    let memory = instance.get_memory(&store, "memory");
     store.data_mut().memory = memory;
-    let Ok(func) = instance.get_typed_func::<(), ()>(&*store, method) else {
+    let Ok(func) = instance.get_typed_func::<(), ()>(&store, call.method) else {
         return Ok((FrameEnd::Trapped(TrapKind::AbiViolation), fuel));
     };
-    let result = func.call(&mut *store, ());
+    let result = func.call(&mut store, ());
     let left = store.get_fuel().unwrap_or(0);
     match result {
-        Ok(()) => Ok((FrameEnd::Returned(Vec::new()), left)),
+        Ok(()) => Ok((FrameEnd::Returned(store.into_data().return_data), left)),
         Err(e) => {
             let end = classify(e)?;
             let left = if matches!(end, FrameEnd::OutOfGas) {
@@ -581,7 +548,15 @@ fn run_in_store(
     }
 }
 
-fn read_contract(env: &TxEnv, address: &Address) -> Result<Option<ContractInfo>, Abort> {
+fn borrow_err<E>(_: E) -> Abort {
+    Abort::Internal("state borrowed")
+}
+
+fn read_contract(
+    env: &RefCell<TxEnv<'_>>,
+    address: &Address,
+) -> Result<Option<ContractInfo>, Abort> {
+    let env = env.try_borrow().map_err(borrow_err)?;
     let Some(bytes) = env
         .overlay
         .get(&contract_key(address))
@@ -596,34 +571,44 @@ fn read_contract(env: &TxEnv, address: &Address) -> Result<Option<ContractInfo>,
 
 fn read_meta(
     shared: &Shared,
-    env: &TxEnv,
+    env: &RefCell<TxEnv<'_>>,
     hash: &Hash,
     cached_ok: bool,
 ) -> Result<Option<Arc<CodeMeta>>, Abort> {
+    let env = env.try_borrow().map_err(borrow_err)?;
     shared.meta(&env.overlay, hash, cached_ok)
 }
 
-fn load_module(shared: &Shared, env: &TxEnv, hash: &Hash) -> Result<Arc<CachedModule>, Abort> {
+fn load_module(
+    shared: &Shared,
+    env: &RefCell<TxEnv<'_>>,
+    hash: &Hash,
+) -> Result<Arc<CachedModule>, Abort> {
+    let env = env.try_borrow().map_err(borrow_err)?;
     shared.module(&env.overlay, hash)
 }
 
 /// A nested call from the frame of `caller`. Returns the status code for the contract, the
 /// data for `call_result`, and the gas the callee used. Out of gas propagates as an error and
 /// ends the transaction. Every refusal is decided from the callee's record and metadata, before
-/// anything is compiled or instantiated. The caller's `TxEnv` is lent to the callee's frame.
+/// anything is compiled or instantiated.
 pub(crate) fn run_call(
-    caller: &mut wasmi::Caller<'_, Frame>,
+    caller: &wasmi::Caller<'_, Frame<'_, '_>>,
     target: Address,
     method: &str,
     input: Vec<u8>,
     forward: u64,
 ) -> Result<(CallStatus, Vec<u8>, u64), wasmi::Error> {
     let refused = Ok((CallStatus::Refused, Vec::new(), 0));
-    let data = caller.data_mut();
-    let (shared, block, me) = (data.shared.clone(), data.block, data.address);
-    let env = &mut data.env;
+    let data = caller.data();
+    let (shared, env, block, me) = (data.shared, data.env, data.block, data.address);
     let host = wasmi::Error::host;
-    if env.stack.len() >= shared.config.limits.max_call_depth as usize {
+    let depth = env
+        .try_borrow()
+        .map_err(|e| host(borrow_err(e)))?
+        .stack
+        .len();
+    if depth >= shared.config.limits.max_call_depth as usize {
         return refused;
     }
     let Some(info) = read_contract(env, &target).map_err(host)? else {
@@ -631,21 +616,26 @@ pub(crate) fn run_call(
     };
     // Code without metadata (stored by an older engine) is unusable: refused here, exactly as
     // a top-level transaction gets `Invalid(UnknownCode)`.
-    let Some(meta) = read_meta(&shared, env, &info.code_hash, true).map_err(host)? else {
+    let Some(meta) = read_meta(shared, env, &info.code_hash, true).map_err(host)? else {
         return refused;
     };
     if !meta.is_method(method) {
         return refused;
     }
-    if env.stack.contains(&target) && !meta.reentrant() {
-        return refused;
+    {
+        let e = env.try_borrow().map_err(|e| host(borrow_err(e)))?;
+        if e.stack.contains(&target) && !meta.reentrant() {
+            return refused;
+        }
     }
-    let code = load_module(&shared, env, &info.code_hash).map_err(host)?;
-    env.stack.push(target);
-    let checkpoint = env.overlay.checkpoint();
-    let events_mark = env.events.len();
+    let code = load_module(shared, env, &info.code_hash).map_err(host)?;
+    let (checkpoint, events_mark) = {
+        let mut e = env.try_borrow_mut().map_err(|e| host(borrow_err(e)))?;
+        e.stack.push(target);
+        (e.overlay.checkpoint(), e.events.len())
+    };
     let result = run_frame(
-        &shared,
+        shared,
         env,
         block,
         FrameCall {
@@ -658,32 +648,33 @@ pub(crate) fn run_call(
             fuel: forward,
         },
     );
-    env.stack.pop();
+    let mut e = env.try_borrow_mut().map_err(|e| host(borrow_err(e)))?;
+    e.stack.pop();
     let (end, left) = match result {
         Ok(r) => r,
         Err(abort) => {
-            env.overlay.revert(checkpoint);
+            e.overlay.revert(checkpoint);
             return Err(host(abort));
         }
     };
     let used = forward.saturating_sub(left);
     match end {
         FrameEnd::Returned(d) => {
-            env.overlay.commit(checkpoint);
+            e.overlay.commit(checkpoint);
             Ok((CallStatus::Success, d, used))
         }
         FrameEnd::Reverted(m) => {
-            env.overlay.revert(checkpoint);
-            env.events.truncate(events_mark);
+            e.overlay.revert(checkpoint);
+            e.events.truncate(events_mark);
             Ok((CallStatus::Reverted, m, used))
         }
         FrameEnd::Trapped(_) => {
-            env.overlay.revert(checkpoint);
-            env.events.truncate(events_mark);
+            e.overlay.revert(checkpoint);
+            e.events.truncate(events_mark);
             Ok((CallStatus::Trapped, Vec::new(), used))
         }
         FrameEnd::OutOfGas => {
-            env.overlay.revert(checkpoint);
+            e.overlay.revert(checkpoint);
             Err(host(Abort::OutOfGas))
         }
     }
@@ -696,12 +687,17 @@ pub(crate) fn engine_error(abort: Abort) -> EngineError {
         other => EngineError::Internal(format!("unexpected abort {other:?}")),
     }
 }
+
+fn borrowed<E>(_: E) -> EngineError {
+    EngineError::Internal("state borrowed".into())
+}
+
 /// A `Deploy`'s work after the intrinsic gas: the scan, the shape charge, the check compile,
 /// and on success the code and its metadata written (and, in a committed block, the module
 /// compiled into the pool). Returns how it ended and the fuel left.
 fn deploy(
     shared: &Shared,
-    env: &mut TxEnv,
+    env: &RefCell<TxEnv<'_>>,
     code: &[u8],
     fuel: u64,
 ) -> Result<(FrameEnd, u64), EngineError> {
@@ -720,10 +716,13 @@ fn deploy(
         return Ok((reject(vec![p]), fuel));
     }
     let hash = info.code_hash;
-    env.overlay.put(code_key(&hash), code.to_vec());
-    env.overlay
-        .put(meta_key(&hash), CodeMeta::from_info(&info).encode());
-    let committing = env.committing;
+    let committing = {
+        let mut e = env.try_borrow_mut().map_err(borrowed)?;
+        e.overlay.put(code_key(&hash), code.to_vec());
+        e.overlay
+            .put(meta_key(&hash), CodeMeta::from_info(&info).encode());
+        e.committing
+    };
     if committing && shared.cache_get(&hash).is_none() {
         // The module stays compiled for the engine's lifetime: later calls never compile it.
         shared.compile_live(hash, code).map_err(|p| {
@@ -735,18 +734,21 @@ fn deploy(
 
 /// Runs one transaction against the block's environment. `Err` only for store failures.
 pub(crate) fn execute_tx(
-    shared: &Arc<Shared>,
-    env: &mut TxEnv,
+    shared: &Shared,
+    env: &RefCell<TxEnv<'_>>,
     block: BlockContext,
     tx: &Transaction,
 ) -> Result<Receipt, EngineError> {
     let gas = &shared.config.gas;
     let limits = &shared.config.limits;
     let nkey = nonce_key(&tx.sender);
-    let expected = match env.overlay.get(&nkey)? {
-        None => 0,
-        Some(v) => u64::decode_all(&mut v.as_slice())
-            .map_err(|_| EngineError::Internal("undecodable nonce in state".into()))?,
+    let expected = {
+        let e = env.try_borrow().map_err(borrowed)?;
+        match e.overlay.get(&nkey)? {
+            None => 0,
+            Some(v) => u64::decode_all(&mut v.as_slice())
+                .map_err(|_| EngineError::Internal("undecodable nonce in state".into()))?,
+        }
     };
     // An account at nonce u64::MAX can send nothing more (its nonce cannot be bumped).
     let next_nonce = match expected.checked_add(1) {
@@ -843,10 +845,12 @@ pub(crate) fn execute_tx(
         Plan::Call { .. } => {}
     }
 
-    env.events.clear();
-    env.logs.clear();
-    env.stack.clear();
-    let checkpoint = env.overlay.checkpoint();
+    let mut e = env.try_borrow_mut().map_err(borrowed)?;
+    e.events.clear();
+    e.logs.clear();
+    e.stack.clear();
+    let checkpoint = e.overlay.checkpoint();
+    drop(e);
 
     let (end, left) = match tx.gas_limit.checked_sub(intrinsic) {
         None => (FrameEnd::OutOfGas, 0),
@@ -862,8 +866,11 @@ pub(crate) fn execute_tx(
                     code_hash: *code_hash,
                     flags: if meta.reentrant() { FLAG_REENTRANT } else { 0 },
                 };
-                env.overlay.put(contract_key(address), info.encode());
-                env.stack.push(*address);
+                {
+                    let mut e = env.try_borrow_mut().map_err(borrowed)?;
+                    e.overlay.put(contract_key(address), info.encode());
+                    e.stack.push(*address);
+                }
                 if meta.has_init() {
                     let code = load_module(shared, env, code_hash).map_err(engine_error)?;
                     let (end, left) = run_frame(
@@ -898,7 +905,10 @@ pub(crate) fn execute_tx(
                 },
             ) => {
                 let code = load_module(shared, env, code_hash).map_err(engine_error)?;
-                env.stack.push(*contract);
+                env.try_borrow_mut()
+                    .map_err(borrowed)?
+                    .stack
+                    .push(*contract);
                 run_frame(
                     shared,
                     env,
@@ -919,7 +929,7 @@ pub(crate) fn execute_tx(
         },
     };
 
-    let e = env;
+    let mut e = env.try_borrow_mut().map_err(borrowed)?;
     let (status, return_data, gas_used) = match end {
         FrameEnd::Returned(d) => {
             e.overlay.commit(checkpoint);

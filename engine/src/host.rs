@@ -9,7 +9,7 @@ use std::ops::Bound;
 
 use parity_scale_codec::Encode;
 use sha2::Digest;
-use wasmi::{Caller, Linker};
+use wasmi::{Caller, Extern, Func, Store};
 
 use crate::exec::{Frame, run_call};
 use crate::types::{CallStatus, Event, TrapKind};
@@ -61,7 +61,7 @@ pub(crate) enum Abort {
     Trap(TrapKind),
     /// The node's store failed: becomes an `EngineError`.
     Store(keel_state::StateError),
-    /// An engine bug (e.g. undecodable engine records in state); becomes an `EngineError`.
+    /// An engine bug (e.g. re-borrowed state); becomes an `EngineError`.
     Internal(&'static str),
 }
 
@@ -74,7 +74,7 @@ impl fmt::Display for Abort {
 impl wasmi::errors::HostError for Abort {}
 
 type HostResult<T> = Result<T, wasmi::Error>;
-type C<'a> = Caller<'a, Frame>;
+type C<'a, 'r, 's> = Caller<'a, Frame<'r, 's>>;
 
 fn abort(a: Abort) -> wasmi::Error {
     wasmi::Error::host(a)
@@ -85,7 +85,7 @@ fn trap(kind: TrapKind) -> wasmi::Error {
 }
 
 /// Charges `amount` gas from the frame's fuel; out of gas ends the transaction.
-pub(crate) fn charge(caller: &mut C<'_>, amount: u64) -> HostResult<()> {
+pub(crate) fn charge(caller: &mut C<'_, '_, '_>, amount: u64) -> HostResult<()> {
     let left = caller.get_fuel()?;
     match left.checked_sub(amount) {
         Some(rest) => caller.set_fuel(rest),
@@ -97,7 +97,7 @@ pub(crate) fn charge(caller: &mut C<'_>, amount: u64) -> HostResult<()> {
 }
 
 /// The byte range `[ptr, ptr + len)` of the caller's memory, or a `MemoryOutOfBounds` trap.
-fn range(caller: &C<'_>, ptr: i32, len: u64) -> HostResult<std::ops::Range<usize>> {
+fn range(caller: &C<'_, '_, '_>, ptr: i32, len: u64) -> HostResult<std::ops::Range<usize>> {
     let memory = caller
         .data()
         .memory
@@ -110,7 +110,7 @@ fn range(caller: &C<'_>, ptr: i32, len: u64) -> HostResult<std::ops::Range<usize
     }
 }
 
-fn read(caller: &C<'_>, r: std::ops::Range<usize>) -> HostResult<Vec<u8>> {
+fn read(caller: &C<'_, '_, '_>, r: std::ops::Range<usize>) -> HostResult<Vec<u8>> {
     let memory = caller
         .data()
         .memory
@@ -122,34 +122,12 @@ fn read(caller: &C<'_>, r: std::ops::Range<usize>) -> HostResult<Vec<u8>> {
         .ok_or_else(|| trap(TrapKind::MemoryOutOfBounds))
 }
 
-fn write(caller: &mut C<'_>, r: std::ops::Range<usize>, bytes: &[u8]) -> HostResult<()> {
+fn write(caller: &mut C<'_, '_, '_>, r: std::ops::Range<usize>, bytes: &[u8]) -> HostResult<()> {
     let memory = caller
         .data()
         .memory
         .ok_or_else(|| trap(TrapKind::AbiViolation))?;
     match memory.data_mut(caller).get_mut(r) {
-        Some(dst) if dst.len() == bytes.len() => {
-            dst.copy_from_slice(bytes);
-            Ok(())
-        }
-        _ => Err(trap(TrapKind::MemoryOutOfBounds)),
-    }
-}
-
-/// Writes the bytes `which` picks from the frame data into guest memory at `r` (no copy
-/// through a temporary buffer).
-fn write_with(
-    caller: &mut C<'_>,
-    r: std::ops::Range<usize>,
-    which: impl FnOnce(&Frame) -> &[u8],
-) -> HostResult<()> {
-    let memory = caller
-        .data()
-        .memory
-        .ok_or_else(|| trap(TrapKind::AbiViolation))?;
-    let (mem, frame) = memory.data_and_store_mut(caller);
-    let bytes = which(frame);
-    match mem.get_mut(r) {
         Some(dst) if dst.len() == bytes.len() => {
             dst.copy_from_slice(bytes);
             Ok(())
@@ -169,13 +147,9 @@ fn within(len: u64, max: u32) -> HostResult<()> {
     Ok(())
 }
 
-/// Charges the price `f` computes from the gas schedule.
-fn charge_with(
-    caller: &mut C<'_>,
-    f: impl FnOnce(&crate::gas::GasSchedule) -> u64,
-) -> HostResult<()> {
-    let amount = f(&caller.data().shared.config.gas);
-    charge(caller, amount)
+fn gas<'r>(caller: &C<'_, 'r, '_>) -> &'r crate::gas::GasSchedule {
+    let shared: &'r crate::exec::Shared = caller.data().shared;
+    &shared.config.gas
 }
 
 fn per(bytes: u64, price: u64) -> u64 {
@@ -197,57 +171,72 @@ pub(crate) fn storage_key(address: &[u8; 32], key: &[u8]) -> Vec<u8> {
 }
 
 /// Charges a storage read: the host base, the read base and the key bytes.
-fn charge_storage_read(caller: &mut C<'_>, key_bytes: u64) -> HostResult<()> {
-    charge_with(caller, |g| {
+fn charge_storage_read(caller: &mut C<'_, '_, '_>, key_bytes: u64) -> HostResult<()> {
+    let g = gas(caller);
+    charge(
+        caller,
         sum(&[
             g.host_base,
             g.storage_read_base,
             per(key_bytes, g.storage_key_byte),
-        ])
-    })
+        ]),
+    )
 }
 
 /// Copies `min(len, out_cap)` bytes of a host-held buffer (`which`) into guest memory at
 /// `out_ptr`, charging for the bytes copied; returns the buffer's full length.
 fn copy_out(
-    caller: &mut C<'_>,
-    which: for<'f> fn(&'f Frame) -> &'f [u8],
+    caller: &mut C<'_, '_, '_>,
+    which: for<'f> fn(&'f Frame<'_, '_>) -> &'f [u8],
     out_ptr: i32,
     out_cap: i32,
 ) -> HostResult<i32> {
     let total = which(caller.data()).len() as u64;
     let n = total.min(len_of(out_cap));
     let r = range(caller, out_ptr, n)?;
-    charge_with(caller, |g| sum(&[g.host_base, per(n, g.copy_byte)]))?;
-    write_with(caller, r, |f| which(f).get(..n as usize).unwrap_or(&[]))?;
+    let g = gas(caller);
+    charge(caller, sum(&[g.host_base, per(n, g.copy_byte)]))?;
+    // Straight from the frame data into guest memory, without a temporary copy.
+    let memory = caller
+        .data()
+        .memory
+        .ok_or_else(|| trap(TrapKind::AbiViolation))?;
+    let (mem, frame) = memory.data_and_store_mut(&mut *caller);
+    let bytes = which(frame).get(..n as usize).unwrap_or(&[]);
+    match mem.get_mut(r) {
+        Some(dst) if dst.len() == bytes.len() => dst.copy_from_slice(bytes),
+        _ => return Err(trap(TrapKind::MemoryOutOfBounds)),
+    }
     Ok(total as i32)
 }
 
-fn host_input(mut caller: C<'_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
+fn host_input(mut caller: C<'_, '_, '_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
     copy_out(&mut caller, |f| &f.input, out_ptr, out_cap)
 }
 
-fn host_set_return(mut caller: C<'_>, ptr: i32, len: i32) -> HostResult<()> {
+fn host_set_return(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<()> {
     let len = len_of(len);
     within(len, caller.data().shared.config.limits.max_return_len)?;
     let r = range(&caller, ptr, len)?;
-    charge_with(&mut caller, |g| sum(&[g.host_base, per(len, g.copy_byte)]))?;
+    let g = gas(&caller);
+    charge(&mut caller, sum(&[g.host_base, per(len, g.copy_byte)]))?;
     let bytes = read(&caller, r)?;
     caller.data_mut().return_data = bytes;
     Ok(())
 }
 
-fn host_revert(mut caller: C<'_>, ptr: i32, len: i32) -> HostResult<()> {
+fn host_revert(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<()> {
     let len = len_of(len);
     within(len, caller.data().shared.config.limits.max_return_len)?;
     let r = range(&caller, ptr, len)?;
-    charge_with(&mut caller, |g| sum(&[g.host_base, per(len, g.copy_byte)]))?;
+    let g = gas(&caller);
+    charge(&mut caller, sum(&[g.host_base, per(len, g.copy_byte)]))?;
     let bytes = read(&caller, r)?;
     Err(abort(Abort::Revert(bytes)))
 }
 
 /// Reads and validates a contract storage key, returning the namespaced state key.
-fn key_arg(caller: &C<'_>, ptr: i32, len: i32) -> HostResult<(Vec<u8>, u64)> {
+fn key_arg(caller: &C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<(Vec<u8>, u64)> {
     let len = len_of(len);
     within(len, caller.data().shared.config.limits.max_key_len)?;
     let r = range(caller, ptr, len)?;
@@ -263,18 +252,18 @@ fn key_arg(caller: &C<'_>, ptr: i32, len: i32) -> HostResult<(Vec<u8>, u64)> {
     Ok((storage_key(&caller.data().address, key), len))
 }
 
-fn state_get(caller: &C<'_>, key: &[u8]) -> HostResult<Option<Vec<u8>>> {
+fn state_get(caller: &C<'_, '_, '_>, key: &[u8]) -> HostResult<Option<Vec<u8>>> {
     use keel_state::StateRead;
-    caller
+    let env = caller
         .data()
         .env
-        .overlay
-        .get(key)
-        .map_err(|e| abort(Abort::Store(e)))
+        .try_borrow()
+        .map_err(|_| abort(Abort::Internal("state borrowed")))?;
+    env.overlay.get(key).map_err(|e| abort(Abort::Store(e)))
 }
 
 fn host_storage_get(
-    mut caller: C<'_>,
+    mut caller: C<'_, '_, '_>,
     key_ptr: i32,
     key_len: i32,
     out_ptr: i32,
@@ -287,15 +276,14 @@ fn host_storage_get(
     };
     let n = (value.len() as u64).min(len_of(out_cap));
     let r = range(&caller, out_ptr, n)?;
-    charge_with(&mut caller, |g| {
-        per(value.len() as u64, g.storage_read_byte)
-    })?;
+    let g = gas(&caller);
+    charge(&mut caller, per(value.len() as u64, g.storage_read_byte))?;
     write(&mut caller, r, value.get(..n as usize).unwrap_or(&[]))?;
     Ok(value.len() as i64)
 }
 
 fn host_storage_set(
-    mut caller: C<'_>,
+    mut caller: C<'_, '_, '_>,
     key_ptr: i32,
     key_len: i32,
     val_ptr: i32,
@@ -305,42 +293,55 @@ fn host_storage_set(
     let vlen = len_of(val_len);
     within(vlen, caller.data().shared.config.limits.max_value_len)?;
     let r = range(&caller, val_ptr, vlen)?;
-    charge_with(&mut caller, |g| {
+    let g = gas(&caller);
+    charge(
+        &mut caller,
         sum(&[
             g.host_base,
             g.storage_write_base,
             per(klen, g.storage_key_byte),
             per(vlen, g.storage_write_byte),
-        ])
-    })?;
+        ]),
+    )?;
     let value = read(&caller, r)?;
-    caller.data_mut().env.overlay.put(key, value);
+    let mut env = caller
+        .data()
+        .env
+        .try_borrow_mut()
+        .map_err(|_| abort(Abort::Internal("state borrowed")))?;
+    env.overlay.put(key, value);
     Ok(())
 }
 
-fn host_storage_remove(mut caller: C<'_>, key_ptr: i32, key_len: i32) -> HostResult<()> {
+fn host_storage_remove(mut caller: C<'_, '_, '_>, key_ptr: i32, key_len: i32) -> HostResult<()> {
     let (key, klen) = key_arg(&caller, key_ptr, key_len)?;
-    charge_with(&mut caller, |g| {
+    let g = gas(&caller);
+    charge(
+        &mut caller,
         sum(&[
             g.host_base,
             g.storage_write_base,
             per(klen, g.storage_key_byte),
-        ])
-    })?;
-    caller.data_mut().env.overlay.delete(key);
+        ]),
+    )?;
+    let mut env = caller
+        .data()
+        .env
+        .try_borrow_mut()
+        .map_err(|_| abort(Abort::Internal("state borrowed")))?;
+    env.overlay.delete(key);
     Ok(())
 }
 
-fn host_storage_has(mut caller: C<'_>, key_ptr: i32, key_len: i32) -> HostResult<i32> {
+fn host_storage_has(mut caller: C<'_, '_, '_>, key_ptr: i32, key_len: i32) -> HostResult<i32> {
     let (key, klen) = key_arg(&caller, key_ptr, key_len)?;
     charge_storage_read(&mut caller, klen)?;
     // The store reads the value to answer: its bytes are paid as `storage_get` pays them.
     let Some(value) = state_get(&caller, &key)? else {
         return Ok(0);
     };
-    charge_with(&mut caller, |g| {
-        per(value.len() as u64, g.storage_read_byte)
-    })?;
+    let g = gas(&caller);
+    charge(&mut caller, per(value.len() as u64, g.storage_read_byte))?;
     Ok(1)
 }
 
@@ -358,7 +359,7 @@ fn decode_bound(input: &mut &[u8]) -> Option<Bound<Vec<u8>>> {
 }
 
 fn host_storage_next(
-    mut caller: C<'_>,
+    mut caller: C<'_, '_, '_>,
     query_ptr: i32,
     query_len: i32,
     out_ptr: i32,
@@ -370,7 +371,8 @@ fn host_storage_next(
     within(qlen, max_key.saturating_mul(2).saturating_add(16))?;
     let r = range(&caller, query_ptr, qlen)?;
     charge_storage_read(&mut caller, qlen)?;
-    charge_with(&mut caller, |g| g.storage_next_base)?;
+    let g = gas(&caller);
+    charge(&mut caller, g.storage_next_base)?;
     let query = read(&caller, r)?;
     let mut q = query.as_slice();
     let (Some(lower), Some(upper)) = (decode_bound(&mut q), decode_bound(&mut q)) else {
@@ -396,12 +398,15 @@ fn host_storage_next(
     // Every entry passed over is paid: a deletion made earlier in the block costs
     // `storage_skip`, a committed entry it hides a whole read on top. The search may spend at
     // most the fuel left, so its work is bounded by what the frame can pay.
+    let g = gas(&caller);
     let budget = caller.get_fuel()?;
     let seek = {
-        let data = caller.data();
-        let g = &data.shared.config.gas;
-        data.env
-            .overlay
+        let env = caller
+            .data()
+            .env
+            .try_borrow()
+            .map_err(|_| abort(Abort::Internal("state borrowed")))?;
+        env.overlay
             .next_entry_metered(
                 lower.as_ref().map(Vec::as_slice),
                 upper.as_ref().map(Vec::as_slice),
@@ -432,9 +437,8 @@ fn host_storage_next(
     let encoded = (user_key, value.as_slice()).encode();
     let n = (encoded.len() as u64).min(len_of(out_cap));
     let r = range(&caller, out_ptr, n)?;
-    charge_with(&mut caller, |g| {
-        per(encoded.len() as u64, g.storage_read_byte)
-    })?;
+    let g = gas(&caller);
+    charge(&mut caller, per(encoded.len() as u64, g.storage_read_byte))?;
     write(&mut caller, r, encoded.get(..n as usize).unwrap_or(&[]))?;
     Ok(encoded.len() as i64)
 }
@@ -451,18 +455,23 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-fn hash_fn(mut caller: C<'_>, ptr: i32, len: i32, out_ptr: i32, sha: bool) -> HostResult<()> {
+fn hash_fn(
+    mut caller: C<'_, '_, '_>,
+    ptr: i32,
+    len: i32,
+    out_ptr: i32,
+    sha: bool,
+) -> HostResult<()> {
     let len = len_of(len);
     let r = range(&caller, ptr, len)?;
     let out = range(&caller, out_ptr, 32)?;
-    charge_with(&mut caller, |g| {
-        let cost = if sha {
-            sum(&[g.sha256_base, per(len, g.sha256_byte)])
-        } else {
-            sum(&[g.blake3_base, per(len, g.blake3_byte)])
-        };
-        sum(&[g.host_base, cost])
-    })?;
+    let g = gas(&caller);
+    let cost = if sha {
+        sum(&[g.sha256_base, per(len, g.sha256_byte)])
+    } else {
+        sum(&[g.blake3_base, per(len, g.blake3_byte)])
+    };
+    charge(&mut caller, sum(&[g.host_base, cost]))?;
     let digest: [u8; 32] = {
         let memory = caller
             .data()
@@ -481,45 +490,50 @@ fn hash_fn(mut caller: C<'_>, ptr: i32, len: i32, out_ptr: i32, sha: bool) -> Ho
     write(&mut caller, out, &digest)
 }
 
-fn host_sha256(caller: C<'_>, ptr: i32, len: i32, out_ptr: i32) -> HostResult<()> {
+fn host_sha256(caller: C<'_, '_, '_>, ptr: i32, len: i32, out_ptr: i32) -> HostResult<()> {
     hash_fn(caller, ptr, len, out_ptr, true)
 }
 
-fn host_blake3(caller: C<'_>, ptr: i32, len: i32, out_ptr: i32) -> HostResult<()> {
+fn host_blake3(caller: C<'_, '_, '_>, ptr: i32, len: i32, out_ptr: i32) -> HostResult<()> {
     hash_fn(caller, ptr, len, out_ptr, false)
 }
 
-fn host_caller(mut caller: C<'_>, out_ptr: i32) -> HostResult<()> {
+fn host_caller(mut caller: C<'_, '_, '_>, out_ptr: i32) -> HostResult<()> {
     let r = range(&caller, out_ptr, 32)?;
-    charge_with(&mut caller, |g| sum(&[g.host_base, per(32, g.copy_byte)]))?;
+    let g = gas(&caller);
+    charge(&mut caller, sum(&[g.host_base, per(32, g.copy_byte)]))?;
     let who = caller.data().caller;
     write(&mut caller, r, &who)
 }
 
-fn host_self_address(mut caller: C<'_>, out_ptr: i32) -> HostResult<()> {
+fn host_self_address(mut caller: C<'_, '_, '_>, out_ptr: i32) -> HostResult<()> {
     let r = range(&caller, out_ptr, 32)?;
-    charge_with(&mut caller, |g| sum(&[g.host_base, per(32, g.copy_byte)]))?;
+    let g = gas(&caller);
+    charge(&mut caller, sum(&[g.host_base, per(32, g.copy_byte)]))?;
     let who = caller.data().address;
     write(&mut caller, r, &who)
 }
 
-fn host_block_height(mut caller: C<'_>) -> HostResult<i64> {
-    charge_with(&mut caller, |g| g.host_base)?;
+fn host_block_height(mut caller: C<'_, '_, '_>) -> HostResult<i64> {
+    let g = gas(&caller);
+    charge(&mut caller, g.host_base)?;
     Ok(caller.data().block.height as i64)
 }
 
-fn host_block_timestamp(mut caller: C<'_>) -> HostResult<i64> {
-    charge_with(&mut caller, |g| g.host_base)?;
+fn host_block_timestamp(mut caller: C<'_, '_, '_>) -> HostResult<i64> {
+    let g = gas(&caller);
+    charge(&mut caller, g.host_base)?;
     Ok(caller.data().block.timestamp as i64)
 }
 
-fn host_gas_left(mut caller: C<'_>) -> HostResult<i64> {
-    charge_with(&mut caller, |g| g.host_base)?;
+fn host_gas_left(mut caller: C<'_, '_, '_>) -> HostResult<i64> {
+    let g = gas(&caller);
+    charge(&mut caller, g.host_base)?;
     Ok(i64::try_from(caller.get_fuel()?).unwrap_or(i64::MAX))
 }
 
 fn host_emit_event(
-    mut caller: C<'_>,
+    mut caller: C<'_, '_, '_>,
     topics_ptr: i32,
     topics_len: i32,
     data_ptr: i32,
@@ -534,18 +548,26 @@ fn host_emit_event(
     within(tlen / 32, limits.max_topics)?;
     within(dlen, limits.max_event_data)?;
     let max_events = limits.max_events;
-    let count = caller.data().env.events.len() as u64;
+    let count = caller
+        .data()
+        .env
+        .try_borrow()
+        .map_err(|_| abort(Abort::Internal("state borrowed")))?
+        .events
+        .len() as u64;
     within(count + 1, max_events)?;
     let tr = range(&caller, topics_ptr, tlen)?;
     let dr = range(&caller, data_ptr, dlen)?;
-    charge_with(&mut caller, |g| {
+    let g = gas(&caller);
+    charge(
+        &mut caller,
         sum(&[
             g.host_base,
             g.event_base,
             per(tlen / 32, g.event_topic),
             per(dlen, g.event_byte),
-        ])
-    })?;
+        ]),
+    )?;
     let topics = read(&caller, tr)?
         .chunks_exact(32)
         .map(|c| {
@@ -556,16 +578,22 @@ fn host_emit_event(
         .collect();
     let data = read(&caller, dr)?;
     let contract = caller.data().address;
-    caller.data_mut().env.events.push(Event {
-        contract,
-        topics,
-        data,
-    });
+    caller
+        .data()
+        .env
+        .try_borrow_mut()
+        .map_err(|_| abort(Abort::Internal("state borrowed")))?
+        .events
+        .push(Event {
+            contract,
+            topics,
+            data,
+        });
     Ok(())
 }
 
 fn host_call(
-    mut caller: C<'_>,
+    mut caller: C<'_, '_, '_>,
     addr_ptr: i32,
     method_ptr: i32,
     method_len: i32,
@@ -580,9 +608,11 @@ fn host_call(
     let ar = range(&caller, addr_ptr, 32)?;
     let mr = range(&caller, method_ptr, mlen)?;
     let ir = range(&caller, input_ptr, ilen)?;
-    charge_with(&mut caller, |g| {
-        sum(&[g.host_base, g.call_base, per(32 + mlen + ilen, g.copy_byte)])
-    })?;
+    let g = gas(&caller);
+    charge(
+        &mut caller,
+        sum(&[g.host_base, g.call_base, per(32 + mlen + ilen, g.copy_byte)]),
+    )?;
     let target: [u8; 32] = read(&caller, ar)?
         .try_into()
         .map_err(|_| trap(TrapKind::MemoryOutOfBounds))?;
@@ -598,68 +628,64 @@ fn host_call(
     } else {
         remaining.min(gas_limit as u64)
     };
-    let (status, data, used) = run_call(&mut caller, target, &method, input, forward)?;
+    let (status, data, used) = run_call(&caller, target, &method, input, forward)?;
     let left = remaining.saturating_sub(used);
     caller.set_fuel(left)?;
     caller.data_mut().last_call = data;
     Ok(status as i32)
 }
 
-fn host_call_result(mut caller: C<'_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
+fn host_call_result(mut caller: C<'_, '_, '_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
     copy_out(&mut caller, |f| &f.last_call, out_ptr, out_cap)
 }
 
-fn host_debug_log(mut caller: C<'_>, ptr: i32, len: i32) -> HostResult<()> {
+fn host_debug_log(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<()> {
     let len = len_of(len);
     let r = range(&caller, ptr, len)?;
-    charge_with(&mut caller, |g| {
-        sum(&[g.host_base, g.debug_log_base, per(len, g.debug_log_byte)])
-    })?;
+    let g = gas(&caller);
+    charge(
+        &mut caller,
+        sum(&[g.host_base, g.debug_log_base, per(len, g.debug_log_byte)]),
+    )?;
     let config = &caller.data().shared.config;
     if config.record_logs {
         let max = config.limits.max_log_len as usize;
         let bytes = read(&caller, r)?;
         let text = String::from_utf8_lossy(bytes.get(..max).unwrap_or(&bytes)).into_owned();
-        caller.data_mut().env.logs.push(text);
+        caller
+            .data()
+            .env
+            .try_borrow_mut()
+            .map_err(|_| abort(Abort::Internal("state borrowed")))?
+            .logs
+            .push(text);
     }
     Ok(())
 }
 
-/// Adds one host function to `linker`.
-fn define<Params, Args>(
-    linker: &mut Linker<Frame>,
-    name: &str,
-    f: impl wasmi::IntoFunc<Frame, Params, Args>,
-) {
-    // Each name is defined once, in a fresh linker: this cannot fail.
-    if let Err(e) = linker.func_wrap("keel", name, f) {
-        debug_assert!(false, "host function {name} defined twice: {e}");
-    }
-}
-
-/// The host ABI as a `Linker` for `engine`: built once per wasmi engine and shared by every
-/// frame instantiated from a module compiled into it (wasmi's intended pattern), so that an
-/// instantiation no longer creates a host function per import.
-pub(crate) fn linker(engine: &wasmi::Engine) -> Linker<Frame> {
-    let mut l = Linker::new(engine);
-    define(&mut l, "input", host_input);
-    define(&mut l, "set_return", host_set_return);
-    define(&mut l, "revert", host_revert);
-    define(&mut l, "storage_get", host_storage_get);
-    define(&mut l, "storage_set", host_storage_set);
-    define(&mut l, "storage_remove", host_storage_remove);
-    define(&mut l, "storage_has", host_storage_has);
-    define(&mut l, "storage_next", host_storage_next);
-    define(&mut l, "sha256", host_sha256);
-    define(&mut l, "blake3", host_blake3);
-    define(&mut l, "caller", host_caller);
-    define(&mut l, "self_address", host_self_address);
-    define(&mut l, "block_height", host_block_height);
-    define(&mut l, "block_timestamp", host_block_timestamp);
-    define(&mut l, "gas_left", host_gas_left);
-    define(&mut l, "emit_event", host_emit_event);
-    define(&mut l, "call", host_call);
-    define(&mut l, "call_result", host_call_result);
-    define(&mut l, "debug_log", host_debug_log);
-    l
+/// The host function for import `keel.name`, created in `store`; `None` if not in the ABI.
+pub(crate) fn resolve<'r, 's>(store: &mut Store<Frame<'r, 's>>, name: &str) -> Option<Extern> {
+    let f = match name {
+        "input" => Func::wrap(&mut *store, host_input),
+        "set_return" => Func::wrap(&mut *store, host_set_return),
+        "revert" => Func::wrap(&mut *store, host_revert),
+        "storage_get" => Func::wrap(&mut *store, host_storage_get),
+        "storage_set" => Func::wrap(&mut *store, host_storage_set),
+        "storage_remove" => Func::wrap(&mut *store, host_storage_remove),
+        "storage_has" => Func::wrap(&mut *store, host_storage_has),
+        "storage_next" => Func::wrap(&mut *store, host_storage_next),
+        "sha256" => Func::wrap(&mut *store, host_sha256),
+        "blake3" => Func::wrap(&mut *store, host_blake3),
+        "caller" => Func::wrap(&mut *store, host_caller),
+        "self_address" => Func::wrap(&mut *store, host_self_address),
+        "block_height" => Func::wrap(&mut *store, host_block_height),
+        "block_timestamp" => Func::wrap(&mut *store, host_block_timestamp),
+        "gas_left" => Func::wrap(&mut *store, host_gas_left),
+        "emit_event" => Func::wrap(&mut *store, host_emit_event),
+        "call" => Func::wrap(&mut *store, host_call),
+        "call_result" => Func::wrap(&mut *store, host_call_result),
+        "debug_log" => Func::wrap(&mut *store, host_debug_log),
+        _ => return None,
+    };
+    Some(Extern::Func(f))
 }

@@ -60,12 +60,8 @@
 //! assert_eq!(out.receipts[0].status, Status::Success);
 //! assert_eq!(out.receipts[0].return_data, b"pong");
 //! ```
-// The one exception, `base`, erases the lifetime of the state borrow so that the frame data
-// has none and one wasmi `Linker` serves every frame (its module docs give the argument).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
-#[allow(unsafe_code)]
-mod base;
 mod config;
 mod error;
 mod exec;
@@ -74,7 +70,7 @@ mod host;
 mod types;
 mod validate;
 
-use std::sync::Arc;
+use std::cell::RefCell;
 
 use keel_state::{StateRead, StateStore};
 use parity_scale_codec::DecodeAll;
@@ -108,7 +104,7 @@ use exec::{Shared, TxEnv, execute_tx};
 /// The execution engine: configuration, the wasmi engine and the compiled-module cache.
 #[derive(Debug)]
 pub struct Engine {
-    shared: Arc<Shared>,
+    shared: Shared,
 }
 
 impl Default for Engine {
@@ -121,7 +117,7 @@ impl Engine {
     /// An engine with `config`.
     pub fn new(config: EngineConfig) -> Self {
         Self {
-            shared: Arc::new(Shared::new(config)),
+            shared: Shared::new(config),
         }
     }
 
@@ -190,7 +186,6 @@ impl Engine {
         self.run_block(state, ctx, decoded.iter().map(Option::as_ref))
     }
 
-    #[allow(unsafe_code)]
     fn run_block<'t, S: StateStore>(
         &mut self,
         state: &mut S,
@@ -199,18 +194,15 @@ impl Engine {
     ) -> Result<BlockOutcome, EngineError> {
         let changes = {
             let base: &dyn StateRead = &*state;
-            // SAFETY: `state` stays borrowed through `base` until the end of this block, and
-            // the `Base` lives only in `env`, which is consumed (`into_changes`) inside it,
-            // or dropped on the early return of `?`, before `state.commit`.
-            let mut env = TxEnv::new(unsafe { base::Base::new(base) }, true);
+            let env = RefCell::new(TxEnv::new(base, true));
             let mut receipts = Vec::new();
             for tx in txs {
                 receipts.push(match tx {
-                    Some(tx) => execute_tx(&self.shared, &mut env, *ctx, tx)?,
+                    Some(tx) => execute_tx(&self.shared, &env, *ctx, tx)?,
                     None => Receipt::invalid(InvalidReason::Undecodable),
                 });
             }
-            (env.overlay.into_changes(), receipts)
+            (env.into_inner().overlay.into_changes(), receipts)
         };
         let (changes, receipts) = changes;
         let (version, state_root) = state.commit(&changes)?;
@@ -223,7 +215,6 @@ impl Engine {
 
     /// Runs `tx` on top of `state` without committing anything: the receipt, including gas,
     /// is exactly what [`Engine::execute_block`] would produce for a block holding only `tx`.
-    #[allow(unsafe_code)]
     pub fn simulate<S: StateRead>(
         &self,
         state: &S,
@@ -231,10 +222,8 @@ impl Engine {
         tx: &Transaction,
     ) -> Result<Receipt, EngineError> {
         let base: &dyn StateRead = state;
-        // SAFETY: `state` is borrowed for this whole call; the `Base` lives only in `env`,
-        // which is dropped before the call returns.
-        let mut env = TxEnv::new(unsafe { base::Base::new(base) }, false);
-        execute_tx(&self.shared, &mut env, *ctx, tx)
+        let env = RefCell::new(TxEnv::new(base, false));
+        execute_tx(&self.shared, &env, *ctx, tx)
     }
 
     /// A read-only call (a view, or gas estimation): runs `method` of `contract` as `caller`

@@ -15,34 +15,35 @@ use keel_engine::{Action, BlockContext, Engine};
 use keel_state::{MemStore, StateStore, Store};
 use parity_scale_codec::Encode;
 
-/// The time `f` takes: this thread's CPU time (`/proc/thread-self/schedstat`), so that time
-/// the scheduler gives to other processes on this shared machine is not counted; wall time
-/// where that file is missing or `KEEL_AB_CLOCK=wall` is set.
+/// The time `f` takes: this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so that time the
+/// scheduler gives to other processes on this shared machine is not counted; wall time if
+/// `KEEL_AB_CLOCK=wall` is set.
 fn timed(f: impl FnOnce()) -> Duration {
-    let cpu = use_cpu_clock();
-    let (t, c) = (Instant::now(), if cpu { thread_cpu_ns() } else { None });
-    f();
-    match (c, if cpu { thread_cpu_ns() } else { None }) {
-        (Some(a), Some(b)) => Duration::from_nanos(b.saturating_sub(a)),
-        _ => t.elapsed(),
+    if !use_cpu_clock() {
+        let t = Instant::now();
+        f();
+        return t.elapsed();
     }
+    let a = thread_cpu();
+    f();
+    thread_cpu().saturating_sub(a)
 }
 
 fn use_cpu_clock() -> bool {
     static CPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CPU.get_or_init(|| {
-        std::env::var("KEEL_AB_CLOCK").as_deref() != Ok("wall") && thread_cpu_ns().is_some()
-    })
+    *CPU.get_or_init(|| std::env::var("KEEL_AB_CLOCK").as_deref() != Ok("wall"))
 }
 
-/// Nanoseconds this thread has run on a CPU (the first field of its schedstat).
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// The CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn print(set: &str, results: &[keel_benches::ab::AbResult]) {
