@@ -7,6 +7,9 @@
 #
 #   benches/ab.sh [--build-only] [ROUNDS [SET_PREFIX]]
 #
+# KEEL_AB_DEMO=1 also builds `keel` (target/calib/debug/keel) with these settings, the
+# release-like peer of the README demo.
+#
 # KEEL_AB_FEATURES (e.g. "wasmi/indirect-dispatch") adds cargo features to the build, for the
 # dispatch-mode comparison.
 set -euo pipefail
@@ -24,7 +27,7 @@ for p in keel-engine keel-state keel-proof keel-benches keel-contracts keel-test
     wasmi_ir wasmi_collections wasmparser blake3 sha2 lru hashbrown parity-scale-codec arrayvec spin \
     wasm-encoder revm revm-bytecode revm-context revm-context-interface revm-database \
     revm-database-interface revm-handler revm-interpreter revm-precompile revm-primitives \
-    revm-state alloy-primitives ruint keccak sha3; do
+    revm-state alloy-primitives ruint keccak sha3 keel-cli; do
   for kv in opt-level=3 debug-assertions=false overflow-checks=false debug=false codegen-units=16; do
     FLAGS+=(--config "profile.dev.package.$p.$kv")
   done
@@ -38,5 +41,7 @@ FEAT=()
 nice -n 5 cargo build -q "${FLAGS[@]}" "${FEAT[@]}" -p keel-benches --bin keel-bench-ab
 # The transfer loop that `perf record` profiles (BENCHMARKS.md, "Where a transfer's time goes").
 nice -n 5 cargo build -q "${FLAGS[@]}" "${FEAT[@]}" -p keel-engine --example perf_transfer
+# The `keel` binary with the same settings: the release-like peer of the README demo.
+[[ -n "${KEEL_AB_DEMO:-}" ]] && nice -n 5 cargo build -q "${FLAGS[@]}" -p keel-cli --bin keel
 [[ $BUILD_ONLY == 1 ]] && exit 0
 target/calib/debug/keel-bench-ab "${ARGS[@]}"
