@@ -807,6 +807,7 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
             "Keel demo: data dir {}, {blocks} blocks × {txs} transfers between {accounts} accounts",
             dd.path.display()
         );
+        outln!("build: {}; store: {}", build_info(), store_info(dd));
     }
     let t0 = Instant::now();
     dd.chain.name_next_blocks(Some("token"));
@@ -941,6 +942,8 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
             "total_gas": total_gas.to_string(),
             "seconds": exec_time,
             "tx_per_s": tps,
+            "build": build_info(),
+            "store": store_info(dd),
             "version": dd.chain.version(),
             "root": root,
         }));
@@ -956,6 +959,27 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
         )));
     }
     Ok(())
+}
+
+/// Which build this binary is: cargo profile, the workspace crates' opt-level, and whether
+/// debug assertions are on (so a reader knows what the demo's tx/s means).
+pub(crate) fn build_info() -> String {
+    let profile = match env!("KEEL_BUILD_PROFILE") {
+        "debug" => "dev",
+        other => other,
+    };
+    format!(
+        "{profile} profile, opt-level {}, debug assertions {}",
+        env!("KEEL_BUILD_OPT_LEVEL"),
+        if cfg!(debug_assertions) { "on" } else { "off" }
+    )
+}
+
+fn store_info(dd: &DataDir) -> String {
+    format!(
+        "RocksDB Store, commit per block, fsync {}",
+        if dd.chain.store().sync() { "on" } else { "off" }
+    )
 }
 
 /// Uploads and instantiates the token (two blocks at the same height, salt: alice's nonce).

@@ -393,6 +393,17 @@ fn readme_demo_runs() {
         &["demo", "--blocks", "3", "--txs", "25", "--accounts", "7"],
     ));
     assert!(out.contains("deployed token at 0x"), "{out}");
+    // It says which build and store the throughput comes from (same package, same profile as
+    // this test, so the same debug-assertion setting).
+    let build = out.lines().find(|l| l.starts_with("build: ")).unwrap_or("");
+    let assertions = if cfg!(debug_assertions) { "on" } else { "off" };
+    assert!(build.contains(" profile, opt-level "), "{out}");
+    assert!(
+        build.contains(&format!(
+            "debug assertions {assertions}; store: RocksDB Store"
+        )),
+        "{out}"
+    );
     let block_lines: Vec<&str> = out.lines().filter(|l| l.starts_with("block ")).collect();
     assert_eq!(block_lines.len(), 3, "{out}");
     assert!(
@@ -426,6 +437,8 @@ fn readme_demo_runs() {
         v1["root"]
     );
     assert_eq!(v1["total_txs"], 75);
+    assert!(v1["build"].as_str().unwrap().contains("opt-level"), "{v1}");
+    assert!(v1["store"].as_str().unwrap().starts_with("RocksDB"), "{v1}");
 }
 
 /// The README's quick start, step 3: check, deploy a wasm file, call and query it by name,

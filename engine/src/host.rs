@@ -196,11 +196,17 @@ fn copy_out(
     let r = range(caller, out_ptr, n)?;
     let g = gas(caller);
     charge(caller, sum(&[g.host_base, per(n, g.copy_byte)]))?;
-    let bytes = which(caller.data())
-        .get(..n as usize)
-        .unwrap_or(&[])
-        .to_vec();
-    write(caller, r, &bytes)?;
+    // Straight from the frame data into guest memory, without a temporary copy.
+    let memory = caller
+        .data()
+        .memory
+        .ok_or_else(|| trap(TrapKind::AbiViolation))?;
+    let (mem, frame) = memory.data_and_store_mut(&mut *caller);
+    let bytes = which(frame).get(..n as usize).unwrap_or(&[]);
+    match mem.get_mut(r) {
+        Some(dst) if dst.len() == bytes.len() => dst.copy_from_slice(bytes),
+        _ => return Err(trap(TrapKind::MemoryOutOfBounds)),
+    }
     Ok(total as i32)
 }
 
@@ -234,8 +240,16 @@ fn key_arg(caller: &C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<(Vec<u8>, u
     let len = len_of(len);
     within(len, caller.data().shared.config.limits.max_key_len)?;
     let r = range(caller, ptr, len)?;
-    let key = read(caller, r)?;
-    Ok((storage_key(&caller.data().address, &key), len))
+    let memory = caller
+        .data()
+        .memory
+        .ok_or_else(|| trap(TrapKind::AbiViolation))?;
+    let key = memory
+        .data(caller)
+        .get(r)
+        .ok_or_else(|| trap(TrapKind::MemoryOutOfBounds))?;
+    // Namespaced straight from guest memory: one allocation.
+    Ok((storage_key(&caller.data().address, key), len))
 }
 
 fn state_get(caller: &C<'_, '_, '_>, key: &[u8]) -> HostResult<Option<Vec<u8>>> {
