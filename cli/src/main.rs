@@ -6,7 +6,6 @@
 
 mod args;
 mod block;
-mod chain;
 mod commands;
 mod datadir;
 mod output;
@@ -45,7 +44,7 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "@alice", value_name = "ACCOUNT")]
     pub sender: String,
     /// Gas limit per transaction.
-    #[arg(long, global = true, default_value_t = keel_testkit::DEFAULT_GAS_LIMIT, value_name = "GAS")]
+    #[arg(long, global = true, default_value_t = keel_chain::DEFAULT_GAS_LIMIT, value_name = "GAS")]
     pub gas: u64,
     /// fsync every commit, so that what keel reports committed survives a power loss (two
     /// fsyncs per block). `off` keeps commits safe against crashes of keel only.
