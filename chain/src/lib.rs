@@ -4,6 +4,8 @@
 //!   per block, with contract and code names kept in the store's own metadata and written in
 //!   the same commit as the block that creates what they name ([`Named`]).
 //! - [`Outcome`]: a receipt with the label of what ran, and readable accessors.
+//! - [`tx`]: signed transactions (ed25519, chain id and nonce signed) and their typed
+//!   rejections; [`mempool`]: the bounded, per-sender nonce-ordered mempool.
 //! - Address rules shared with the testkit and the CLI: [`account`], [`storage_key`],
 //!   [`nonce_key`].
 //!
@@ -11,8 +13,10 @@
 //! here depends on it.
 
 mod error;
+pub mod mempool;
 mod outcome;
 mod store;
+pub mod tx;
 
 pub use error::Error;
 pub use outcome::{Outcome, revert_text};
