@@ -31,6 +31,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         sender_text: cli.sender.clone(),
         gas: cli.gas,
     };
+    if let Command::Node { args } = &cli.command {
+        return match keel_node::cli_main(args) {
+            0 => Ok(()),
+            code => Err(Failure {
+                message: "keel node failed".into(),
+                code: u8::try_from(code).unwrap_or(1),
+            }),
+        };
+    }
+    if let Some(url) = cli.node.clone() {
+        return crate::remote::run(cli, &url);
+    }
     match cli.command {
         Command::Check { file } => check(&ctx, &file),
         Command::Examples => list_examples(&ctx),
@@ -74,7 +86,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     txs,
                     accounts,
                 } => demo(&ctx, &mut dd, blocks, txs, accounts),
-                Command::Check { .. } | Command::Examples | Command::Bench => Ok(()),
+                Command::Check { .. }
+                | Command::Examples
+                | Command::Bench
+                | Command::Node { .. } => Ok(()),
             }
         }
     }
@@ -123,6 +138,11 @@ impl Ctx {
         }
         pb
     }
+}
+
+/// [`read_code`] for the `--node` commands.
+pub fn read_code_pub(file: &str) -> Result<(Vec<u8>, String), Failure> {
+    read_code(file)
 }
 
 /// Reads a wasm file, or a built-in example for `example:NAME`.

@@ -9,6 +9,7 @@ mod block;
 mod commands;
 mod datadir;
 mod output;
+mod remote;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -61,6 +62,13 @@ pub struct Cli {
     /// log lost commits) and continue from the version it holds.
     #[arg(long, global = true)]
     pub accept_rollback: bool,
+    /// Send deploy, call, query and state get/prove to a running keel-node's API
+    /// (`http://127.0.0.1:PORT`) instead of the local data dir.
+    #[arg(long, global = true, value_name = "URL")]
+    pub node: Option<String>,
+    /// The key file that signs transactions sent with `--node` (`{"secret": HEX}`).
+    #[arg(long = "key", id = "key_file", global = true, value_name = "FILE")]
+    pub key: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
