@@ -23,6 +23,7 @@ use crate::block::{Block, hash_bytes};
 use crate::codec::{decode_certificate, encode_certificate};
 use crate::context::{Address, BlockHash, Height, KeelContext, ProposalPart, ValidatorSet};
 use crate::state::NodeState;
+use keel_state::StateStore;
 
 /// Size of the `Data` chunks a block is streamed in.
 const CHUNK: usize = 128 * 1024;
