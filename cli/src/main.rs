@@ -128,6 +128,14 @@ pub enum Command {
     /// figure next to its peer measured in the same run. `cargo bench -p keel-benches` runs
     /// the full suite.
     Bench,
+    /// Run a validator of a replicated chain under Malachite BFT: `keel node testnet
+    /// --validators N --home DIR`, `keel node start --home DIR/nodeK` (README, "Run a local
+    /// 4-validator network").
+    Node {
+        /// `testnet ...` or `start ...`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// Arguments of `call` and `query`.

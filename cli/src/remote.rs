@@ -24,8 +24,15 @@ struct Remote {
 
 fn req(url: &str, method: &str, path: &str, body: Option<Value>) -> Result<Value, Failure> {
     let b = body.map(|b| b.to_string());
-    let r = http::request(url, method, path, b.as_deref(), &[], Duration::from_secs(30))
-        .map_err(Failure::new)?;
+    let r = http::request(
+        url,
+        method,
+        path,
+        b.as_deref(),
+        &[],
+        Duration::from_secs(30),
+    )
+    .map_err(Failure::new)?;
     let v = r.json().map_err(Failure::new)?;
     if r.status >= 400 && r.status != 404 {
         let msg = v["error"].as_str().unwrap_or("request failed");
@@ -70,7 +77,9 @@ impl Remote {
                 return Ok(s);
             }
             if t.elapsed() > Duration::from_secs(60) {
-                return Err(Failure::new(format!("transaction {hash} not committed after 60 s")));
+                return Err(Failure::new(format!(
+                    "transaction {hash} not committed after 60 s"
+                )));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -123,7 +132,9 @@ pub fn run(cli: Cli, url: &str) -> Result<(), Failure> {
             let secret = hex::decode(v["secret"].as_str().unwrap_or(""))
                 .ok()
                 .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-                .ok_or_else(|| Failure::new(format!("{}: no 32-byte \"secret\"", path.display())))?;
+                .ok_or_else(|| {
+                    Failure::new(format!("{}: no 32-byte \"secret\"", path.display()))
+                })?;
             ed25519_dalek::SigningKey::from_bytes(&secret)
         }
         None => ed25519_dalek::SigningKey::from_bytes(&[0; 32]),
@@ -135,7 +146,9 @@ pub fn run(cli: Cli, url: &str) -> Result<(), Failure> {
         json: cli.json,
     };
     match cli.command {
-        Command::Deploy { file, args, salt, .. } => {
+        Command::Deploy {
+            file, args, salt, ..
+        } => {
             if cli.key.is_none() {
                 return Err(Failure::new("--node needs --key FILE to sign transactions"));
             }

@@ -51,6 +51,9 @@ struct PartStream {
     order: u64,
 }
 
+/// A complete proposal for a later height: (proposer, proof-of-lock round, block bytes).
+type EarlyProposal = (Address, Round, Vec<u8>);
+
 /// The channel loop's own state.
 struct App {
     shared: Shared,
@@ -65,7 +68,7 @@ struct App {
     pending_certs: BTreeMap<u64, Vec<u8>>,
     /// Complete proposals for a height we have not reached yet (parts can arrive before we
     /// commit the previous height): judged at StartedRound and handed to consensus there.
-    early: BTreeMap<(u64, u32), Vec<(Address, Round, Vec<u8>)>>,
+    early: BTreeMap<(u64, u32), Vec<EarlyProposal>>,
 }
 
 fn now_ms() -> u64 {
