@@ -107,8 +107,9 @@ async fn submit(State(api): State<Api>, headers: HeaderMap, Json(body): Json<Val
         let mut s = lock(&api.shared);
         let st = &mut *s;
         let store = &st.store;
-        st.mempool
-            .add(&bytes, |a| keel_engine::nonce(store, a).map_err(|e| e.to_string()))
+        st.mempool.add(&bytes, |a| {
+            keel_engine::nonce(store, a).map_err(|e| e.to_string())
+        })
     };
     match admitted {
         Ok(v) => {
@@ -149,7 +150,9 @@ async fn tx_status(State(api): State<Api>, Path(hash): Path<String>) -> Reply {
             };
             (
                 StatusCode::OK,
-                Json(json!({"status": "committed", "height": loc.height, "index": loc.index, "receipt": receipt})),
+                Json(
+                    json!({"status": "committed", "height": loc.height, "index": loc.index, "receipt": receipt}),
+                ),
             )
         }
         Ok(None) if s.mempool.contains(&hash) => {
@@ -189,7 +192,10 @@ async fn query(State(api): State<Api>, Json(body): Json<Value>) -> Reply {
         .engine
         .query(&s.store, &ctx, caller, contract, &method, args, gas)
     {
-        Ok(r) => (StatusCode::OK, Json(json!({"receipt": receipt_json(&r), "height": s.height()}))),
+        Ok(r) => (
+            StatusCode::OK,
+            Json(json!({"receipt": receipt_json(&r), "height": s.height()})),
+        ),
         Err(e) => internal(e),
     }
 }
@@ -236,7 +242,12 @@ async fn block(State(api): State<Api>, Path(height): Path<u64>) -> Reply {
     let s = lock(&api.shared);
     let b = match s.block(height) {
         Ok(Some(b)) => b,
-        Ok(None) => return (StatusCode::NOT_FOUND, Json(json!({"error": "no such block"}))),
+        Ok(None) => {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": "no such block"})),
+            );
+        }
         Err(e) => return internal(e),
     };
     let receipts = s.receipts(height).ok().flatten().unwrap_or_default();

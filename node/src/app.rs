@@ -221,7 +221,9 @@ impl App {
         {
             return None;
         }
-        self.streams.remove(&key).map(|s| s.parts.into_values().collect())
+        self.streams
+            .remove(&key)
+            .map(|s| s.parts.into_values().collect())
     }
 
     async fn handle(

@@ -146,10 +146,12 @@ impl Block {
     pub fn engine_txs(&self, chain_id: &str) -> Vec<Vec<u8>> {
         self.txs
             .iter()
-            .map(|b| match SignedTx::verify_bytes(b, chain_id, SignedTx::MAX_BYTES) {
-                Ok(v) => Transaction::encode(&v.tx),
-                Err(_) => Vec::new(),
-            })
+            .map(
+                |b| match SignedTx::verify_bytes(b, chain_id, SignedTx::MAX_BYTES) {
+                    Ok(v) => Transaction::encode(&v.tx),
+                    Err(_) => Vec::new(),
+                },
+            )
             .collect()
     }
 }

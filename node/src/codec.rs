@@ -6,6 +6,7 @@
 //! Invariant: decoding is exact (every byte used) and never panics: bytes from a peer that do
 //! not decode are a [`CodecError`], which Malachite treats as a faulty peer message.
 
+use arc_malachitebft_app::consensus::LivenessMsg;
 use arc_malachitebft_app::types::codec::{Codec, HasEncodedLen};
 use arc_malachitebft_app::types::core::{
     ExtendedCommitCertificate, ExtendedCommitSignature, PolkaCertificate, Round, SignedExtension,
@@ -14,7 +15,6 @@ use arc_malachitebft_app::types::core::{
 use arc_malachitebft_app::types::streaming::StreamMessage;
 use arc_malachitebft_app::types::sync::{RawDecidedValue, Request, Response, Status};
 use arc_malachitebft_app::types::{ProposedValue, SignedConsensusMsg};
-use arc_malachitebft_app::consensus::LivenessMsg;
 use arc_malachitebft_sync::ValueResponse;
 use borsh::{BorshDeserialize, BorshSerialize};
 use bytes::Bytes;
@@ -239,6 +239,9 @@ mod tests {
             extension: None,
         };
         let bytes = borsh::to_vec(&v).unwrap();
-        assert_eq!(borsh::from_slice::<crate::context::Vote>(&bytes).unwrap(), v);
+        assert_eq!(
+            borsh::from_slice::<crate::context::Vote>(&bytes).unwrap(),
+            v
+        );
     }
 }

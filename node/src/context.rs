@@ -17,7 +17,17 @@ use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 
 /// A block height.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
 )]
 pub struct Height(pub u64);
 
@@ -61,7 +71,17 @@ impl mc::Address for Address {}
 /// The value consensus decides: the hash of a block ([`crate::block::Block::hash`]). The
 /// block's bytes travel as proposal parts and sync payloads.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
 )]
 pub struct BlockHash(pub [u8; 32]);
 
@@ -84,9 +104,7 @@ impl mc::Value for BlockHash {
 pub struct PublicKey(pub [u8; 32]);
 
 /// An ed25519 signature.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub struct Signature(pub [u8; 64]);
 
 /// An ed25519 private key.
@@ -432,7 +450,10 @@ fn verify(public_key: &PublicKey, bytes: &[u8], sig: &Signature) -> Verification
 
 #[async_trait]
 impl Signer<KeelContext> for KeelSigner {
-    async fn sign_vote(&self, vote: Vote) -> Result<SignedMessage<KeelContext, Vote>, SigningError> {
+    async fn sign_vote(
+        &self,
+        vote: Vote,
+    ) -> Result<SignedMessage<KeelContext, Vote>, SigningError> {
         let signature = self.sign(&vote_bytes(&vote));
         Ok(SignedMessage::new(vote, signature))
     }
@@ -495,7 +516,11 @@ impl Verifier<KeelContext> for KeelVerifier {
         signature: &Signature,
         public_key: &PublicKey,
     ) -> Result<VerificationResult, SigningError> {
-        Ok(verify(public_key, &extension_bytes(scope, extension), signature))
+        Ok(verify(
+            public_key,
+            &extension_bytes(scope, extension),
+            signature,
+        ))
     }
 
     async fn verify_validator_proof(

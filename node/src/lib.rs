@@ -199,8 +199,8 @@ pub async fn start(home: &Path) -> Result<(), NodeError> {
         .sign_validator_proof(me.0.to_vec(), peer_id)
         .await
         .map_err(|e| NodeError::Consensus(format!("validator proof: {e:?}")))?;
-    let proof_bytes = Codec::encode(&KeelCodec, &proof)
-        .map_err(|e| NodeError::Consensus(e.to_string()))?;
+    let proof_bytes =
+        Codec::encode(&KeelCodec, &proof).map_err(|e| NodeError::Consensus(e.to_string()))?;
     let identity =
         NetworkIdentity::new_validator(cfg.moniker.clone(), keypair, me.to_string(), proof_bytes);
     let wal_dir = home.join("wal");
@@ -264,8 +264,12 @@ pub fn cli_main(args: &[String]) -> i32 {
     };
     match args.first().map(String::as_str) {
         Some("testnet") => {
-            let n = opt("--validators").and_then(|v| v.parse().ok()).unwrap_or(4);
-            let base_port = opt("--base-port").and_then(|v| v.parse().ok()).unwrap_or(27000);
+            let n = opt("--validators")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(4);
+            let base_port = opt("--base-port")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(27000);
             let ports = opt("--ports").map(|p| {
                 p.split(',')
                     .filter_map(|pair| {

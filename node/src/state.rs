@@ -77,7 +77,10 @@ pub struct NodeState {
 impl NodeState {
     /// Opens (creating) the data dir.
     pub fn open(data: &Path, genesis: Genesis, me: Address) -> Result<NodeState, NodeError> {
-        let store = OpenOptions::new().sync(false).accept_rollback(true).open(data)?;
+        let store = OpenOptions::new()
+            .sync(false)
+            .accept_rollback(true)
+            .open(data)?;
         let engine = Engine::new(EngineConfig::default());
         engine.preload(&store)?;
         let mempool = Mempool::new(MempoolConfig {
@@ -193,9 +196,10 @@ impl NodeState {
         let mut pending = self.engine.execute_pending_raw(&self.store, &ctx, &txs)?;
         if self.fault_at.is_some_and(|f| height >= f) {
             // Test-only: a validator whose execution differs from everyone else's.
-            pending
-                .changes
-                .put(b"\xffkeel-node-test-fault".to_vec(), height.to_le_bytes().to_vec());
+            pending.changes.put(
+                b"\xffkeel-node-test-fault".to_vec(),
+                height.to_le_bytes().to_vec(),
+            );
         }
         let mut meta = vec![
             (hkey(BLOCK, height), bytes.to_vec()),

@@ -91,7 +91,15 @@ impl Net {
     }
 
     fn get(&self, k: usize, path: &str) -> Option<Value> {
-        let r = http::request(&self.apis[k], "GET", path, None, &[], Duration::from_secs(5)).ok()?;
+        let r = http::request(
+            &self.apis[k],
+            "GET",
+            path,
+            None,
+            &[],
+            Duration::from_secs(5),
+        )
+        .ok()?;
         r.json().ok()
     }
 
@@ -201,7 +209,10 @@ fn wait_tx(net: &Net, k: usize, hash: &str, timeout: Duration) -> Value {
         {
             return v;
         }
-        assert!(t.elapsed() < timeout, "tx {hash} not committed in {timeout:?}");
+        assert!(
+            t.elapsed() < timeout,
+            "tx {hash} not committed in {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -255,7 +266,12 @@ fn four_validators_include_2000_round_robin_transfers_with_equal_roots_and_recei
         mints.push(submit(
             &net,
             i % 4,
-            &signed(&admin, CHAIN, 2 + i as u64, call(token, "mint", (to, 1_000_000u128).encode())),
+            &signed(
+                &admin,
+                CHAIN,
+                2 + i as u64,
+                call(token, "mint", (to, 1_000_000u128).encode()),
+            ),
         ));
     }
     for m in &mints {
@@ -290,7 +306,10 @@ fn four_validators_include_2000_round_robin_transfers_with_equal_roots_and_recei
                 if n >= 100 {
                     break;
                 }
-                assert!(t.elapsed() < Duration::from_secs(240), "node{k}: nonce {n} of 100");
+                assert!(
+                    t.elapsed() < Duration::from_secs(240),
+                    "node{k}: nonce {n} of 100"
+                );
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
@@ -306,13 +325,18 @@ fn four_validators_include_2000_round_robin_transfers_with_equal_roots_and_recei
         assert_eq!(r0["status"], "committed");
         assert_eq!(r0["receipt"]["status"], "success", "{r0}");
         for k in 1..4 {
-            assert_eq!(net.get(k, &format!("/tx/{h}")).unwrap()["receipt"], r0["receipt"]);
+            assert_eq!(
+                net.get(k, &format!("/tx/{h}")).unwrap()["receipt"],
+                r0["receipt"]
+            );
         }
         *heights.entry(r0["height"].as_u64().unwrap()).or_default() += 1;
     }
     // Submit-to-commit latency: a commit time per height from block timestamps.
     for (h, at) in &submitted {
-        let height = net.get(0, &format!("/tx/{h}")).unwrap()["height"].as_u64().unwrap();
+        let height = net.get(0, &format!("/tx/{h}")).unwrap()["height"]
+            .as_u64()
+            .unwrap();
         let ts = net.get(0, &format!("/block/{height}")).unwrap()["timestamp"]
             .as_u64()
             .unwrap();
@@ -414,12 +438,29 @@ fn bad_signature_replay_and_wrong_chain_id_are_rejected_and_never_in_a_block() {
     let h = submit(&net, 0, &good);
     wait_tx(&net, 0, &h, Duration::from_secs(60));
 
-    let mut bad_sig = hex::decode(signed(&alice, CHAIN, 1, Action::Deploy { code: code.clone() }))
-        .unwrap();
+    let mut bad_sig = hex::decode(signed(
+        &alice,
+        CHAIN,
+        1,
+        Action::Deploy { code: code.clone() },
+    ))
+    .unwrap();
     let n = bad_sig.len();
     bad_sig[n - 1] ^= 1;
-    let wrong_chain = signed(&alice, "other-chain", 1, Action::Deploy { code: code.clone() });
-    let oversized = signed(&alice, CHAIN, 1, Action::Deploy { code: vec![0; 400 * 1024] });
+    let wrong_chain = signed(
+        &alice,
+        "other-chain",
+        1,
+        Action::Deploy { code: code.clone() },
+    );
+    let oversized = signed(
+        &alice,
+        CHAIN,
+        1,
+        Action::Deploy {
+            code: vec![0; 400 * 1024],
+        },
+    );
     let cases = [
         (hex::encode(&bad_sig), "BadSignature"),
         (good.clone(), "Replayed"),
@@ -432,7 +473,9 @@ fn bad_signature_replay_and_wrong_chain_id_are_rejected_and_never_in_a_block() {
         let (code, v) = net.post(k % 4, "/tx", &json!({ "tx": tx }));
         assert_eq!(code, 400, "{kind}: {v}");
         assert_eq!(v["kind"], *kind, "{v}");
-        hashes.push(hex::encode(keel_chain::tx::tx_hash(&hex::decode(tx).unwrap())));
+        hashes.push(hex::encode(keel_chain::tx::tx_hash(
+            &hex::decode(tx).unwrap(),
+        )));
     }
     // A few more heights, then: none of them is known or in any block on any node.
     let h0 = net.height(0).unwrap();
@@ -456,7 +499,9 @@ fn bad_signature_replay_and_wrong_chain_id_are_rejected_and_never_in_a_block() {
                 .iter()
                 .filter(|t| t.as_str() == Some(hash))
                 .count();
-            let expected = usize::from(i == 1 && b["height"] == net.get(0, &format!("/tx/{h}")).unwrap()["height"]);
+            let expected = usize::from(
+                i == 1 && b["height"] == net.get(0, &format!("/tx/{h}")).unwrap()["height"],
+            );
             assert_eq!(count, expected, "height {height}, case {i}");
         }
     }
@@ -475,12 +520,19 @@ fn a_validator_whose_execution_differs_detects_it_and_stops() {
         {
             break st;
         }
-        assert!(t.elapsed() < Duration::from_secs(90), "node3 did not stop; log:\n{}", net.log(3));
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "node3 did not stop; log:\n{}",
+            net.log(3)
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(status.code(), Some(3), "log:\n{}", net.log(3));
     let halted = std::fs::read_to_string(net.home(3).join("HALTED")).unwrap();
-    assert!(halted.contains("state root mismatch after height 3"), "{halted}");
+    assert!(
+        halted.contains("state root mismatch after height 3"),
+        "{halted}"
+    );
     // It built nothing on its root: its store ends at height 3, and the others go on.
     net.children[3] = None;
     let h = net.height(0).unwrap();

@@ -82,7 +82,10 @@ fn decided_blocks_commit_with_their_index_and_a_wrong_prev_root_is_divergence() 
     let receipts = s.receipts(1).unwrap().unwrap();
     assert_eq!(receipts[0].status, Status::Success);
     assert!(matches!(receipts[1].status, Status::Invalid(_)));
-    let loc = s.tx_location(&keel_chain::tx::tx_hash(&t0)).unwrap().unwrap();
+    let loc = s
+        .tx_location(&keel_chain::tx::tx_hash(&t0))
+        .unwrap()
+        .unwrap();
     assert_eq!((loc.height, loc.index), (1, 0));
     assert_eq!(s.block(1).unwrap().unwrap(), block);
     assert_eq!(s.certificate(1).unwrap().unwrap(), b"cert");
@@ -97,7 +100,11 @@ fn decided_blocks_commit_with_their_index_and_a_wrong_prev_root_is_divergence() 
     };
     let root = s.store.root();
     match s.commit_decided(&other.to_bytes(), b"") {
-        Err(NodeError::Diverged { height: 1, ours, theirs }) => {
+        Err(NodeError::Diverged {
+            height: 1,
+            ours,
+            theirs,
+        }) => {
             assert_eq!((ours, theirs), (root, genesis_root));
         }
         other => panic!("expected divergence, got {other:?}"),
@@ -114,14 +121,26 @@ fn decided_blocks_commit_with_their_index_and_a_wrong_prev_root_is_divergence() 
     };
     let n = good.to_bytes().len();
     assert!(good.check(&g, 2, root, 10, n).is_ok());
-    assert!(matches!(other.check(&g, 2, root, 10, n), Err(BlockError::PrevRoot { .. })));
-    assert!(matches!(good.check(&g, 3, root, 10, n), Err(BlockError::Height { .. })));
-    assert!(matches!(good.check(&g, 2, root, 12, n), Err(BlockError::Timestamp)));
+    assert!(matches!(
+        other.check(&g, 2, root, 10, n),
+        Err(BlockError::PrevRoot { .. })
+    ));
+    assert!(matches!(
+        good.check(&g, 3, root, 10, n),
+        Err(BlockError::Height { .. })
+    ));
+    assert!(matches!(
+        good.check(&g, 2, root, 12, n),
+        Err(BlockError::Timestamp)
+    ));
     let wrong_chain = Block {
         txs: vec![tx(&alice, "d", 1)],
         ..good.clone()
     };
-    assert!(matches!(wrong_chain.check(&g, 2, root, 10, n), Err(BlockError::BadTx(0, _))));
+    assert!(matches!(
+        wrong_chain.check(&g, 2, root, 10, n),
+        Err(BlockError::BadTx(0, _))
+    ));
     drop(s);
     // Reopening finds height 1 and its block.
     let s = NodeState::open(&dir.path().join("data"), g, Address([1; 32])).unwrap();
