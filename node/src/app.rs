@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use arc_malachitebft_app::streaming::StreamContent;
 use arc_malachitebft_app::types::core::{
     CommitCertificate, ExtendedCommitCertificate, HeightParams, LinearTimeouts, Round, Validity,
     VoteExtensions,
 };
-use arc_malachitebft_app::types::streaming::{StreamContent, StreamId, StreamMessage};
+use arc_malachitebft_app::types::streaming::{StreamId, StreamMessage};
 use arc_malachitebft_app::types::sync::RawDecidedValue;
 use arc_malachitebft_app::types::{LocallyProposedValue, PeerId, ProposedValue};
 use arc_malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};

@@ -60,9 +60,10 @@ impl mc::Height for Height {
 )]
 pub struct Address(pub [u8; 32]);
 
+/// The full hex: Malachite's network layer matches validators by this string.
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", hex::encode(&self.0[..8]))
+        write!(f, "{}", hex::encode(self.0))
     }
 }
 
