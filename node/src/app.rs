@@ -62,6 +62,9 @@ struct App {
     seen: BTreeMap<(u64, u32), Vec<ProposedValue<KeelContext>>>,
     /// Extended certificates of decided heights, until they are committed.
     pending_certs: BTreeMap<u64, Vec<u8>>,
+    /// Complete proposals for a height we have not reached yet (parts can arrive before we
+    /// commit the previous height): judged at StartedRound and handed to consensus there.
+    early: BTreeMap<(u64, u32), Vec<(Address, Round, Vec<u8>)>>,
 }
 
 fn now_ms() -> u64 {
@@ -122,6 +125,7 @@ pub async fn run(
         stream_counter: 0,
         seen: BTreeMap::new(),
         pending_certs: BTreeMap::new(),
+        early: BTreeMap::new(),
     };
     while let Some(msg) = channels.consensus.recv().await {
         if let Err(e) = app.handle(msg, &mut channels).await {
@@ -244,11 +248,13 @@ impl App {
                 reply_value,
                 ..
             } => {
-                let seen = self
-                    .seen
-                    .get(&(height.0, round_u32(round)))
-                    .cloned()
-                    .unwrap_or_default();
+                let key = (height.0, round_u32(round));
+                self.early.retain(|(h, _), _| *h >= height.0);
+                for (proposer, pol_round, bytes) in self.early.remove(&key).unwrap_or_default() {
+                    let v = self.judge(height, round, pol_round, proposer, bytes)?;
+                    self.seen.entry(key).or_default().push(v);
+                }
+                let seen = self.seen.get(&key).cloned().unwrap_or_default();
                 let _ = reply_value.send(seen);
             }
             AppMsg::GetValue {
@@ -431,13 +437,35 @@ impl App {
                 ProposalPart::Init { .. } => return Ok(None),
             }
         }
+        let next = lock(&self.shared).height() + 1;
+        if height.0 > next && height.0 <= next + 2 {
+            // Early: judged when we start that round (StartedRound).
+            let list = self.early.entry((height.0, round_u32(round))).or_default();
+            if list.len() < 4 {
+                list.push((proposer, pol_round, bytes));
+            }
+            return Ok(None);
+        }
+        if height.0 != next {
+            // Old, or far ahead: sync brings what we need.
+            return Ok(None);
+        }
+        self.judge(height, round, pol_round, proposer, bytes)
+            .map(Some)
+    }
+
+    /// Checks a complete proposal for the next height and records its bytes.
+    fn judge(
+        &mut self,
+        height: Height,
+        round: Round,
+        pol_round: Round,
+        proposer: Address,
+        bytes: Vec<u8>,
+    ) -> Result<ProposedValue<KeelContext>, NodeError> {
         let hash = hash_bytes(&bytes);
         let mut s = lock(&self.shared);
         let next = s.height() + 1;
-        if height.0 != next {
-            // Not the height we are deciding: sync will bring it if we need it.
-            return Ok(None);
-        }
         let validity = match Block::from_bytes(&bytes) {
             Err(_) => Validity::Invalid,
             Ok(block) => {
@@ -462,14 +490,14 @@ impl App {
             }
         };
         s.undecided.insert(hash, (height.0, bytes));
-        Ok(Some(ProposedValue {
+        Ok(ProposedValue {
             height,
             round,
             valid_round: pol_round,
             proposer,
             value: hash,
             validity,
-        }))
+        })
     }
 
     fn commit(
