@@ -25,7 +25,7 @@ use parity_scale_codec::{Compact, Decode, Encode};
 /// The address of a named account: `blake3("keel.account:" ‖ name)`, the rule shared with
 /// `keel-testkit` so that `@alice` is the same account in tests and on the command line.
 pub fn named_account(name: &str) -> [u8; 32] {
-    keel_testkit::account(name)
+    keel_chain::account(name)
 }
 
 /// Parses an address: `0x<64 hex>`, `<64 hex>`, or `@name` (a named account).

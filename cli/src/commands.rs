@@ -8,16 +8,16 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parity_scale_codec::{Decode, Encode};
 use serde_json::{Value, json};
 
+use keel_chain::{Outcome, storage_key};
 use keel_engine::{Action, Transaction};
 use keel_state::Proof;
-use keel_testkit::{Outcome, storage_key};
 
 use crate::args::{encode_arg, encode_args, parse_address, parse_hex};
 use crate::block::{ActionSpec, parse_block};
-use crate::chain::Durability;
 use crate::datadir::{DataDir, kit_failure};
 use crate::output::{ReceiptView, hx, print_json};
 use crate::{CallArgs, Cli, Command, Failure, KeyArgs, StateCommand, out, outln};
+use keel_chain::Durability;
 
 /// Exit code for a transaction that ran but did not succeed.
 const TX_FAILED: u8 = 3;
@@ -31,6 +31,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         sender_text: cli.sender.clone(),
         gas: cli.gas,
     };
+    if let Command::Node { args } = &cli.command {
+        return match keel_node::cli_main(args) {
+            0 => Ok(()),
+            code => Err(Failure {
+                message: "keel node failed".into(),
+                code: u8::try_from(code).unwrap_or(1),
+            }),
+        };
+    }
+    if let Some(url) = cli.node.clone() {
+        return crate::remote::run(cli, &url);
+    }
     match cli.command {
         Command::Check { file } => check(&ctx, &file),
         Command::Examples => list_examples(&ctx),
@@ -84,7 +96,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 | Command::Examples
                 | Command::Bench
                 | Command::New { .. }
-                | Command::Build { .. } => Ok(()),
+                | Command::Build { .. }
+                | Command::Node { .. } => Ok(()),
             }
         }
     }
@@ -106,7 +119,7 @@ impl Ctx {
         } else if s.is_empty() {
             Err(Failure::new("--sender: empty account"))
         } else {
-            Ok(keel_testkit::account(s))
+            Ok(keel_chain::account(s))
         }
     }
 
@@ -135,15 +148,20 @@ impl Ctx {
     }
 }
 
+/// [`read_code`] for the `--node` commands.
+pub fn read_code_pub(file: &str) -> Result<(Vec<u8>, String), Failure> {
+    read_code(file)
+}
+
 /// Reads a wasm file, or a built-in example for `example:NAME`.
 fn read_code(file: &str) -> Result<(Vec<u8>, String), Failure> {
     if let Some(name) = file.strip_prefix("example:") {
-        return keel_testkit::example(name)
+        return example(name)
             .map(|c| (c.to_vec(), name.to_string()))
             .ok_or_else(|| {
                 Failure::new(format!(
                     "no example contract named {name:?}; known: {}",
-                    keel_testkit::examples().join(", ")
+                    examples().join(", ")
                 ))
             });
     }
@@ -157,7 +175,7 @@ fn read_code(file: &str) -> Result<(Vec<u8>, String), Failure> {
 }
 
 fn list_examples(ctx: &Ctx) -> Result<(), Failure> {
-    let names = keel_testkit::examples();
+    let names = examples();
     if ctx.json {
         print_json(&json!({ "examples": names }));
     } else {
@@ -501,7 +519,7 @@ fn run_block(ctx: &Ctx, dd: &mut DataDir, file: &Path) -> Result<(), Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::new(format!("cannot read {}: {e}", file.display())))?;
     let base = file.parent().unwrap_or(Path::new("."));
-    let example = |n: &str| keel_testkit::example(n).map(<[u8]>::to_vec);
+    let example = |n: &str| example(n).map(<[u8]>::to_vec);
     let contract = |c: &str| dd.resolve_contract(c).map_err(|f| f.message);
     let spec = parse_block(&text, base, &example, &contract)
         .map_err(|e| Failure::new(format!("{}: {e}", file.display())))?;
@@ -798,8 +816,8 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
     }
     let path = dd.path.clone();
     let kit = |e| kit_failure(e, &path);
-    let alice = keel_testkit::account("alice");
-    let token = keel_testkit::example("token")
+    let alice = keel_chain::account("alice");
+    let token = example("token")
         .ok_or_else(|| Failure::new("the token example is not built into this binary"))?;
 
     if !ctx.json {
@@ -826,7 +844,7 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
     // Accounts: alice (the token's admin) mints to each of them in one block, then they pay
     // each other.
     let names: Vec<[u8; 32]> = (0..accounts)
-        .map(|i| keel_testkit::account(&format!("demo-{i}")))
+        .map(|i| keel_chain::account(&format!("demo-{i}")))
         .collect();
     let mut nonces = std::collections::BTreeMap::new();
     for a in names.iter().chain(std::iter::once(&alice)) {
@@ -987,7 +1005,7 @@ fn deploy_token(
     dd: &mut DataDir,
     alice: [u8; 32],
     token: &[u8],
-) -> Result<[u8; 32], keel_testkit::Error> {
+) -> Result<[u8; 32], keel_chain::Error> {
     let up = dd.chain.execute(
         alice,
         Action::Deploy {
@@ -995,7 +1013,7 @@ fn deploy_token(
         },
     )?;
     if !up.is_success() {
-        return Err(keel_testkit::Error::Engine(format!(
+        return Err(keel_chain::Error::Engine(format!(
             "demo setup: upload failed: {}",
             up.status_text()
         )));
@@ -1011,7 +1029,7 @@ fn deploy_token(
         },
     )?;
     if !inst.is_success() {
-        return Err(keel_testkit::Error::Engine(format!(
+        return Err(keel_chain::Error::Engine(format!(
             "demo setup: instantiate failed: {}",
             inst.status_text()
         )));
@@ -1067,4 +1085,17 @@ fn bench(ctx: &Ctx) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The example contract built into the binary under `name` (keel-contracts).
+pub fn example(name: &str) -> Option<&'static [u8]> {
+    keel_contracts::ALL
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| *c)
+}
+
+/// The names of the example contracts built into the binary.
+pub fn examples() -> Vec<&'static str> {
+    keel_contracts::ALL.iter().map(|(n, _)| *n).collect()
 }

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use keel_chain::Error as KitError;
 use keel_state::{DamagedPart, StateError};
-use keel_testkit::Error as KitError;
 
 use crate::Failure;
-use crate::chain::{Chain, Durability};
+use keel_chain::{Chain, Durability};
 
 /// The metadata file of earlier versions, imported on open.
 pub const LEGACY_META_FILE: &str = "keel-cli.json";

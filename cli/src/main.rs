@@ -6,12 +6,12 @@
 
 mod args;
 mod block;
-mod chain;
 mod commands;
 mod datadir;
 mod output;
 mod project;
 mod typed;
+mod remote;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,7 +47,7 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "@alice", value_name = "ACCOUNT")]
     pub sender: String,
     /// Gas limit per transaction.
-    #[arg(long, global = true, default_value_t = keel_testkit::DEFAULT_GAS_LIMIT, value_name = "GAS")]
+    #[arg(long, global = true, default_value_t = keel_chain::DEFAULT_GAS_LIMIT, value_name = "GAS")]
     pub gas: u64,
     /// fsync every commit, so that what keel reports committed survives a power loss (two
     /// fsyncs per block). `off` keeps commits safe against crashes of keel only.
@@ -64,6 +64,13 @@ pub struct Cli {
     /// log lost commits) and continue from the version it holds.
     #[arg(long, global = true)]
     pub accept_rollback: bool,
+    /// Send deploy, call, query and state get/prove to a running keel-node's API
+    /// (`http://127.0.0.1:PORT`) instead of the local data dir.
+    #[arg(long, global = true, value_name = "URL")]
+    pub node: Option<String>,
+    /// The key file that signs transactions sent with `--node` (`{"secret": HEX}`).
+    #[arg(long = "key", id = "key_file", global = true, value_name = "FILE")]
+    pub key: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -146,6 +153,14 @@ pub enum Command {
         /// Where to write the `.wasm` (default: `target/keel`).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+    /// Run a validator of a replicated chain under Malachite BFT: `keel node testnet
+    /// --validators N --home DIR`, `keel node start --home DIR/nodeK` (README, "Run a local
+    /// 4-validator network").
+    Node {
+        /// `testnet ...` or `start ...`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 

@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde_json::Value;
 
+use keel_chain::Outcome;
 use keel_engine::Status;
-use keel_testkit::Outcome;
 
 /// Exit status when stdout was closed: 128 + SIGPIPE (13).
 pub const BROKEN_PIPE: u8 = 141;
@@ -128,7 +128,7 @@ fn topic_name(t: &[u8; 32]) -> Option<String> {
 pub fn status_parts(s: &Status) -> (String, Option<String>) {
     match s {
         Status::Success => ("success".into(), None),
-        Status::Reverted(m) => ("reverted".into(), Some(keel_testkit::revert_text(m))),
+        Status::Reverted(m) => ("reverted".into(), Some(keel_chain::revert_text(m))),
         Status::OutOfGas => ("out_of_gas".into(), None),
         Status::Trapped(t) => ("trapped".into(), Some(format!("{t:?}"))),
         Status::Invalid(i) => ("invalid".into(), Some(format!("{i:?}"))),

@@ -62,6 +62,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod block;
 mod config;
 mod error;
 mod exec;
@@ -75,6 +76,7 @@ use std::cell::RefCell;
 use keel_state::{StateRead, StateStore};
 use parity_scale_codec::DecodeAll;
 
+pub use block::{PendingBlock, nonce, receipts_root};
 pub use config::{EngineConfig, Limits, keel_features, wasmi_config};
 pub use error::EngineError;
 pub use exec::contract_address;
@@ -192,24 +194,80 @@ impl Engine {
         ctx: &BlockContext,
         txs: impl Iterator<Item = Option<&'t Transaction>>,
     ) -> Result<BlockOutcome, EngineError> {
-        let changes = {
-            let base: &dyn StateRead = &*state;
-            let env = RefCell::new(TxEnv::new(base, true));
-            let mut receipts = Vec::new();
-            for tx in txs {
-                receipts.push(match tx {
-                    Some(tx) => execute_tx(&self.shared, &env, *ctx, tx)?,
-                    None => Receipt::invalid(InvalidReason::Undecodable),
-                });
-            }
-            (env.into_inner().overlay.into_changes(), receipts)
-        };
-        let (changes, receipts) = changes;
-        let (version, state_root) = state.commit(&changes)?;
+        let pending = self.pending_block(&*state, ctx, txs)?;
+        self.commit_pending(state, pending)
+    }
+
+    /// Runs `txs` as one block on top of `state` like [`Engine::execute_block`], but commits
+    /// nothing: the [`PendingBlock`] holds the receipts and the block's change set, for
+    /// [`Engine::commit_pending`]. The receipts are exactly those `execute_block` returns.
+    pub fn execute_pending<S: StateStore>(
+        &mut self,
+        state: &S,
+        ctx: &BlockContext,
+        txs: &[Transaction],
+    ) -> Result<PendingBlock, EngineError> {
+        self.pending_block(state, ctx, txs.iter().map(Some))
+    }
+
+    /// [`Engine::execute_pending`] from SCALE-encoded transactions (as
+    /// [`Engine::execute_block_raw`]).
+    pub fn execute_pending_raw<S: StateStore, B: AsRef<[u8]>>(
+        &mut self,
+        state: &S,
+        ctx: &BlockContext,
+        txs: &[B],
+    ) -> Result<PendingBlock, EngineError> {
+        let decoded: Vec<Option<Transaction>> = txs
+            .iter()
+            .map(|b| Transaction::decode_all(&mut b.as_ref()).ok())
+            .collect();
+        self.pending_block(state, ctx, decoded.iter().map(Option::as_ref))
+    }
+
+    /// Commits a block executed by [`Engine::execute_pending`]: one `state.commit` of its
+    /// change set. `Err(Internal)` if `state` is no longer at the version and root the block
+    /// was executed on (then nothing is written); `Err(State)` if the store fails.
+    pub fn commit_pending<S: StateStore>(
+        &self,
+        state: &mut S,
+        pending: PendingBlock,
+    ) -> Result<BlockOutcome, EngineError> {
+        if state.version() != pending.base_version || state.root() != pending.base_root {
+            return Err(EngineError::Internal(format!(
+                "pending block executed on version {} is committed on version {}",
+                pending.base_version,
+                state.version()
+            )));
+        }
+        let (version, state_root) = state.commit(&pending.changes)?;
         Ok(BlockOutcome {
-            receipts,
+            receipts: pending.receipts,
             version,
             state_root,
+        })
+    }
+
+    fn pending_block<'t, S: StateStore>(
+        &mut self,
+        state: &S,
+        ctx: &BlockContext,
+        txs: impl Iterator<Item = Option<&'t Transaction>>,
+    ) -> Result<PendingBlock, EngineError> {
+        let base: &dyn StateRead = state;
+        let env = RefCell::new(TxEnv::new(base, true));
+        let mut receipts = Vec::new();
+        for tx in txs {
+            receipts.push(match tx {
+                Some(tx) => execute_tx(&self.shared, &env, *ctx, tx)?,
+                None => Receipt::invalid(InvalidReason::Undecodable),
+            });
+        }
+        Ok(PendingBlock {
+            receipts,
+            changes: env.into_inner().overlay.into_changes(),
+            base_version: state.version(),
+            base_root: state.root(),
         })
     }
 
@@ -239,11 +297,7 @@ impl Engine {
         args: Vec<u8>,
         gas_limit: u64,
     ) -> Result<Receipt, EngineError> {
-        let nonce = match state.get(&exec::nonce_key(&caller))? {
-            None => 0,
-            Some(v) => u64::decode_all(&mut v.as_slice())
-                .map_err(|_| EngineError::Internal("undecodable nonce in state".into()))?,
-        };
+        let nonce = block::nonce(state, &caller)?;
         let tx = Transaction {
             sender: caller,
             nonce,

@@ -1,4 +1,4 @@
-//! The CLI's chain: the engine over the data dir's store, one block per state version.
+//! [`Chain`]: the engine over a data dir's store, one block per state version.
 //!
 //! Contract and code names live in the store's own metadata (not in state, not in any root),
 //! and are written in the same `WriteBatch` as the block that creates what they name: a
@@ -9,12 +9,11 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 
+use crate::{Error as KitError, Outcome, short_hex};
 use keel_engine::{Action, BlockContext, Engine, Receipt, Transaction};
 use keel_state::{
     ChangeSet, Entry, Hash, OpenOptions, Proof, StateError, StateRead, StateStore, Store, Version,
 };
-use keel_testkit::{Error as KitError, Outcome, nonce_key, short_hex};
-use parity_scale_codec::Decode;
 
 /// A 32-byte address.
 pub type Address = [u8; 32];
@@ -125,10 +124,7 @@ pub struct Chain {
 }
 
 fn engine_error(e: keel_engine::EngineError) -> KitError {
-    match e {
-        keel_engine::EngineError::State(s) => KitError::State(s),
-        other => KitError::Engine(other.to_string()),
-    }
+    KitError::from(e)
 }
 
 impl Chain {
@@ -150,7 +146,7 @@ impl Chain {
         }
         let height = store.version() + 1;
         Ok(Chain {
-            engine: Engine::new(keel_testkit::engine_config()),
+            engine: Engine::new(crate::engine_config()),
             store: Named {
                 store,
                 name: None,
@@ -158,7 +154,7 @@ impl Chain {
             },
             height,
             timestamp: height.saturating_mul(1000),
-            gas_limit: keel_testkit::DEFAULT_GAS_LIMIT,
+            gas_limit: crate::DEFAULT_GAS_LIMIT,
             labels,
         })
     }
@@ -269,11 +265,7 @@ impl Chain {
 
     /// An account's next nonce, from state.
     pub fn nonce(&self, account: Address) -> Result<u64, KitError> {
-        match self.get_raw(&nonce_key(&account))? {
-            None => Ok(0),
-            Some(v) => u64::decode(&mut v.as_slice())
-                .map_err(|e| KitError::Engine(format!("undecodable nonce in state: {e}"))),
-        }
+        keel_engine::nonce(&self.store, &account).map_err(engine_error)
     }
 
     fn context(&self) -> BlockContext {
