@@ -10,8 +10,8 @@ mod commands;
 mod datadir;
 mod output;
 mod project;
-mod typed;
 mod remote;
+mod typed;
 
 use std::io::Write;
 use std::path::PathBuf;
