@@ -10,6 +10,8 @@ pub enum Error {
     State(keel_state::StateError),
     /// Bytes did not decode as the requested type.
     Decode(String),
+    /// A block's clock would go backwards (an explicit timestamp before the last block's).
+    Clock(String),
 }
 
 impl std::fmt::Display for Error {
@@ -18,6 +20,7 @@ impl std::fmt::Display for Error {
             Error::Engine(e) => write!(f, "engine error: {e}"),
             Error::State(e) => write!(f, "state error: {e}"),
             Error::Decode(e) => write!(f, "cannot decode: {e}"),
+            Error::Clock(e) => write!(f, "{e}"),
         }
     }
 }

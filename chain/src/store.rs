@@ -14,6 +14,7 @@ use keel_engine::{Action, BlockContext, Engine, Receipt, Transaction};
 use keel_state::{
     ChangeSet, Entry, Hash, OpenOptions, Proof, StateError, StateRead, StateStore, Store, Version,
 };
+use parity_scale_codec::{DecodeAll, Encode};
 
 /// A 32-byte address.
 pub type Address = [u8; 32];
@@ -22,6 +23,9 @@ pub type Address = [u8; 32];
 const CONTRACT: &[u8] = b"keel-cli/contract/";
 const CODE: &[u8] = b"keel-cli/code/";
 const NAME: &[u8] = b"keel-cli/name/";
+/// The last committed block's `(height, timestamp)`, SCALE, written with each block: the next
+/// block's clock starts after it, so a data dir's clock never goes backwards.
+const CLOCK: &[u8] = b"keel-cli/clock";
 
 /// State key prefixes the engine writes (ARCHITECTURE.md, "State layout").
 const CODE_PREFIX: u8 = 0x01;
@@ -64,6 +68,8 @@ pub struct Named {
     name: Option<String>,
     /// The names the last commit wrote.
     committed: Vec<Entry>,
+    /// The `(height, timestamp)` of the block being committed, written as [`CLOCK`].
+    clock: Option<(u64, u64)>,
 }
 
 impl StateRead for Named {
@@ -90,11 +96,16 @@ impl StateStore for Named {
     }
 
     fn commit(&mut self, changes: &ChangeSet) -> Result<(Version, Hash), StateError> {
-        let meta = match &self.name {
+        let mut meta = match &self.name {
             Some(name) => name_entries(changes, name),
             None => Vec::new(),
         };
+        let names = meta.len();
+        if let Some(clock) = self.clock {
+            meta.push((CLOCK.to_vec(), clock.encode()));
+        }
         let out = self.store.commit_with_metadata(changes, &meta)?;
+        meta.truncate(names);
         self.committed = meta;
         Ok(out)
     }
@@ -119,6 +130,8 @@ pub struct Chain {
     store: Named,
     height: u64,
     timestamp: u64,
+    /// The last committed block's `(height, timestamp)`, if the data dir recorded one.
+    last: Option<(u64, u64)>,
     gas_limit: u64,
     labels: BTreeMap<Address, String>,
 }
@@ -129,7 +142,9 @@ fn engine_error(e: keel_engine::EngineError) -> KitError {
 
 impl Chain {
     /// Opens (creating if absent or empty) the store at `path`. The next block's height is
-    /// the store's version + 1, its timestamp `height × 1000`.
+    /// the store's version + 1 and its timestamp `height × 1000`, or, when they are later,
+    /// the last committed block's height + 1 and timestamp + 1000: the clock never goes
+    /// backwards, whatever explicit heights and timestamps earlier blocks had.
     pub fn open(path: &Path, how: Durability) -> Result<Chain, KitError> {
         let store = OpenOptions::new()
             .sync(how.sync)
@@ -144,16 +159,28 @@ impl Chain {
                 labels.insert(a, name);
             }
         }
-        let height = store.version() + 1;
+        let last = match store.metadata(CLOCK)? {
+            None => None,
+            Some(v) => Some(<(u64, u64)>::decode_all(&mut v.as_slice()).map_err(|_| {
+                KitError::Decode("the data dir's last block clock (keel-cli/clock)".into())
+            })?),
+        };
+        let (last_height, last_time) = last.unwrap_or((0, 0));
+        let height = (store.version() + 1).max(last_height.saturating_add(1));
+        let timestamp = height
+            .saturating_mul(1000)
+            .max(last.map_or(0, |_| last_time.saturating_add(1000)));
         Ok(Chain {
             engine: Engine::new(crate::engine_config()),
             store: Named {
                 store,
                 name: None,
                 committed: Vec::new(),
+                clock: None,
             },
             height,
-            timestamp: height.saturating_mul(1000),
+            timestamp,
+            last,
             gas_limit: crate::DEFAULT_GAS_LIMIT,
             labels,
         })
@@ -232,9 +259,24 @@ impl Chain {
         self.height = height;
     }
 
-    /// Sets the next block's timestamp (ms).
-    pub fn set_timestamp(&mut self, timestamp: u64) {
+    /// Sets the next block's timestamp (ms). Refused if it is before the last committed
+    /// block's timestamp: a chain's clock never goes backwards (equal is allowed).
+    pub fn set_timestamp(&mut self, timestamp: u64) -> Result<(), KitError> {
+        if let Some((height, last)) = self.last
+            && timestamp < last
+        {
+            return Err(KitError::Clock(format!(
+                "timestamp {timestamp} is before block {height}'s timestamp {last}: a chain's \
+                 clock never goes backwards"
+            )));
+        }
         self.timestamp = timestamp;
+        Ok(())
+    }
+
+    /// The last committed block's `(height, timestamp)`, if the data dir recorded one.
+    pub fn last_block_clock(&self) -> Option<(u64, u64)> {
+        self.last
     }
 
     /// The gas limit of transactions this chain builds.
@@ -281,10 +323,14 @@ impl Chain {
         transactions: &[Transaction],
     ) -> Result<Vec<Receipt>, KitError> {
         let ctx = self.context();
+        self.store.clock = Some((ctx.height, ctx.timestamp));
         let out = self
             .engine
             .execute_block(&mut self.store, &ctx, transactions)
-            .map_err(engine_error)?;
+            .map_err(engine_error);
+        self.store.clock = None;
+        let out = out?;
+        self.last = Some((ctx.height, ctx.timestamp));
         for (k, v) in std::mem::take(&mut self.store.committed) {
             if let Some(a) = k.strip_prefix(CONTRACT)
                 && let Ok(a) = Address::try_from(a)

@@ -69,6 +69,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             };
             let mut dd = DataDir::open(&cli.data_dir, how)?;
             dd.chain.set_gas_limit(cli.gas);
+            if let Some(t) = cli.timestamp {
+                dd.chain
+                    .set_timestamp(t)
+                    .map_err(|e| kit_failure(e, &cli.data_dir))?;
+            }
             match command {
                 Command::Deploy {
                     file,
@@ -527,10 +532,12 @@ fn run_block(ctx: &Ctx, dd: &mut DataDir, file: &Path) -> Result<(), Failure> {
     let kit = |e| kit_failure(e, &path);
     if let Some(h) = spec.height {
         dd.chain.set_height(h);
-        dd.chain.set_timestamp(h.saturating_mul(1000));
+        // `height × 1000` unless the clock is already past it (it never goes backwards).
+        let t = h.saturating_mul(1000).max(dd.chain.timestamp());
+        dd.chain.set_timestamp(t).map_err(kit)?;
     }
     if let Some(t) = spec.timestamp {
-        dd.chain.set_timestamp(t);
+        dd.chain.set_timestamp(t).map_err(kit)?;
     }
     let height = dd.chain.height();
     let timestamp = dd.chain.timestamp();

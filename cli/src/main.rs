@@ -64,6 +64,11 @@ pub struct Cli {
     /// log lost commits) and continue from the version it holds.
     #[arg(long, global = true)]
     pub accept_rollback: bool,
+    /// The timestamp (ms) of the next block this command runs (later blocks follow 1000 ms
+    /// apart). Refused if it is before the data dir's last block: the clock never goes
+    /// backwards. Default: after the last block, at least `height × 1000`.
+    #[arg(long, global = true, value_name = "MS")]
+    pub timestamp: Option<u64>,
     /// Send deploy, call, query and state get/prove to a running keel-node's API
     /// (`http://127.0.0.1:PORT`) instead of the local data dir.
     #[arg(long, global = true, value_name = "URL")]

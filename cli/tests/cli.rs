@@ -322,6 +322,41 @@ fn run_applies_a_block_file() {
 }
 
 #[test]
+fn the_clock_never_goes_backwards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let block = tmp.path().join("block.json");
+    let run = |text: &str, extra: &[&str]| {
+        std::fs::write(&block, text).unwrap();
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["run", block.to_str().unwrap()]);
+        keel(&dir, &args)
+    };
+    // An explicit timestamp far ahead of `height × 1000`.
+    let v = json(&run(r#"{"timestamp": 5000000, "transactions": []}"#, &[]));
+    assert_eq!(v["timestamp"], 5_000_000, "{v}");
+    // The next command's default clock starts after it (it used to restart at height × 1000).
+    let v = json(&run(r#"{"transactions": []}"#, &[]));
+    assert_eq!(v["timestamp"], 5_001_000, "{v}");
+    // An explicit height whose `height × 1000` is in the past keeps the later clock.
+    let v = json(&run(r#"{"height": 40, "transactions": []}"#, &[]));
+    assert_eq!(v["height"], 40, "{v}");
+    assert_eq!(v["timestamp"], 5_002_000, "{v}");
+    // A timestamp before the last block's is refused, from --timestamp or the block file,
+    // and nothing is committed.
+    let root = json(&keel(&dir, &["--json", "state", "root"]));
+    let o = run(r#"{"transactions": []}"#, &["--timestamp", "1000"]);
+    assert_clean_error(&o, 1, "never goes backwards");
+    let o = run(r#"{"timestamp": 4999999, "transactions": []}"#, &[]);
+    assert_clean_error(&o, 1, "never goes backwards");
+    assert_eq!(json(&keel(&dir, &["--json", "state", "root"])), root);
+    // --timestamp at or after it is taken.
+    let v = json(&run(r#"{"transactions": []}"#, &["--timestamp", "9000000"]));
+    assert_eq!(v["timestamp"], 9_000_000, "{v}");
+}
+
+#[test]
 fn locked_data_dir_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
