@@ -166,7 +166,7 @@ fn main() {
     let out = engine.execute_block_raw(&mut store, &ctx, &raw).unwrap();
     record(&out);
 
-    // The SDK's example contracts (Rust, built by keel-contracts): token and NFT traffic.
+    // The SDK's example contracts, frozen as wasm in tests/golden/wasm/: token and NFT traffic.
     let ctx = BlockContext {
         height: 8,
         timestamp: 8_000,
@@ -176,14 +176,14 @@ fn main() {
             0,
             100_000_000,
             Action::Deploy {
-                code: keel_contracts::TOKEN.to_vec(),
+                code: include_bytes!("../tests/golden/wasm/token.wasm").to_vec(),
             },
         ),
         tx(
             0,
             100_000_000,
             Action::Deploy {
-                code: keel_contracts::NFT.to_vec(),
+                code: include_bytes!("../tests/golden/wasm/nft.wasm").to_vec(),
             },
         ),
     ];
