@@ -1,8 +1,8 @@
 //! Keel's Malachite [`Context`]: heights, addresses, the value (a block hash), proposals,
 //! votes, proposal parts, the validator set and the ed25519 signing scheme.
 //!
-//! Every type here has a borsh encoding (the wire and WAL format, see [`crate::codec`]), and
-//! every signature covers a domain separator followed by the borsh encoding of what it signs.
+//! Every type here has a SCALE encoding (the wire and WAL format, see [`crate::codec`]), and
+//! every signature covers a domain separator followed by the SCALE encoding of what it signs.
 
 use std::fmt;
 
@@ -12,23 +12,11 @@ use arc_malachitebft_app::types::core::{
 };
 use arc_malachitebft_signing::{Error as SigningError, Signer, VerificationResult, Verifier};
 use async_trait::async_trait;
-use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use parity_scale_codec::{Decode, Encode};
 
 /// A block height.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    BorshSerialize,
-    BorshDeserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct Height(pub u64);
 
 impl fmt::Display for Height {
@@ -55,9 +43,7 @@ impl mc::Height for Height {
 }
 
 /// A validator's address: its 32-byte ed25519 public key.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct Address(pub [u8; 32]);
 
 /// The full hex: Malachite's network layer matches validators by this string.
@@ -71,19 +57,7 @@ impl mc::Address for Address {}
 
 /// The value consensus decides: the hash of a block ([`crate::block::Block::hash`]). The
 /// block's bytes travel as proposal parts and sync payloads.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    BorshSerialize,
-    BorshDeserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct BlockHash(pub [u8; 32]);
 
 impl fmt::Display for BlockHash {
@@ -101,11 +75,11 @@ impl mc::Value for BlockHash {
 }
 
 /// An ed25519 public key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct PublicKey(pub [u8; 32]);
 
 /// An ed25519 signature.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
 pub struct Signature(pub [u8; 64]);
 
 /// An ed25519 private key.
@@ -144,7 +118,7 @@ impl mc::SigningScheme for Ed25519 {
 }
 
 /// A proposal: the block hash proposed at (height, round).
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proposal {
     /// Height.
     pub height: Height,
@@ -180,7 +154,7 @@ impl mc::Proposal<KeelContext> for Proposal {
 }
 
 /// A prevote or precommit.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vote {
     /// Prevote or precommit.
     pub vote_type: VoteType,
@@ -230,7 +204,7 @@ impl mc::Vote<KeelContext> for Vote {
 }
 
 /// A part of a streamed proposal: `Init`, then the block's bytes in `Data` chunks, then `Fin`.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProposalPart {
     /// Starts a proposal.
     Init {
@@ -395,10 +369,9 @@ impl mc::Context for KeelContext {
     }
 }
 
-fn signing_bytes<T: BorshSerialize>(domain: &[u8], value: &T) -> Vec<u8> {
+fn signing_bytes<T: Encode>(domain: &[u8], value: &T) -> Vec<u8> {
     let mut out = domain.to_vec();
-    // Serialising into a Vec cannot fail.
-    let _ = value.serialize(&mut out);
+    value.encode_to(&mut out);
     out
 }
 
@@ -408,20 +381,20 @@ fn vote_bytes(vote: &Vote) -> Vec<u8> {
         extension: None,
         ..vote.clone()
     };
-    signing_bytes(b"keel.vote v1", &bare)
+    signing_bytes(b"keel.vote v2", &bare)
 }
 
 fn proposal_bytes(p: &Proposal) -> Vec<u8> {
-    signing_bytes(b"keel.proposal v1", p)
+    signing_bytes(b"keel.proposal v2", p)
 }
 
 fn extension_bytes(scope: &VoteExtensionScope<KeelContext>, ext: &[u8]) -> Vec<u8> {
-    let mut out = b"keel.extension v1".to_vec();
-    let _ = scope.height.serialize(&mut out);
-    let _ = scope.round.serialize(&mut out);
-    let _ = scope.value_id.serialize(&mut out);
-    let _ = scope.validator_address.serialize(&mut out);
-    let _ = ext.serialize(&mut out);
+    let mut out = b"keel.extension v2".to_vec();
+    scope.height.encode_to(&mut out);
+    crate::codec::round_wire(scope.round).encode_to(&mut out);
+    scope.value_id.encode_to(&mut out);
+    scope.validator_address.encode_to(&mut out);
+    ext.encode_to(&mut out);
     out
 }
 
