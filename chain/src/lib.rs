@@ -20,7 +20,7 @@ pub mod tx;
 
 pub use error::Error;
 pub use outcome::{Outcome, revert_text};
-pub use store::{Address, Chain, Durability, Named, name_entries};
+pub use store::{Address, Chain, Durability, Named, contract_name_key, name_entries, name_key};
 
 pub use keel_engine as engine;
 pub use keel_state as state;

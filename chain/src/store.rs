@@ -61,6 +61,17 @@ pub fn name_entries(changes: &ChangeSet, name: &str) -> Vec<Entry> {
     out
 }
 
+/// The metadata key that makes `name` resolve to an address (the latest contract deployed
+/// under it).
+pub fn name_key(name: &str) -> Vec<u8> {
+    key(NAME, name.as_bytes())
+}
+
+/// The metadata key holding the name of the contract at `address`.
+pub fn contract_name_key(address: &Address) -> Vec<u8> {
+    key(CONTRACT, address)
+}
+
 /// The data dir's store as the engine sees it: commits carry the pending name's metadata.
 pub struct Named {
     store: Store,

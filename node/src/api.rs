@@ -8,6 +8,7 @@
 //! | `GET /state/{key}?height=H` | a raw state value with its Merkle proof (SCALE hex) and root |
 //! | `GET /block/{height}` | a committed block, its hash, state and receipts roots |
 //! | `GET /nonce/{address}` | an account's next nonce |
+//! | `GET /contract/{name or address}` | `{"address", "name", "code_hash", "code"}` of a contract (names: the genesis contracts') |
 //! | `GET /status` | chain id, height, root, peers, mempool size |
 //!
 //! A transaction admitted from a client is forwarded to every other validator's API (marked
@@ -22,10 +23,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use keel_chain::tx::TxError;
 use keel_engine::{Receipt, Status};
-use parity_scale_codec::Encode;
+use parity_scale_codec::{Decode, Encode};
 use serde_json::{Value, json};
 
 use crate::app::{Shared, lock};
+use crate::state::NodeState;
 
 /// The API's state.
 #[derive(Clone)]
@@ -214,15 +216,16 @@ async fn state_value(
         Some(Ok(h)) => h,
         Some(Err(_)) => return bad("BadRequest", "height is not a number"),
     };
-    let value = match s.store.get_at(&key, height) {
+    let version = NodeState::version_of(height);
+    let value = match s.store.get_at(&key, version) {
         Ok(v) => v,
         Err(e) => return bad("VersionUnavailable", e),
     };
-    let root = match s.store.root_at(height) {
+    let root = match s.store.root_at(version) {
         Ok(r) => r,
         Err(e) => return bad("VersionUnavailable", e),
     };
-    let proof = match keel_state::StateStore::prove(&s.store, &key, height) {
+    let proof = match keel_state::StateStore::prove(&s.store, &key, version) {
         Ok(p) => p,
         Err(e) => return internal(e),
     };
@@ -251,7 +254,11 @@ async fn block(State(api): State<Api>, Path(height): Path<u64>) -> Reply {
         Err(e) => return internal(e),
     };
     let receipts = s.receipts(height).ok().flatten().unwrap_or_default();
-    let root = s.store.root_at(height).ok().map(hex::encode);
+    let root = s
+        .store
+        .root_at(NodeState::version_of(height))
+        .ok()
+        .map(hex::encode);
     (
         StatusCode::OK,
         Json(json!({
@@ -280,6 +287,62 @@ async fn nonce(State(api): State<Api>, Path(addr): Path<String>) -> Reply {
     }
 }
 
+async fn contract(State(api): State<Api>, Path(which): Path<String>) -> Reply {
+    let s = lock(&api.shared);
+    let address = match s.address_of(&which) {
+        Err(e) => return internal(e),
+        Ok(Some(a)) => a,
+        Ok(None) => match hex32(&which) {
+            Ok(a) => a,
+            Err(_) => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({
+                        "error": format!("no contract named {which:?} on this chain"),
+                        "kind": "UnknownContract",
+                    })),
+                );
+            }
+        },
+    };
+    let mut info_key = vec![0x02];
+    info_key.extend_from_slice(&address);
+    let code = match keel_state::StateRead::get(&s.store, &info_key) {
+        Err(e) => return internal(e),
+        Ok(None) => None,
+        Ok(Some(info)) => match <[u8; 32]>::decode(&mut info.as_slice()) {
+            Err(_) => return internal("contract info does not decode"),
+            Ok(code_hash) => {
+                let mut code_key = vec![0x01];
+                code_key.extend_from_slice(&code_hash);
+                match keel_state::StateRead::get(&s.store, &code_key) {
+                    Err(e) => return internal(e),
+                    Ok(code) => Some((code_hash, code.unwrap_or_default())),
+                }
+            }
+        },
+    };
+    let Some((code_hash, code)) = code else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({
+                "error": format!("no contract at {}", hex::encode(address)),
+                "kind": "UnknownContract",
+            })),
+        );
+    };
+    let name = s.name_of(&address).ok().flatten();
+    (
+        StatusCode::OK,
+        Json(json!({
+            "address": hex::encode(address),
+            "name": name,
+            "code_hash": hex::encode(code_hash),
+            "code": hex::encode(code),
+        })),
+    )
+}
+
 async fn status(State(api): State<Api>) -> Reply {
     let s = lock(&api.shared);
     (
@@ -305,6 +368,7 @@ pub fn router(api: Api) -> Router {
         .route("/state/{key}", get(state_value))
         .route("/block/{height}", get(block))
         .route("/nonce/{address}", get(nonce))
+        .route("/contract/{which}", get(contract))
         .route("/status", get(status))
         .with_state(api)
 }

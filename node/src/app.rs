@@ -69,6 +69,16 @@ struct App {
     /// Complete proposals for a height we have not reached yet (parts can arrive before we
     /// commit the previous height): judged at StartedRound and handed to consensus there.
     early: BTreeMap<(u64, u32), Vec<EarlyProposal>>,
+    /// Test-only hook (debug builds, `KEEL_NODE_DROP_PARTS=FIRST-LAST`): every proposal part
+    /// received for a height in this range is dropped, as if lost, so this node never has
+    /// those blocks from consensus and must fetch them through value sync.
+    drop_parts: Option<(u64, u64)>,
+}
+
+/// The height a part stream is for: its id starts with the height, big-endian ([`App::publish`]).
+fn stream_height(id: &StreamId) -> Option<u64> {
+    let b = id.to_bytes();
+    Some(u64::from_be_bytes(b.get(..8)?.try_into().ok()?))
 }
 
 fn now_ms() -> u64 {
@@ -130,6 +140,14 @@ pub async fn run(
         seen: BTreeMap::new(),
         pending_certs: BTreeMap::new(),
         early: BTreeMap::new(),
+        drop_parts: if cfg!(debug_assertions) {
+            std::env::var("KEEL_NODE_DROP_PARTS").ok().and_then(|v| {
+                let (a, b) = v.split_once('-')?;
+                Some((a.parse().ok()?, b.parse().ok()?))
+            })
+        } else {
+            None
+        },
     };
     while let Some(msg) = channels.consensus.recv().await {
         if let Err(e) = app.handle(msg, &mut channels).await {
@@ -145,6 +163,14 @@ pub async fn run(
 }
 
 impl App {
+    /// Whether to leave out the log line of a synced block (a long catch-up logs every 100th).
+    fn quiet_sync(&self, h: u64) -> bool {
+        let forced = self
+            .drop_parts
+            .is_some_and(|(first, last)| (first..=last).contains(&h));
+        !forced && !h.is_multiple_of(100)
+    }
+
     fn params(&self) -> HeightParams<KeelContext> {
         HeightParams::new(self.vset.clone(), self.timeouts, self.target_time)
     }
@@ -332,6 +358,13 @@ impl App {
                 part,
                 reply,
             } => {
+                if let (Some((first, last)), Some(h)) =
+                    (self.drop_parts, stream_height(&part.stream_id))
+                    && (first..=last).contains(&h)
+                {
+                    let _ = reply.send(None);
+                    return Ok(());
+                }
                 let max = lock(&self.shared).genesis.block_max_bytes;
                 let Some(parts) = self.add_part(published_by.unwrap_or(from), part, max) else {
                     let _ = reply.send(None);
@@ -397,6 +430,14 @@ impl App {
                 let outcome = match Block::from_bytes(&value_bytes) {
                     Ok(b) if b.height == height.0 => {
                         let hash = hash_bytes(&value_bytes);
+                        if !self.quiet_sync(height.0) {
+                            eprintln!(
+                                "keel-node: height {} ({} txs): block {hash} received through \
+                                 value sync",
+                                height.0,
+                                b.txs.len()
+                            );
+                        }
                         lock(&self.shared)
                             .undecided
                             .insert(hash, (height.0, value_bytes.to_vec()));

@@ -27,6 +27,22 @@ pub struct GenesisValidator {
     pub api: String,
 }
 
+/// A contract deployed at genesis: uploaded and instantiated by the genesis deployer, named,
+/// before height 1.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GenesisContract {
+    /// Its name (`addr:NAME` and `NAME` resolve to it through the node's API).
+    pub name: String,
+    /// The wasm code (hex).
+    pub code: String,
+    /// `blake3(code)` (hex), checked against `code`.
+    pub code_hash: String,
+    /// The SCALE arguments of its constructor (hex, empty for none).
+    pub args: String,
+    /// Its address (hex): `contract_address(deployer, code_hash, salt = name)`, checked.
+    pub address: String,
+}
+
 /// What every validator of a chain agrees on before height 1.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Genesis {
@@ -49,6 +65,17 @@ pub struct Genesis {
     /// The minimum time per height (ms), 0 for none: empty heights then follow as fast as
     /// consensus goes.
     pub block_time_ms: u64,
+    /// The account that deploys the genesis contracts (hex; its nonce after genesis is twice
+    /// their number). Absent: `keel_chain::account("keel.genesis")`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployer: Option<String>,
+    /// Contracts deployed at genesis, in this order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contracts: Vec<GenesisContract>,
+    /// The state root after the genesis contracts (hex): every validator checks its own
+    /// against it before height 1, and block 1 carries it as `prev_root`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis_root: Option<String>,
 }
 
 impl Genesis {
@@ -73,6 +100,110 @@ impl Genesis {
     pub fn load(path: &Path) -> Result<Genesis, NodeError> {
         read_json(path)
     }
+
+    /// The genesis deployer account.
+    pub fn deployer(&self) -> Result<[u8; 32], NodeError> {
+        match &self.deployer {
+            Some(d) => parse_key(d),
+            None => Ok(keel_chain::account("keel.genesis")),
+        }
+    }
+
+    /// The genesis transactions: for each contract, in order, `Deploy` then `Instantiate`
+    /// (salt: its name) from the deployer, nonces 0, 1, 2, …; with each contract's address
+    /// and code hash. Checks every recorded hash and address.
+    pub fn transactions(&self) -> Result<Vec<GenesisDeploy>, NodeError> {
+        let deployer = self.deployer()?;
+        let mut out = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
+        for (i, c) in self.contracts.iter().enumerate() {
+            if c.name.is_empty() || !names.insert(c.name.clone()) {
+                return Err(NodeError::Config(format!(
+                    "genesis contract {i}: empty or repeated name {:?}",
+                    c.name
+                )));
+            }
+            let bad =
+                |what: &str| NodeError::Config(format!("genesis contract {}: {what}", c.name));
+            let code = hex::decode(&c.code).map_err(|_| bad("code is not hex"))?;
+            let args = hex::decode(&c.args).map_err(|_| bad("args are not hex"))?;
+            let code_hash = keel_engine::code_hash(&code);
+            if hex::encode(code_hash) != c.code_hash {
+                return Err(bad("code_hash is not blake3 of the code"));
+            }
+            let address = keel_engine::contract_address(&deployer, &code_hash, c.name.as_bytes());
+            if hex::encode(address) != c.address {
+                return Err(bad(
+                    "address does not follow from deployer, code hash and name",
+                ));
+            }
+            let nonce = 2 * i as u64;
+            let tx = |nonce, action| keel_engine::Transaction {
+                sender: deployer,
+                nonce,
+                gas_limit: self.block_gas_limit,
+                action,
+            };
+            out.push(GenesisDeploy {
+                name: c.name.clone(),
+                address,
+                code_hash,
+                txs: [
+                    tx(nonce, keel_engine::Action::Deploy { code }),
+                    tx(
+                        nonce + 1,
+                        keel_engine::Action::Instantiate {
+                            code_hash,
+                            salt: c.name.as_bytes().to_vec(),
+                            args,
+                        },
+                    ),
+                ],
+            });
+        }
+        Ok(out)
+    }
+
+    /// Runs the genesis transactions on `state` (at block height 0, timestamp 0) and returns
+    /// the pending result, checking that every one of them succeeded.
+    pub fn execute<S: keel_state::StateStore>(
+        &self,
+        engine: &mut keel_engine::Engine,
+        state: &S,
+    ) -> Result<(Vec<GenesisDeploy>, keel_engine::PendingBlock), NodeError> {
+        let deploys = self.transactions()?;
+        let txs: Vec<keel_engine::Transaction> =
+            deploys.iter().flat_map(|d| d.txs.iter().cloned()).collect();
+        let ctx = keel_engine::BlockContext {
+            height: 0,
+            timestamp: 0,
+        };
+        let pending = engine.execute_pending(state, &ctx, &txs)?;
+        for (i, r) in pending.receipts.iter().enumerate() {
+            if r.status != keel_engine::Status::Success {
+                return Err(NodeError::Config(format!(
+                    "genesis contract {}: {} did not succeed: {:?}",
+                    deploys[i / 2].name,
+                    if i % 2 == 0 { "deploy" } else { "instantiate" },
+                    r.status
+                )));
+            }
+        }
+        Ok((deploys, pending))
+    }
+}
+
+/// One genesis contract's transactions.
+#[derive(Clone, Debug)]
+pub struct GenesisDeploy {
+    /// Its name.
+    pub name: String,
+    /// Its address.
+    pub address: [u8; 32],
+    /// Its code hash.
+    pub code_hash: [u8; 32],
+    /// `Deploy`, then `Instantiate`.
+    pub txs: [keel_engine::Transaction; 2],
 }
 
 /// A node's own configuration.
@@ -157,6 +288,10 @@ pub struct TestnetOptions {
     pub chain_id: String,
     /// Minimum time per height (ms).
     pub block_time_ms: u64,
+    /// Contracts deployed at genesis: (name, wasm code, SCALE constructor arguments).
+    pub contracts: Vec<(String, Vec<u8>, Vec<u8>)>,
+    /// The genesis deployer (default: `keel_chain::account("keel.genesis")`).
+    pub deployer: Option<[u8; 32]>,
 }
 
 /// Writes a testnet: a genesis and one home per validator.
@@ -176,7 +311,7 @@ pub fn testnet(o: &TestnetOptions) -> Result<Genesis, NodeError> {
     };
     let keys: Vec<KeyFile> = (0..o.validators).map(|_| KeyFile::generate()).collect();
     let p2p = |k: usize| format!("/ip4/127.0.0.1/tcp/{}", ports[k].0);
-    let genesis = Genesis {
+    let mut genesis = Genesis {
         chain_id: o.chain_id.clone(),
         validators: (0..o.validators)
             .map(|k| GenesisValidator {
@@ -193,7 +328,33 @@ pub fn testnet(o: &TestnetOptions) -> Result<Genesis, NodeError> {
         timeout_vote_ms: 500,
         timeout_delta_ms: 250,
         block_time_ms: o.block_time_ms,
+        deployer: o.deployer.map(hex::encode),
+        contracts: Vec::new(),
+        genesis_root: None,
     };
+    {
+        let deployer = genesis.deployer()?;
+        for (name, code, args) in &o.contracts {
+            let code_hash = keel_engine::code_hash(code);
+            genesis.contracts.push(GenesisContract {
+                name: name.clone(),
+                code: hex::encode(code),
+                code_hash: hex::encode(code_hash),
+                args: hex::encode(args),
+                address: hex::encode(keel_engine::contract_address(
+                    &deployer,
+                    &code_hash,
+                    name.as_bytes(),
+                )),
+            });
+        }
+        // The root every validator must reach, computed here in memory with the same engine.
+        let mut engine = keel_engine::Engine::new(keel_engine::EngineConfig::default());
+        let mut mem = keel_state::MemStore::new();
+        let (_, pending) = genesis.execute(&mut engine, &mem)?;
+        let (_, root) = keel_state::StateStore::commit(&mut mem, &pending.changes)?;
+        genesis.genesis_root = Some(hex::encode(root));
+    }
     std::fs::create_dir_all(&o.home)
         .map_err(|e| NodeError::Config(format!("cannot create {}: {e}", o.home.display())))?;
     write_json(&o.home.join("genesis.json"), &genesis)?;

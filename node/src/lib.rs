@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod app;
+pub mod bench;
 pub mod block;
 pub mod codec;
 pub mod context;
@@ -247,17 +248,123 @@ pub async fn start(home: &Path) -> Result<(), NodeError> {
     app::run(shared, channels, home.to_path_buf()).await
 }
 
+/// Parses `--contract NAME=PATH.wasm[:0xARGS]`: the name, the code read from the file (or,
+/// for `example:X`, what `example` returns for X), and the constructor's SCALE arguments (hex,
+/// none if absent).
+pub fn parse_contract_spec(
+    spec: &str,
+    example: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Result<(String, Vec<u8>, Vec<u8>), NodeError> {
+    let bad = |why: String| NodeError::Config(format!("--contract {spec:?}: {why}"));
+    let (name, rest) = spec
+        .split_once('=')
+        .ok_or_else(|| bad("expected NAME=PATH.wasm[:0xARGS]".into()))?;
+    let (path, args) = match rest.rsplit_once(":0x") {
+        Some((p, a)) => (
+            p,
+            hex::decode(a).map_err(|e| bad(format!("the arguments are not hex: {e}")))?,
+        ),
+        None => (rest, Vec::new()),
+    };
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(bad("a name is letters, digits, '_' and '-'".into()));
+    }
+    let code = match path.strip_prefix("example:") {
+        Some(x) => example(x).ok_or_else(|| bad(format!("no example contract {x:?}")))?,
+        None => std::fs::read(path).map_err(|e| bad(format!("cannot read {path}: {e}")))?,
+    };
+    Ok((name.to_string(), code, args))
+}
+
 /// `keel node …` / `keel-node …`: `testnet --validators N --home DIR [--base-port P]
-/// [--block-time-ms MS] [--chain-id ID]` or `start --home DIR`. Returns the exit code.
+/// [--block-time-ms MS] [--chain-id ID] [--contract NAME=PATH.wasm[:0xARGS]]… [--deployer
+/// HEX]` or `start --home DIR`. Returns the exit code.
 pub fn cli_main(args: &[String]) -> i32 {
+    cli_main_with(args, &|_| None)
+}
+
+/// [`cli_main`], with `example` giving the code of `--contract NAME=example:X` (the `keel`
+/// CLI passes its built-in example contracts).
+pub fn cli_main_with(args: &[String], example: &dyn Fn(&str) -> Option<Vec<u8>>) -> i32 {
     let usage = "usage: keel node testnet --validators N --home DIR [--base-port P] \
-                 [--block-time-ms MS] [--chain-id ID]\n       keel node start --home DIR/nodeK";
+                 [--block-time-ms MS] [--chain-id ID]\n         \
+                 [--contract NAME=PATH.wasm[:0xSCALE_ARGS]]... [--deployer ACCOUNT_HEX]\n       \
+                 keel node start --home DIR/nodeK\n       \
+                 keel node keygen --out FILE\n       \
+                 keel node bench [--validators N] [--senders S] [--txs T] [--in-flight K] \
+                 [--empty-secs S] [--down-secs S] [--token PATH.wasm] [--json FILE]";
     let opt = |name: &str| {
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
+    if args.first().map(String::as_str) == Some("keygen") {
+        // A fresh key file; its public key (hex) on stdout, for `--deployer`.
+        let Some(out) = opt("--out") else {
+            eprintln!("usage: keel node keygen --out FILE");
+            return 2;
+        };
+        if Path::new(&out).exists() {
+            eprintln!("error: {out} exists; keygen never overwrites a key file");
+            return 1;
+        }
+        let k = genesis::KeyFile::generate();
+        let text = match serde_json::to_string_pretty(&k) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        };
+        if let Err(e) = std::fs::write(&out, text + "\n") {
+            eprintln!("error: cannot write {out}: {e}");
+            return 1;
+        }
+        println!("{}", k.public_key);
+        return 0;
+    }
+    if args.first().map(String::as_str) == Some("bench") {
+        let num = |name: &str, default: u64| {
+            opt(name)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        let token = match opt("--token") {
+            Some(p) => bench::read_code(Path::new(&p)),
+            None => example("token")
+                .ok_or_else(|| NodeError::Config("bench: --token PATH.wasm is needed".into())),
+        };
+        let run = token.and_then(|token| {
+            let o = bench::BenchOptions {
+                validators: num("--validators", 4) as usize,
+                senders: num("--senders", 40) as usize,
+                txs: num("--txs", 100) as usize,
+                in_flight: num("--in-flight", 8) as usize,
+                empty_secs: num("--empty-secs", 10),
+                down_secs: num("--down-secs", 20),
+                token,
+                node_cmd: bench::node_command()?,
+            };
+            bench::run(&o)
+        });
+        return match run {
+            Ok(v) => {
+                if let Some(path) = opt("--json") {
+                    let _ = std::fs::write(&path, format!("{v:#}\n"));
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        };
+    }
     let Some(home) = opt("--home").map(PathBuf::from) else {
         eprintln!("{usage}");
         return 2;
@@ -278,7 +385,37 @@ pub fn cli_main(args: &[String]) -> i32 {
                     })
                     .collect()
             });
+            let mut contracts = Vec::new();
+            for (i, a) in args.iter().enumerate() {
+                if a == "--contract" {
+                    let Some(spec) = args.get(i + 1) else {
+                        eprintln!("{usage}");
+                        return 2;
+                    };
+                    match parse_contract_spec(spec, example) {
+                        Ok(c) => contracts.push(c),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            return 2;
+                        }
+                    }
+                }
+            }
+            let deployer = match opt("--deployer").map(|d| {
+                hex::decode(d.trim_start_matches("0x"))
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+            }) {
+                None => None,
+                Some(Some(d)) => Some(d),
+                Some(None) => {
+                    eprintln!("error: --deployer takes a 32-byte account in hex");
+                    return 2;
+                }
+            };
             let o = genesis::TestnetOptions {
+                contracts,
+                deployer,
                 validators: n,
                 home: home.clone(),
                 base_port,
@@ -297,6 +434,12 @@ pub fn cli_main(args: &[String]) -> i32 {
                     );
                     for (k, v) in g.validators.iter().enumerate() {
                         println!("  node{k}: p2p {} api http://{}", v.p2p, v.api);
+                    }
+                    for c in &g.contracts {
+                        println!("  contract {}: 0x{}", c.name, c.address);
+                    }
+                    if let Some(r) = &g.genesis_root {
+                        println!("  genesis root: {r}");
                     }
                     0
                 }

@@ -4,7 +4,12 @@
 //! Invariant: a decided block, its commit certificate, its receipts and its transaction
 //! index entries are written in the same `WriteBatch` as the state it produces
 //! (`Store::commit_with_metadata`), so after a kill -9 the data dir holds either all of height
-//! h or none of it, and the next height to decide is always `version + 1`.
+//! h or none of it, and the next height to decide is always `version − GENESIS_VERSION + 1`.
+//!
+//! Invariant: store version 1 ([`GENESIS_VERSION`]) is the genesis state: the genesis
+//! contracts (none for a chain without them), their names and the genesis hash, committed in
+//! one `WriteBatch` when the node first opens an empty data dir, so height h is version h + 1.
+//! Its root must equal the genesis file's `genesis_root`; block 1 carries it as `prev_root`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,6 +29,11 @@ const BLOCK: &[u8] = b"keel-node/block/";
 const CERT: &[u8] = b"keel-node/cert/";
 const RECEIPTS: &[u8] = b"keel-node/receipts/";
 const TX: &[u8] = b"keel-node/tx/";
+/// blake3 of the genesis file's JSON, written with the genesis state.
+const GENESIS: &[u8] = b"keel-node/genesis";
+
+/// The store version that holds the genesis state: height h is version h + 1.
+pub const GENESIS_VERSION: u64 = 1;
 
 fn hkey(prefix: &[u8], h: u64) -> Vec<u8> {
     let mut k = prefix.to_vec();
@@ -81,7 +91,47 @@ impl NodeState {
             .sync(false)
             .accept_rollback(true)
             .open(data)?;
-        let engine = Engine::new(EngineConfig::default());
+        let mut store = store;
+        let mut engine = Engine::new(EngineConfig::default());
+        let genesis_hash = *blake3::hash(
+            &serde_json::to_vec(&genesis)
+                .map_err(|e| NodeError::Config(format!("genesis: {e}")))?,
+        )
+        .as_bytes();
+        if store.version() == 0 {
+            let (deploys, pending) = genesis.execute(&mut engine, &store)?;
+            let mut meta = vec![(GENESIS.to_vec(), genesis_hash.to_vec())];
+            for d in &deploys {
+                meta.extend(keel_chain::Chain::name_entries_for(
+                    Some(&d.address),
+                    Some(&d.code_hash),
+                    &d.name,
+                ));
+            }
+            store.commit_with_metadata(&pending.changes, &meta)?;
+        }
+        match store.metadata(GENESIS)? {
+            Some(h) if h == genesis_hash => {}
+            _ => {
+                return Err(NodeError::Config(format!(
+                    "the data dir {} holds another chain's genesis (or none): use the data dir \
+                     this genesis made, or an empty one",
+                    data.display()
+                )));
+            }
+        }
+        // Checked on every open, not only the first: a data dir whose genesis state is not the
+        // one the genesis file names never runs.
+        let root = store.root_at(GENESIS_VERSION)?;
+        if let Some(want) = &genesis.genesis_root
+            && *want != hex::encode(root)
+        {
+            return Err(NodeError::Config(format!(
+                "the genesis state root is {}, the genesis file says {want}: this build \
+                 executes the genesis contracts differently",
+                hex::encode(root)
+            )));
+        }
         engine.preload(&store)?;
         let mempool = Mempool::new(MempoolConfig {
             chain_id: genesis.chain_id.clone(),
@@ -111,9 +161,30 @@ impl NodeState {
         })
     }
 
-    /// The last committed height (= the store's version).
+    /// The last committed height (the store's version − [`GENESIS_VERSION`]; 0 is genesis).
     pub fn height(&self) -> u64 {
-        self.store.version()
+        self.store.version().saturating_sub(GENESIS_VERSION)
+    }
+
+    /// The store version of the state after height `h`.
+    pub fn version_of(h: u64) -> u64 {
+        h.saturating_add(GENESIS_VERSION)
+    }
+
+    /// The address of the genesis contract `name`.
+    pub fn address_of(&self, name: &str) -> Result<Option<[u8; 32]>, NodeError> {
+        Ok(self
+            .store
+            .metadata(&keel_chain::name_key(name))?
+            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok()))
+    }
+
+    /// The name of a genesis contract at `address`.
+    pub fn name_of(&self, address: &[u8; 32]) -> Result<Option<String>, NodeError> {
+        Ok(self
+            .store
+            .metadata(&keel_chain::contract_name_key(address))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// An account's next nonce.

@@ -25,6 +25,8 @@ struct Net {
     dir: tempfile::TempDir,
     apis: Vec<String>,
     children: Vec<Option<Child>>,
+    /// The genesis token (deployed at genesis by `key(1)`, its admin).
+    token: [u8; 32],
 }
 
 fn free_ports(n: usize) -> Vec<u16> {
@@ -36,6 +38,11 @@ fn free_ports(n: usize) -> Vec<u16> {
 
 impl Net {
     fn new(n: usize) -> Net {
+        Net::with_env(n, &[])
+    }
+
+    /// A network whose node `k` runs with the environment variables given for it.
+    fn with_env(n: usize, env: &[(usize, &str, &str)]) -> Net {
         let dir = tempfile::tempdir().unwrap();
         let p = free_ports(2 * n);
         let ports: Vec<(u16, u16)> = (0..n).map(|k| (p[2 * k], p[2 * k + 1])).collect();
@@ -46,16 +53,25 @@ impl Net {
             ports: Some(ports),
             chain_id: CHAIN.into(),
             block_time_ms: 0,
+            contracts: vec![("token".into(), keel_contracts::TOKEN.to_vec(), Vec::new())],
+            deployer: Some(key(1).verifying_key().to_bytes()),
         })
         .unwrap();
         let apis = g.validators.iter().map(|v| v.api.clone()).collect();
+        let token = hex::decode(&g.contracts[0].address).unwrap();
         let mut net = Net {
             dir,
             apis,
             children: (0..n).map(|_| None).collect(),
+            token: token.try_into().unwrap(),
         };
         for k in 0..n {
-            net.start(k, &[]);
+            let vars: Vec<(&str, &str)> = env
+                .iter()
+                .filter(|(j, _, _)| *j == k)
+                .map(|(_, a, b)| (*a, *b))
+                .collect();
+            net.start(k, &vars);
         }
         net
     }
@@ -223,33 +239,6 @@ fn submit(net: &Net, k: usize, tx: &str) -> String {
     v["hash"].as_str().unwrap().to_string()
 }
 
-/// Deploys the token with `admin` and returns its address.
-fn deploy_token(net: &Net, admin: &SigningKey) -> [u8; 32] {
-    let code = keel_contracts::TOKEN.to_vec();
-    let code_hash = keel_engine::code_hash(&code);
-    let h = submit(net, 0, &signed(admin, CHAIN, 0, Action::Deploy { code }));
-    let r = wait_tx(net, 0, &h, Duration::from_secs(60));
-    assert_eq!(r["receipt"]["status"], "success", "{r}");
-    let h = submit(
-        net,
-        1,
-        &signed(
-            admin,
-            CHAIN,
-            1,
-            Action::Instantiate {
-                code_hash,
-                salt: vec![],
-                args: vec![],
-            },
-        ),
-    );
-    let r = wait_tx(net, 1, &h, Duration::from_secs(60));
-    assert_eq!(r["receipt"]["status"], "success", "{r}");
-    let addr = hex::decode(r["receipt"]["return_data"].as_str().unwrap()).unwrap();
-    addr.try_into().unwrap()
-}
-
 #[test]
 fn four_validators_include_2000_round_robin_transfers_with_equal_roots_and_receipts() {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
@@ -257,8 +246,24 @@ fn four_validators_include_2000_round_robin_transfers_with_equal_roots_and_recei
     for k in 0..4 {
         net.wait_height(k, 2, Duration::from_secs(60));
     }
+    // The token was deployed at genesis, by the admin (whose nonce is therefore 2), and is
+    // named: every node resolves "token" to it.
     let admin = key(1);
-    let token = deploy_token(&net, &admin);
+    let token = net.token;
+    for k in 0..4 {
+        let c = net.get(k, "/contract/token").unwrap();
+        assert_eq!(c["address"], hex::encode(token), "node{k}: {c}");
+    }
+    let genesis_root = net.get(0, "/block/1").unwrap()["prev_root"].clone();
+    assert_eq!(
+        net.get(2, "/state/00?height=0").unwrap()["root"],
+        genesis_root,
+        "block 1 is built on the genesis state"
+    );
+    assert_ne!(
+        genesis_root,
+        hex::encode(keel_state::StateStore::root(&keel_state::MemStore::new()))
+    );
     let senders: Vec<SigningKey> = (0..20).map(|i| key(100 + i)).collect();
     let mut mints = Vec::new();
     for (i, s) in senders.iter().enumerate() {
@@ -364,7 +369,9 @@ fn four_validators_include_2000_round_robin_transfers_with_equal_roots_and_recei
 #[test]
 fn a_killed_wiped_or_halved_network_recovers_to_the_same_roots() {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let mut net = Net::new(4);
+    // node1 loses every proposal part of heights 4 to 7 (a test-only hook): it never has those
+    // blocks from consensus, so it must fetch each decided one through value sync.
+    let mut net = Net::with_env(4, &[(1, "KEEL_NODE_DROP_PARTS", "4-7")]);
     net.wait_height(3, 3, Duration::from_secs(60));
     // Empty blocks: how fast heights go with nothing to execute.
     let (h_a, t_a) = (net.height(0).unwrap(), Instant::now());
@@ -391,6 +398,27 @@ fn a_killed_wiped_or_halved_network_recovers_to_the_same_roots() {
         t.elapsed().as_secs_f64()
     );
     net.assert_same_chain(&[0, 1, 2, 3], target);
+    // node1 got the blocks of heights 4–7 that it was not the proposer of through value sync
+    // only, and executed nothing it did not have (it has the same roots as everyone).
+    let log1 = std::fs::read_to_string(net.home(1).join("log.txt")).unwrap();
+    let me1 = net.get(1, "/status").unwrap()["validator"].clone();
+    let mut synced = 0;
+    for h in 4..=7u64 {
+        let proposer = net.get(1, &format!("/block/{h}")).unwrap()["proposer"].clone();
+        let line = format!("height {h} (");
+        let via_sync = log1
+            .lines()
+            .any(|l| l.contains(&line) && l.contains("received through value sync"));
+        if proposer != me1 {
+            assert!(
+                via_sync,
+                "node1 did not sync height {h}; log:\n{}",
+                net.log(1)
+            );
+            synced += 1;
+        }
+    }
+    assert!(synced >= 3, "{synced}");
 
     // Wipe one validator's data dir and WAL: it syncs from genesis.
     net.kill(2);

@@ -21,6 +21,8 @@ fn genesis(dir: &std::path::Path) -> Genesis {
         ports: None,
         chain_id: "c".into(),
         block_time_ms: 0,
+        contracts: Vec::new(),
+        deployer: None,
     })
     .unwrap()
 }
@@ -146,4 +148,107 @@ fn decided_blocks_commit_with_their_index_and_a_wrong_prev_root_is_divergence() 
     let s = NodeState::open(&dir.path().join("data"), g, Address([1; 32])).unwrap();
     assert_eq!(s.height(), 1);
     assert_eq!(s.last_timestamp().unwrap(), 10);
+}
+
+#[test]
+fn genesis_contracts_are_deployed_named_and_bound_before_height_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = SigningKey::from_bytes(&[9; 32]).verifying_key().to_bytes();
+    let g = testnet(&TestnetOptions {
+        validators: 2,
+        home: dir.path().join("net"),
+        base_port: 41000,
+        ports: None,
+        chain_id: "c".into(),
+        block_time_ms: 0,
+        contracts: vec![
+            ("token".into(), keel_contracts::TOKEN.to_vec(), Vec::new()),
+            (
+                "counter".into(),
+                keel_contracts::COUNTER.to_vec(),
+                Vec::new(),
+            ),
+        ],
+        deployer: Some(admin),
+    })
+    .unwrap();
+    // The genesis file records the code, its hash, the address and the root to reach.
+    assert_eq!(g.contracts.len(), 2);
+    let token = keel_engine::contract_address(
+        &admin,
+        &keel_engine::code_hash(keel_contracts::TOKEN),
+        b"token",
+    );
+    assert_eq!(g.contracts[0].address, hex::encode(token));
+    let want_root = g.genesis_root.clone().unwrap();
+    // Two validators' data dirs: the same genesis state, at height 0, named.
+    let mut roots = Vec::new();
+    for k in 0..2 {
+        let s = NodeState::open(
+            &dir.path().join(format!("d{k}")),
+            g.clone(),
+            Address([1; 32]),
+        )
+        .unwrap();
+        assert_eq!(s.height(), 0);
+        assert_eq!(hex::encode(s.store.root()), want_root);
+        assert_ne!(s.store.root(), keel_state::MemStore::new().root());
+        assert_eq!(s.address_of("token").unwrap(), Some(token));
+        assert_eq!(s.name_of(&token).unwrap().as_deref(), Some("token"));
+        assert_eq!(s.nonce(&admin).unwrap(), 4);
+        // The admin is the token's admin (its init ran with the deployer as caller).
+        let ctx = keel_engine::BlockContext {
+            height: 1,
+            timestamp: 0,
+        };
+        let r = s
+            .engine
+            .query(&s.store, &ctx, admin, token, "admin", vec![], 10_000_000)
+            .unwrap();
+        assert_eq!(r.return_data, Some(admin).encode());
+        roots.push(s.store.root());
+    }
+    assert_eq!(roots[0], roots[1]);
+    // Block 1 must carry the genesis root.
+    let mut s = NodeState::open(&dir.path().join("d0"), g.clone(), Address([1; 32])).unwrap();
+    let b1 = Block {
+        height: 1,
+        timestamp: 5,
+        prev_root: keel_state::MemStore::new().root(),
+        proposer: [1; 32],
+        txs: vec![],
+    };
+    assert!(matches!(
+        b1.check(&g, 1, s.store.root(), 0, 100),
+        Err(BlockError::PrevRoot { .. })
+    ));
+    assert!(matches!(
+        s.commit_decided(&b1.to_bytes(), b""),
+        Err(NodeError::Diverged { height: 0, .. })
+    ));
+    let b1 = Block {
+        prev_root: s.store.root(),
+        ..b1
+    };
+    s.commit_decided(&b1.to_bytes(), b"").unwrap();
+    assert_eq!(s.height(), 1);
+    drop(s);
+    // Another chain's genesis does not open this data dir.
+    let mut other = g.clone();
+    other.chain_id = "d".into();
+    match NodeState::open(&dir.path().join("d0"), other, Address([1; 32])) {
+        Err(NodeError::Config(m)) => assert!(m.contains("another chain's genesis"), "{m}"),
+        r => panic!("expected a config error, got {:?}", r.err()),
+    }
+    // A genesis whose recorded hash, address or root does not follow is refused.
+    for bad in 0..3 {
+        let mut g2 = g.clone();
+        match bad {
+            0 => g2.contracts[1].code_hash = "00".repeat(32),
+            1 => g2.contracts[0].address = "11".repeat(32),
+            _ => g2.genesis_root = Some("22".repeat(32)),
+        }
+        let r = NodeState::open(&dir.path().join(format!("bad{bad}")), g2, Address([1; 32]));
+        assert!(matches!(r, Err(NodeError::Config(_))), "case {bad}");
+    }
 }
