@@ -32,7 +32,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         gas: cli.gas,
     };
     if let Command::Node { args } = &cli.command {
-        return match keel_node::cli_main(args) {
+        return match keel_node::cli_main_with(args, &|x| example(x).map(<[u8]>::to_vec)) {
             0 => Ok(()),
             code => Err(Failure {
                 message: "keel node failed".into(),
@@ -116,7 +116,14 @@ struct Ctx {
 
 impl Ctx {
     fn sender(&self) -> Result<[u8; 32], Failure> {
-        let s = self.sender_text.trim();
+        sender_account(&self.sender_text)
+    }
+}
+
+/// The account `--sender` names: `@name` or `name` (a named account), or `0x<64 hex>`.
+pub fn sender_account(text: &str) -> Result<[u8; 32], Failure> {
+    {
+        let s = text.trim();
         let is_hex =
             s.starts_with("0x") || (s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()));
         if is_hex || s.starts_with('@') {
@@ -127,7 +134,9 @@ impl Ctx {
             Ok(keel_chain::account(s))
         }
     }
+}
 
+impl Ctx {
     /// A spinner on stderr for one long step (hidden like [`Ctx::progress`]).
     fn spinner(&self, msg: &str) -> ProgressBar {
         if self.json || !std::io::stderr().is_terminal() {
@@ -263,7 +272,8 @@ fn check(ctx: &Ctx, file: &str) -> Result<(), Failure> {
 
 // ------------------------------------------------------------------ deploy / call
 
-fn tx_failure(o: &Outcome) -> Failure {
+/// The failure of a transaction that ran but did not succeed (exit code 3).
+pub fn tx_failure(o: &Outcome) -> Failure {
     Failure {
         message: format!("{} did not succeed: {}", o.label, o.status_text()),
         code: TX_FAILED,
@@ -394,13 +404,9 @@ fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), F
         .as_deref()
         .and_then(crate::typed::Meta::from_code)
         .filter(|m| m.method(&c.method).is_some());
-    let explicit = c.args.iter().any(|a| crate::typed::is_explicit(a));
     // `addr:NAME` (and, typed by metadata, a bare NAME) names a contract deployed here.
     let resolve = |name: &str| dd.resolve_contract(name).ok();
-    let args = match &meta {
-        Some(m) if !explicit => m.encode_args(&c.method, &c.args, &resolve)?,
-        _ => encode_args(&crate::typed::resolve_contract_words(&c.args, &resolve))?,
-    };
+    let args = call_args(meta.as_ref(), &c.method, &c.args, &resolve)?;
     let path = dd.path.clone();
     let kit = |e| kit_failure(e, &path);
     check_method(dd, &contract, &c.method)?;
@@ -418,7 +424,45 @@ fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), F
     };
     let view = ReceiptView::new(&out, c.decode.as_deref());
     let mut extra = json!({ "committed": commit });
-    if let (Some(m), None) = (&meta, &c.decode)
+    let decoded_line = add_typed_result(&mut extra, meta.as_ref(), c, &out);
+    emit_receipts(ctx, &[view], dd, Some(extra));
+    if let (false, Some(line)) = (ctx.json, decoded_line) {
+        outln!("{line}");
+    }
+    if out.is_success() {
+        Ok(())
+    } else {
+        Err(tx_failure(&out))
+    }
+}
+
+/// A call's arguments: typed by the method's signature in the contract's metadata (plain
+/// words, `deposit 1 @bob 15000`), unless there is none or any word is an explicit
+/// `TYPE:VALUE` one. `resolve` turns a contract name into its address. Shared by the local
+/// and the `--node` modes.
+pub fn call_args(
+    meta: Option<&crate::typed::Meta>,
+    method: &str,
+    words: &[String],
+    resolve: &dyn Fn(&str) -> Option<[u8; 32]>,
+) -> Result<Vec<u8>, Failure> {
+    let explicit = words.iter().any(|a| crate::typed::is_explicit(a));
+    Ok(match meta {
+        Some(m) if !explicit => m.encode_args(method, words, resolve)?,
+        _ => encode_args(&crate::typed::resolve_contract_words(words, resolve))?,
+    })
+}
+
+/// Adds the result (or the typed error) of a call, decoded by the contract's metadata, to
+/// `extra` as `result`/`error`, and returns it as the line human output ends with. Shared by
+/// the local and the `--node` modes.
+pub fn add_typed_result(
+    extra: &mut Value,
+    meta: Option<&crate::typed::Meta>,
+    c: &CallArgs,
+    out: &Outcome,
+) -> Option<String> {
+    if let (Some(m), None) = (meta, &c.decode)
         && let Some(sig) = m.method(&c.method)
     {
         let decoded = match &out.receipt.status {
@@ -432,25 +476,23 @@ fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), F
                 .filter(|(_, r)| r.is_ok()),
             _ => None,
         };
-        if let (Some((key, Ok(text))), Value::Object(map)) = (decoded, &mut extra) {
+        if let (Some((key, Ok(text))), Value::Object(map)) = (decoded, &mut *extra) {
             map.insert(key.to_string(), Value::String(text));
         }
     }
-    let decoded_line = ["result", "error"].into_iter().find_map(|k| {
+    ["result", "error"].into_iter().find_map(|k| {
         extra
             .get(k)
             .and_then(Value::as_str)
             .map(|v| format!("{k}: {v}"))
-    });
-    emit_receipts(ctx, &[view], dd, Some(extra));
-    if let (false, Some(line)) = (ctx.json, decoded_line) {
-        outln!("{line}");
-    }
-    if out.is_success() {
-        Ok(())
-    } else {
-        Err(tx_failure(&out))
-    }
+    })
+}
+
+/// The exported methods of `code` (empty if it does not validate).
+pub fn code_methods(code: &[u8]) -> Vec<String> {
+    keel_engine::check_code(code, &keel_engine::EngineConfig::default())
+        .map(|i| i.methods)
+        .unwrap_or_default()
 }
 
 /// Fails early, with the list of methods, if the contract is unknown or lacks the method.
@@ -511,11 +553,7 @@ fn contract_methods(dd: &DataDir, contract: &[u8; 32]) -> Result<Option<Vec<Stri
         .get_raw(&code_key)
         .map_err(|e| kit_failure(e, &dd.path))?
         .unwrap_or_default();
-    Ok(Some(
-        keel_engine::check_code(&code, &keel_engine::EngineConfig::default())
-            .map(|i| i.methods)
-            .unwrap_or_default(),
-    ))
+    Ok(Some(code_methods(&code)))
 }
 
 // ------------------------------------------------------------------ run
@@ -635,9 +673,10 @@ fn run_block(ctx: &Ctx, dd: &mut DataDir, file: &Path) -> Result<(), Failure> {
 
 // ------------------------------------------------------------------ state
 
-fn key_bytes(k: &KeyArgs, dd: Option<&DataDir>) -> Result<Vec<u8>, Failure> {
+/// A key's words concatenated, each `0x<hex>` or `TYPE:VALUE` (shared with `--node`).
+pub fn key_words(words: &[String]) -> Result<Vec<u8>, Failure> {
     let mut key = Vec::new();
-    for (i, w) in k.key.iter().enumerate() {
+    for (i, w) in words.iter().enumerate() {
         let part = if w.contains(':') {
             encode_arg(w)
         } else {
@@ -646,6 +685,11 @@ fn key_bytes(k: &KeyArgs, dd: Option<&DataDir>) -> Result<Vec<u8>, Failure> {
         .map_err(|e| Failure::new(format!("key word {} ({w:?}): {e}", i + 1)))?;
         key.extend_from_slice(&part);
     }
+    Ok(key)
+}
+
+fn key_bytes(k: &KeyArgs, dd: Option<&DataDir>) -> Result<Vec<u8>, Failure> {
+    let key = key_words(&k.key)?;
     match &k.contract {
         Some(c) => {
             let a = match dd {
