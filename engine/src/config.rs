@@ -114,6 +114,11 @@ pub struct EngineConfig {
     /// used module and 0 disables the cache: both are for tools and benchmarks that measure
     /// the cold path, not for nodes. Never changes gas or any receipt.
     pub module_cache_capacity: usize,
+    /// Keep used instances of a module whose instances can be reset exactly and reuse them,
+    /// reset to the state of a fresh instantiation, instead of instantiating anew (faster;
+    /// see ARCHITECTURE.md, "Instance pool"). Off: every frame instantiates. Never changes gas
+    /// or any receipt.
+    pub instance_pool: bool,
 }
 
 impl Default for EngineConfig {
@@ -123,6 +128,7 @@ impl Default for EngineConfig {
             limits: Limits::default(),
             record_logs: false,
             module_cache_capacity: usize::MAX,
+            instance_pool: true,
         }
     }
 }

@@ -1,15 +1,16 @@
 //! Running transactions and call frames.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use keel_state::{Overlay, StateRead};
 use lru::LruCache;
 use parity_scale_codec::{Decode, DecodeAll, Encode};
-use wasmi::{Instance, Memory, Store, StoreLimits, StoreLimitsBuilder};
+use wasmi::{Global, Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, Val};
 
 use crate::config::{EngineConfig, wasmi_config};
 use crate::error::EngineError;
@@ -18,7 +19,9 @@ use crate::types::{
     Action, Address, BlockContext, CallStatus, ContractInfo, Event, FLAG_REENTRANT, Hash,
     InvalidReason, Receipt, Status, Transaction, TrapKind,
 };
-use crate::validate::{CodeInfo, Problem, Shape, ValidationError, compile, scan_code};
+use crate::validate::{
+    CodeInfo, Problem, Shape, ValidationError, compile, compile_live_form, scan_code,
+};
 
 /// What `Deploy` records about a module beside its code (`0x05 ‖ code_hash`), so that every
 /// decision before execution (is this a method, does it accept re-entry, what does an
@@ -97,7 +100,104 @@ pub(crate) struct CachedModule {
     generation: u64,
     /// Its code bytes, for the pool's garbage accounting.
     code_len: u64,
+    /// Unique per compile in this engine: tells an idle instance of an evicted module from one
+    /// of the module now cached under the same hash.
+    id: u64,
+    /// The export names of its mutable globals if its instances can be reset exactly
+    /// (`validate::reset_form`); `None`: every frame instantiates it afresh.
+    reset_globals: Option<Vec<String>>,
+    /// The linear memory of a fresh instance (data segments applied), taken from the first
+    /// instance that goes back to the instance pool. The same for every instance.
+    fresh_memory: OnceLock<FreshMemory>,
 }
+
+/// The memory of a fresh instance: its size and its non-zero byte runs (a reset zeroes the
+/// memory, then writes the runs back: cheaper than copying the whole image).
+#[derive(Debug)]
+struct FreshMemory {
+    len: usize,
+    runs: Vec<(usize, Box<[u8]>)>,
+}
+
+impl FreshMemory {
+    fn new(image: &[u8]) -> Self {
+        // Zero gaps shorter than this stay inside a run.
+        const GAP: usize = 64;
+        let mut runs: Vec<(usize, Box<[u8]>)> = Vec::new();
+        let mut i = 0;
+        while let Some(start) = image.get(i..).and_then(|r| r.iter().position(|b| *b != 0)) {
+            let start = i + start;
+            let mut end = start;
+            let mut zeros = 0;
+            for (j, b) in image.iter().enumerate().skip(start) {
+                if *b == 0 {
+                    zeros += 1;
+                    if zeros >= GAP {
+                        break;
+                    }
+                } else {
+                    zeros = 0;
+                    end = j + 1;
+                }
+            }
+            runs.push((start, image.get(start..end).unwrap_or(&[]).into()));
+            i = end;
+        }
+        Self {
+            len: image.len(),
+            runs,
+        }
+    }
+
+    /// Writes this image over `memory` (of the same length).
+    fn restore(&self, memory: &mut [u8]) {
+        memory.fill(0);
+        for (offset, bytes) in &self.runs {
+            if let Some(dst) = memory.get_mut(*offset..offset + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+        }
+    }
+}
+
+/// An instance kept for reuse, in exactly the state of a fresh instantiation of its module.
+struct Pooled {
+    module_id: u64,
+    store: Store<Frame>,
+    instance: Instance,
+    memory: Option<Memory>,
+    /// The module's mutable globals with their values after instantiation.
+    globals: Vec<(Global, Val)>,
+    /// Its memory size after instantiation, bytes.
+    memory_bytes: usize,
+    /// Whether it may go back to the pool (its module can be reset exactly).
+    reusable: bool,
+}
+
+/// Idle instances, by code hash. Which instance a frame gets never changes anything
+/// observable: each is reset to the state of a fresh instantiation before it is put back
+/// (`release`), and gas never depends on whether a frame got one (instantiation is charged
+/// from the metadata either way).
+#[derive(Default)]
+struct InstancePool {
+    idle: HashMap<Hash, Vec<Pooled>>,
+    /// The memory bytes of all idle instances.
+    bytes: usize,
+}
+
+impl std::fmt::Debug for InstancePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstancePool")
+            .field("modules", &self.idle.len())
+            .field("bytes", &self.bytes)
+            .finish()
+    }
+}
+
+/// Most idle instances kept per module (nested and re-entrant calls need more than one).
+const POOL_PER_MODULE: usize = 4;
+/// Most memory bytes held by idle instances in all.
+const POOL_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// Start a new wasmi engine once this many bytes of code compiled into the current one are
 /// garbage (rejected, evicted, or compiled only to validate). wasmi's `CodeMap` never frees
@@ -132,12 +232,15 @@ pub(crate) struct Counters {
     pub compiles: AtomicU64,
     pub engines: AtomicU64,
     pub state_meta_reads: AtomicU64,
+    /// Frames that instantiated their module, and frames that reused a pooled instance.
+    pub instantiations: AtomicU64,
+    pub reuses: AtomicU64,
 }
 
 /// Everything the engine shares between transactions: configuration, wasmi, the caches.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub config: EngineConfig,
+    pub config: Arc<EngineConfig>,
     wasmi_config: wasmi::Config,
     scratch: Mutex<Scratch>,
     pool: Mutex<Pool>,
@@ -145,6 +248,9 @@ pub(crate) struct Shared {
     /// Code metadata read from state. A pure function of the code (and the rules), so a hit is
     /// as good as a read; filled only from state, and never consulted for existence.
     metas: Mutex<HashMap<Hash, Arc<CodeMeta>>>,
+    /// Idle instances for reuse (`EngineConfig::instance_pool`).
+    instances: Mutex<InstancePool>,
+    next_module_id: AtomicU64,
     pub counters: Counters,
 }
 
@@ -173,9 +279,11 @@ impl Shared {
                 garbage: 0,
             }),
             wasmi_config,
-            config,
+            config: Arc::new(config),
             modules: Mutex::new(modules),
             metas: Mutex::new(HashMap::new()),
+            instances: Mutex::new(InstancePool::default()),
+            next_module_id: AtomicU64::new(0),
             counters,
         }
     }
@@ -233,7 +341,12 @@ impl Shared {
             (p.engine.clone(), p.generation)
         };
         self.counters.compiles.fetch_add(1, Ordering::Relaxed);
-        let module = match compile(&engine, code, &self.config.gas) {
+        let compiled = if self.config.instance_pool {
+            compile_live_form(&engine, code, &self.config.gas)
+        } else {
+            compile(&engine, code, &self.config.gas).map(|m| (m, None))
+        };
+        let (module, reset_globals) = match compiled {
             Ok(m) => m,
             Err(p) => {
                 self.add_garbage(generation, code.len() as u64);
@@ -247,18 +360,85 @@ impl Shared {
             imports,
             generation,
             code_len: code.len() as u64,
+            id: self.next_module_id.fetch_add(1, Ordering::Relaxed),
+            reset_globals,
+            fresh_memory: OnceLock::new(),
         });
         let evicted = lock(&self.modules)
             .as_mut()
             .map(|c| c.push(hash, cached.clone()));
         match evicted {
             // Replaced or evicted: that module's code is garbage in its engine.
-            Some(Some((_, old))) => self.add_garbage(old.generation, old.code_len),
+            Some(Some((old_hash, old))) => {
+                self.add_garbage(old.generation, old.code_len);
+                self.drop_idle(&old_hash);
+            }
             // No cache: every compile is garbage once its frame ends.
             None => self.add_garbage(generation, code.len() as u64),
             Some(None) => {}
         }
         Ok(cached)
+    }
+
+    /// Drops the idle instances of `hash` (its module left the cache).
+    fn drop_idle(&self, hash: &Hash) {
+        let mut pool = lock(&self.instances);
+        if let Some(list) = pool.idle.remove(hash) {
+            let bytes: usize = list.iter().map(|p| p.memory_bytes).sum();
+            pool.bytes = pool.bytes.saturating_sub(bytes);
+        }
+    }
+
+    /// An idle instance of `code` (cached under `hash`), if the pool holds one.
+    fn take_idle(&self, hash: &Hash, code: &CachedModule) -> Option<Pooled> {
+        let mut pool = lock(&self.instances);
+        let list = pool.idle.get_mut(hash)?;
+        let pooled = list.pop()?;
+        let bytes = pooled.memory_bytes;
+        pool.bytes = pool.bytes.saturating_sub(bytes);
+        // An instance of a module that was evicted and compiled again is dropped.
+        (pooled.module_id == code.id).then_some(pooled)
+    }
+
+    /// Resets `pooled` to the state of a fresh instance of `code` and keeps it for reuse; drops
+    /// it if that cannot be done exactly (its memory grew) or the pool is full.
+    fn release(&self, hash: &Hash, code: &CachedModule, mut pooled: Pooled) {
+        // Without a module cache each frame compiles anew: its instances are never reused.
+        if self.config.module_cache_capacity == 0 {
+            return;
+        }
+        let Some(fresh) = code.fresh_memory.get() else {
+            return;
+        };
+        let Some(memory) = pooled.memory else {
+            return;
+        };
+        let memory = memory.data_mut(&mut pooled.store);
+        // A grown memory cannot shrink back: that instance is dropped.
+        if memory.len() != fresh.len {
+            return;
+        }
+        fresh.restore(memory);
+        for (global, value) in &pooled.globals {
+            if global.set(&mut pooled.store, value.clone()).is_err() {
+                return;
+            }
+        }
+        let frame = pooled.store.data_mut();
+        frame.input = Vec::new();
+        frame.return_data = Vec::new();
+        frame.last_call = Vec::new();
+        let mut pool = lock(&self.instances);
+        if pool.bytes.saturating_add(pooled.memory_bytes) > POOL_MAX_BYTES {
+            return;
+        }
+        let bytes = pooled.memory_bytes;
+        let list = pool.idle.entry(*hash).or_default();
+        if list.len() >= POOL_PER_MODULE {
+            return;
+        }
+        list.push(pooled);
+        pool.bytes += bytes;
     }
 
     fn add_garbage(&self, generation: u64, bytes: u64) {
@@ -418,10 +598,11 @@ impl<'s> TxEnv<'s> {
     }
 }
 
-/// The wasmi store data of one call frame.
-pub(crate) struct Frame<'r, 's> {
-    pub shared: &'r Shared,
-    pub env: &'r RefCell<TxEnv<'s>>,
+/// The wasmi store data of a call frame. It borrows nothing, so that a store and its instance
+/// can outlive the frame in the instance pool; what a host function reaches beyond it (the
+/// engine and the block's state) is the frame's context ([`with_ctx`]).
+pub(crate) struct Frame {
+    pub config: Arc<EngineConfig>,
     pub block: BlockContext,
     pub address: Address,
     pub caller: Address,
@@ -430,6 +611,56 @@ pub(crate) struct Frame<'r, 's> {
     pub last_call: Vec<u8>,
     pub memory: Option<Memory>,
     limits: StoreLimits,
+}
+
+/// What the host functions of a running frame reach beyond its store data: the engine and the
+/// block's environment. Set for the duration of a call by [`enter`], read by [`with_ctx`].
+pub(crate) struct Ctx<'r, 's> {
+    pub shared: &'r Shared,
+    pub env: &'r RefCell<TxEnv<'s>>,
+}
+
+/// A [`Ctx`] with its lifetimes erased; only [`enter`] stores one and only [`with_ctx`] reads
+/// one.
+type CtxPtr = NonNull<Ctx<'static, 'static>>;
+
+thread_local! {
+    /// The context of the innermost frame running on this thread, if any.
+    static CURRENT: Cell<Option<CtxPtr>> = const { Cell::new(None) };
+}
+
+/// Runs `f` (a wasm call) with `ctx` as the current frame context of this thread, and puts the
+/// previous one back afterwards, also when `f` unwinds. Nested frames nest their contexts.
+fn enter<R>(ctx: &Ctx<'_, '_>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<CtxPtr>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
+        }
+    }
+    let ptr: CtxPtr = NonNull::from(ctx).cast();
+    let _restore = Restore(CURRENT.with(|c| c.replace(Some(ptr))));
+    f()
+}
+
+/// Runs `f` on the context of the frame running on this thread (the caller of a host
+/// function); `Abort::Internal` outside any frame.
+#[allow(unsafe_code)]
+pub(crate) fn with_ctx<R>(f: impl for<'a, 'b> FnOnce(&'a Ctx<'a, 'b>) -> R) -> Result<R, Abort> {
+    let ptr = CURRENT
+        .with(Cell::get)
+        .ok_or(Abort::Internal("host function called outside a frame"))?;
+    // SAFETY: `CURRENT` holds only pointers stored by `enter`, made from a `&Ctx` that `enter`
+    // borrows for as long as the pointer is there: `enter` puts the previous value back before
+    // it returns or unwinds, and contexts nest strictly on one thread (a thread-local). So the
+    // `Ctx` is alive and only shared-borrowed (its `env` is a `RefCell`, checked at runtime)
+    // for the whole of this call, which runs inside that `enter` on the same thread. Its
+    // lifetimes were erased; `f` is generic over them, so nothing it returns can borrow from
+    // the context, and the only `TxEnv<'b>` values it can build come from the environment
+    // itself. Covered by the engine's tests: every host call that touches state runs here,
+    // nested calls included (tests/instance_pool.rs, tests/abi.rs).
+    let ctx: &Ctx<'_, '_> = unsafe { ptr.cast::<Ctx<'_, '_>>().as_ref() };
+    Ok(f(ctx))
 }
 
 /// How a frame ended.
@@ -462,6 +693,7 @@ fn classify(error: wasmi::Error) -> Result<FrameEnd, Abort> {
 /// What to run in a frame.
 pub(crate) struct FrameCall<'a> {
     pub code: &'a CachedModule,
+    pub code_hash: &'a Hash,
     pub meta: &'a CodeMeta,
     pub address: Address,
     pub caller: Address,
@@ -470,22 +702,15 @@ pub(crate) struct FrameCall<'a> {
     pub fuel: u64,
 }
 
-/// Instantiates `call.code` in a fresh store with `call.fuel` and runs `call.method`.
-/// Returns how it ended and the fuel left. Charges the instantiation (base, initial pages and
-/// the module's shape, from its metadata) from the frame's fuel first, identically on a cache
-/// hit or miss.
-pub(crate) fn run_frame<'r, 's>(
-    shared: &'r Shared,
-    env: &'r RefCell<TxEnv<'s>>,
+/// A fresh instance of `code` in its own store: the imports created in it from the module's
+/// import list, then `Instance::new`. `Err` is how the frame ends (an import outside the ABI,
+/// or an instantiation failure). wasmi charges no fuel for any of this.
+fn instantiate(
+    shared: &Shared,
+    code: &CachedModule,
     block: BlockContext,
-    call: FrameCall<'_>,
-) -> Result<(FrameEnd, u64), Abort> {
-    let gas = &shared.config.gas;
+) -> Result<Pooled, FrameEnd> {
     let limits = &shared.config.limits;
-    let cost = gas.instantiation(&call.meta.shape);
-    let Some(fuel) = call.fuel.checked_sub(cost) else {
-        return Ok((FrameEnd::OutOfGas, 0));
-    };
     let store_limits = StoreLimitsBuilder::new()
         .memory_size(limits.max_memory_pages as usize * 65_536)
         .table_elements(limits.max_table_entries as usize)
@@ -493,16 +718,15 @@ pub(crate) fn run_frame<'r, 's>(
         .memories(1)
         .tables(100)
         .build();
-    let module = &call.code.module;
+    let module = &code.module;
     let mut store = Store::new(
         module.engine(),
         Frame {
-            shared,
-            env,
+            config: shared.config.clone(),
             block,
-            address: call.address,
-            caller: call.caller,
-            input: call.input,
+            address: [0; 32],
+            caller: [0; 32],
+            input: Vec::new(),
             return_data: Vec::new(),
             last_call: Vec::new(),
             memory: None,
@@ -510,42 +734,127 @@ pub(crate) fn run_frame<'r, 's>(
         },
     );
     store.limiter(|f| &mut f.limits);
-    store
-        .set_fuel(fuel)
-        .map_err(|_| Abort::Internal("fuel metering disabled"))?;
-    let mut imports = Vec::with_capacity(call.code.imports.len());
-    for name in &call.code.imports {
+    let mut imports = Vec::with_capacity(code.imports.len());
+    for name in &code.imports {
         match resolve(&mut store, name) {
             Some(f) => imports.push(f),
-            None => return Ok((FrameEnd::Trapped(TrapKind::AbiViolation), fuel)),
+            None => return Err(FrameEnd::Trapped(TrapKind::AbiViolation)),
         }
     }
     let instance = match Instance::new(&mut store, module, &imports) {
         Ok(i) => i,
-        Err(e) => {
-            let left = store.get_fuel().unwrap_or(0);
-            return classify(e).map(|end| (end, left));
-        }
+        Err(e) => return Err(classify(e).unwrap_or(FrameEnd::Trapped(TrapKind::AbiViolation))),
     };
+    shared
+        .counters
+        .instantiations
+        .fetch_add(1, Ordering::Relaxed);
     let memory = instance.get_memory(&store, "memory");
     store.data_mut().memory = memory;
-    let Ok(func) = instance.get_typed_func::<(), ()>(&store, call.method) else {
+    // Only a module whose instances can be reset exactly goes back to the pool: it needs its
+    // memory and the snapshot of its mutable globals.
+    // (Without a memory the frame runs, and traps at its first host call that needs one.)
+    let (Some(names), Some(mem), true) = (&code.reset_globals, memory, shared.config.instance_pool)
+    else {
+        return Ok(unpooled(store, instance, memory));
+    };
+    let mut globals = Vec::with_capacity(names.len());
+    for name in names {
+        let Some(g) = instance.get_global(&store, name) else {
+            return Ok(unpooled(store, instance, memory));
+        };
+        globals.push((g, g.get(&store)));
+    }
+    code.fresh_memory
+        .get_or_init(|| FreshMemory::new(mem.data(&store)));
+    let memory_bytes = mem.data_size(&store);
+    Ok(Pooled {
+        module_id: code.id,
+        store,
+        instance,
+        memory: Some(mem),
+        globals,
+        memory_bytes,
+        reusable: true,
+    })
+}
+
+/// An instance that is never put back in the pool.
+fn unpooled(store: Store<Frame>, instance: Instance, memory: Option<Memory>) -> Pooled {
+    Pooled {
+        module_id: u64::MAX,
+        store,
+        instance,
+        memory,
+        globals: Vec::new(),
+        memory_bytes: 0,
+        reusable: false,
+    }
+}
+
+/// Instantiates `call.code` (or takes an idle instance of it from the pool, which is the same
+/// thing, observably) with `call.fuel` and runs `call.method`. Returns how it ended and the
+/// fuel left. Charges the instantiation (base, initial pages and the module's shape, from its
+/// metadata) from the frame's fuel first, identically on a cache or pool hit or miss.
+pub(crate) fn run_frame<'r, 's>(
+    shared: &'r Shared,
+    env: &'r RefCell<TxEnv<'s>>,
+    block: BlockContext,
+    call: FrameCall<'_>,
+) -> Result<(FrameEnd, u64), Abort> {
+    let gas = &shared.config.gas;
+    let cost = gas.instantiation(&call.meta.shape);
+    let Some(fuel) = call.fuel.checked_sub(cost) else {
+        return Ok((FrameEnd::OutOfGas, 0));
+    };
+    let pooled = if shared.config.instance_pool {
+        shared.take_idle(call.code_hash, call.code)
+    } else {
+        None
+    };
+    let mut slot = match pooled {
+        Some(p) => {
+            shared.counters.reuses.fetch_add(1, Ordering::Relaxed);
+            p
+        }
+        None => match instantiate(shared, call.code, block) {
+            Ok(p) => p,
+            Err(end) => return Ok((end, fuel)),
+        },
+    };
+    let frame = slot.store.data_mut();
+    frame.block = block;
+    frame.address = call.address;
+    frame.caller = call.caller;
+    frame.input = call.input;
+    slot.store
+        .set_fuel(fuel)
+        .map_err(|_| Abort::Internal("fuel metering disabled"))?;
+    let Ok(func) = slot
+        .instance
+        .get_typed_func::<(), ()>(&slot.store, call.method)
+    else {
+        if slot.reusable {
+            shared.release(call.code_hash, call.code, slot);
+        }
         return Ok((FrameEnd::Trapped(TrapKind::AbiViolation), fuel));
     };
-    let result = func.call(&mut store, ());
-    let left = store.get_fuel().unwrap_or(0);
-    match result {
-        Ok(()) => Ok((FrameEnd::Returned(store.into_data().return_data), left)),
-        Err(e) => {
-            let end = classify(e)?;
-            let left = if matches!(end, FrameEnd::OutOfGas) {
-                0
-            } else {
-                left
-            };
-            Ok((end, left))
-        }
+    let ctx = Ctx { shared, env };
+    let result = enter(&ctx, || func.call(&mut slot.store, ()));
+    let left = slot.store.get_fuel().unwrap_or(0);
+    let end = match result {
+        Ok(()) => FrameEnd::Returned(std::mem::take(&mut slot.store.data_mut().return_data)),
+        Err(e) => classify(e)?,
+    };
+    let left = if matches!(end, FrameEnd::OutOfGas) {
+        0
+    } else {
+        left
+    };
+    if slot.reusable {
+        shared.release(call.code_hash, call.code, slot);
     }
+    Ok((end, left))
 }
 
 fn borrow_err<E>(_: E) -> Abort {
@@ -593,15 +902,16 @@ fn load_module(
 /// ends the transaction. Every refusal is decided from the callee's record and metadata, before
 /// anything is compiled or instantiated.
 pub(crate) fn run_call(
-    caller: &wasmi::Caller<'_, Frame<'_, '_>>,
+    ctx: &Ctx<'_, '_>,
+    block: BlockContext,
+    me: Address,
     target: Address,
     method: &str,
     input: Vec<u8>,
     forward: u64,
 ) -> Result<(CallStatus, Vec<u8>, u64), wasmi::Error> {
     let refused = Ok((CallStatus::Refused, Vec::new(), 0));
-    let data = caller.data();
-    let (shared, env, block, me) = (data.shared, data.env, data.block, data.address);
+    let (shared, env) = (ctx.shared, ctx.env);
     let host = wasmi::Error::host;
     let depth = env
         .try_borrow()
@@ -640,6 +950,7 @@ pub(crate) fn run_call(
         block,
         FrameCall {
             code: &code,
+            code_hash: &info.code_hash,
             meta: &meta,
             address: target,
             caller: me,
@@ -879,6 +1190,7 @@ pub(crate) fn execute_tx(
                         block,
                         FrameCall {
                             code: &code,
+                            code_hash,
                             meta,
                             address: *address,
                             caller: tx.sender,
@@ -915,6 +1227,7 @@ pub(crate) fn execute_tx(
                     block,
                     FrameCall {
                         code: &code,
+                        code_hash,
                         meta,
                         address: *contract,
                         caller: tx.sender,
@@ -971,4 +1284,30 @@ pub(crate) fn execute_tx(
         events,
         logs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FreshMemory;
+
+    #[test]
+    fn a_fresh_memory_image_restores_every_byte() {
+        let mut image = vec![0u8; 4096];
+        image[0] = 1;
+        image[50] = 2; // within 64 zeros of the last non-zero byte: same run
+        image[1000..1010].copy_from_slice(&[9; 10]);
+        image[4095] = 3;
+        let fresh = FreshMemory::new(&image);
+        assert_eq!(fresh.runs.len(), 3);
+        for dirt in [0u8, 0x5a, 0xff] {
+            let mut memory = vec![dirt; 4096];
+            fresh.restore(&mut memory);
+            assert_eq!(memory, image);
+        }
+        let zero = FreshMemory::new(&[0; 100]);
+        assert!(zero.runs.is_empty());
+        let mut memory = vec![7u8; 100];
+        zero.restore(&mut memory);
+        assert_eq!(memory, vec![0; 100]);
+    }
 }

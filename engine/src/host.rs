@@ -11,7 +11,7 @@ use parity_scale_codec::Encode;
 use sha2::Digest;
 use wasmi::{Caller, Extern, Func, Store};
 
-use crate::exec::{Frame, run_call};
+use crate::exec::{Frame, run_call, with_ctx};
 use crate::types::{CallStatus, Event, TrapKind};
 
 /// A wasm value type in the host ABI table ([`HOST_ABI`]).
@@ -74,7 +74,7 @@ impl fmt::Display for Abort {
 impl wasmi::errors::HostError for Abort {}
 
 type HostResult<T> = Result<T, wasmi::Error>;
-type C<'a, 'r, 's> = Caller<'a, Frame<'r, 's>>;
+type C<'a> = Caller<'a, Frame>;
 
 fn abort(a: Abort) -> wasmi::Error {
     wasmi::Error::host(a)
@@ -85,7 +85,7 @@ fn trap(kind: TrapKind) -> wasmi::Error {
 }
 
 /// Charges `amount` gas from the frame's fuel; out of gas ends the transaction.
-pub(crate) fn charge(caller: &mut C<'_, '_, '_>, amount: u64) -> HostResult<()> {
+pub(crate) fn charge(caller: &mut C<'_>, amount: u64) -> HostResult<()> {
     let left = caller.get_fuel()?;
     match left.checked_sub(amount) {
         Some(rest) => caller.set_fuel(rest),
@@ -97,7 +97,7 @@ pub(crate) fn charge(caller: &mut C<'_, '_, '_>, amount: u64) -> HostResult<()> 
 }
 
 /// The byte range `[ptr, ptr + len)` of the caller's memory, or a `MemoryOutOfBounds` trap.
-fn range(caller: &C<'_, '_, '_>, ptr: i32, len: u64) -> HostResult<std::ops::Range<usize>> {
+fn range(caller: &C<'_>, ptr: i32, len: u64) -> HostResult<std::ops::Range<usize>> {
     let memory = caller
         .data()
         .memory
@@ -110,7 +110,7 @@ fn range(caller: &C<'_, '_, '_>, ptr: i32, len: u64) -> HostResult<std::ops::Ran
     }
 }
 
-fn read(caller: &C<'_, '_, '_>, r: std::ops::Range<usize>) -> HostResult<Vec<u8>> {
+fn read(caller: &C<'_>, r: std::ops::Range<usize>) -> HostResult<Vec<u8>> {
     let memory = caller
         .data()
         .memory
@@ -122,7 +122,7 @@ fn read(caller: &C<'_, '_, '_>, r: std::ops::Range<usize>) -> HostResult<Vec<u8>
         .ok_or_else(|| trap(TrapKind::MemoryOutOfBounds))
 }
 
-fn write(caller: &mut C<'_, '_, '_>, r: std::ops::Range<usize>, bytes: &[u8]) -> HostResult<()> {
+fn write(caller: &mut C<'_>, r: std::ops::Range<usize>, bytes: &[u8]) -> HostResult<()> {
     let memory = caller
         .data()
         .memory
@@ -147,9 +147,8 @@ fn within(len: u64, max: u32) -> HostResult<()> {
     Ok(())
 }
 
-fn gas<'r>(caller: &C<'_, 'r, '_>) -> &'r crate::gas::GasSchedule {
-    let shared: &'r crate::exec::Shared = caller.data().shared;
-    &shared.config.gas
+fn gas<'c>(caller: &'c C<'_>) -> &'c crate::gas::GasSchedule {
+    &caller.data().config.gas
 }
 
 fn per(bytes: u64, price: u64) -> u64 {
@@ -171,7 +170,7 @@ pub(crate) fn storage_key(address: &[u8; 32], key: &[u8]) -> Vec<u8> {
 }
 
 /// Charges a storage read: the host base, the read base and the key bytes.
-fn charge_storage_read(caller: &mut C<'_, '_, '_>, key_bytes: u64) -> HostResult<()> {
+fn charge_storage_read(caller: &mut C<'_>, key_bytes: u64) -> HostResult<()> {
     let g = gas(caller);
     charge(
         caller,
@@ -186,8 +185,8 @@ fn charge_storage_read(caller: &mut C<'_, '_, '_>, key_bytes: u64) -> HostResult
 /// Copies `min(len, out_cap)` bytes of a host-held buffer (`which`) into guest memory at
 /// `out_ptr`, charging for the bytes copied; returns the buffer's full length.
 fn copy_out(
-    caller: &mut C<'_, '_, '_>,
-    which: for<'f> fn(&'f Frame<'_, '_>) -> &'f [u8],
+    caller: &mut C<'_>,
+    which: for<'f> fn(&'f Frame) -> &'f [u8],
     out_ptr: i32,
     out_cap: i32,
 ) -> HostResult<i32> {
@@ -210,35 +209,41 @@ fn copy_out(
     Ok(total as i32)
 }
 
-fn host_input(mut caller: C<'_, '_, '_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
+fn host_input(mut caller: C<'_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
     copy_out(&mut caller, |f| &f.input, out_ptr, out_cap)
 }
 
-fn host_set_return(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<()> {
+fn host_set_return(mut caller: C<'_>, ptr: i32, len: i32) -> HostResult<()> {
     let len = len_of(len);
-    within(len, caller.data().shared.config.limits.max_return_len)?;
+    within(len, caller.data().config.limits.max_return_len)?;
     let r = range(&caller, ptr, len)?;
-    let g = gas(&caller);
-    charge(&mut caller, sum(&[g.host_base, per(len, g.copy_byte)]))?;
+    let cost = {
+        let g = gas(&caller);
+        sum(&[g.host_base, per(len, g.copy_byte)])
+    };
+    charge(&mut caller, cost)?;
     let bytes = read(&caller, r)?;
     caller.data_mut().return_data = bytes;
     Ok(())
 }
 
-fn host_revert(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<()> {
+fn host_revert(mut caller: C<'_>, ptr: i32, len: i32) -> HostResult<()> {
     let len = len_of(len);
-    within(len, caller.data().shared.config.limits.max_return_len)?;
+    within(len, caller.data().config.limits.max_return_len)?;
     let r = range(&caller, ptr, len)?;
-    let g = gas(&caller);
-    charge(&mut caller, sum(&[g.host_base, per(len, g.copy_byte)]))?;
+    let cost = {
+        let g = gas(&caller);
+        sum(&[g.host_base, per(len, g.copy_byte)])
+    };
+    charge(&mut caller, cost)?;
     let bytes = read(&caller, r)?;
     Err(abort(Abort::Revert(bytes)))
 }
 
 /// Reads and validates a contract storage key, returning the namespaced state key.
-fn key_arg(caller: &C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<(Vec<u8>, u64)> {
+fn key_arg(caller: &C<'_>, ptr: i32, len: i32) -> HostResult<(Vec<u8>, u64)> {
     let len = len_of(len);
-    within(len, caller.data().shared.config.limits.max_key_len)?;
+    within(len, caller.data().config.limits.max_key_len)?;
     let r = range(caller, ptr, len)?;
     let memory = caller
         .data()
@@ -252,18 +257,32 @@ fn key_arg(caller: &C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<(Vec<u8>, u
     Ok((storage_key(&caller.data().address, key), len))
 }
 
-fn state_get(caller: &C<'_, '_, '_>, key: &[u8]) -> HostResult<Option<Vec<u8>>> {
+/// Runs `f` on the block's environment (the frame's context, [`with_ctx`]).
+fn env_mut<R>(f: impl FnOnce(&mut crate::exec::TxEnv<'_>) -> R) -> HostResult<R> {
+    with_ctx(|ctx| {
+        let mut env = ctx
+            .env
+            .try_borrow_mut()
+            .map_err(|_| abort(Abort::Internal("state borrowed")))?;
+        Ok(f(&mut env))
+    })
+    .map_err(abort)?
+}
+
+fn state_get(key: &[u8]) -> HostResult<Option<Vec<u8>>> {
     use keel_state::StateRead;
-    let env = caller
-        .data()
-        .env
-        .try_borrow()
-        .map_err(|_| abort(Abort::Internal("state borrowed")))?;
-    env.overlay.get(key).map_err(|e| abort(Abort::Store(e)))
+    with_ctx(|ctx| {
+        let env = ctx
+            .env
+            .try_borrow()
+            .map_err(|_| abort(Abort::Internal("state borrowed")))?;
+        env.overlay.get(key).map_err(|e| abort(Abort::Store(e)))
+    })
+    .map_err(abort)?
 }
 
 fn host_storage_get(
-    mut caller: C<'_, '_, '_>,
+    mut caller: C<'_>,
     key_ptr: i32,
     key_len: i32,
     out_ptr: i32,
@@ -271,19 +290,22 @@ fn host_storage_get(
 ) -> HostResult<i64> {
     let (key, klen) = key_arg(&caller, key_ptr, key_len)?;
     charge_storage_read(&mut caller, klen)?;
-    let Some(value) = state_get(&caller, &key)? else {
+    let Some(value) = state_get(&key)? else {
         return Ok(-1);
     };
     let n = (value.len() as u64).min(len_of(out_cap));
     let r = range(&caller, out_ptr, n)?;
-    let g = gas(&caller);
-    charge(&mut caller, per(value.len() as u64, g.storage_read_byte))?;
+    let cost = {
+        let g = gas(&caller);
+        per(value.len() as u64, g.storage_read_byte)
+    };
+    charge(&mut caller, cost)?;
     write(&mut caller, r, value.get(..n as usize).unwrap_or(&[]))?;
     Ok(value.len() as i64)
 }
 
 fn host_storage_set(
-    mut caller: C<'_, '_, '_>,
+    mut caller: C<'_>,
     key_ptr: i32,
     key_len: i32,
     val_ptr: i32,
@@ -291,57 +313,48 @@ fn host_storage_set(
 ) -> HostResult<()> {
     let (key, klen) = key_arg(&caller, key_ptr, key_len)?;
     let vlen = len_of(val_len);
-    within(vlen, caller.data().shared.config.limits.max_value_len)?;
+    within(vlen, caller.data().config.limits.max_value_len)?;
     let r = range(&caller, val_ptr, vlen)?;
-    let g = gas(&caller);
-    charge(
-        &mut caller,
+    let cost = {
+        let g = gas(&caller);
         sum(&[
             g.host_base,
             g.storage_write_base,
             per(klen, g.storage_key_byte),
             per(vlen, g.storage_write_byte),
-        ]),
-    )?;
+        ])
+    };
+    charge(&mut caller, cost)?;
     let value = read(&caller, r)?;
-    let mut env = caller
-        .data()
-        .env
-        .try_borrow_mut()
-        .map_err(|_| abort(Abort::Internal("state borrowed")))?;
-    env.overlay.put(key, value);
-    Ok(())
+    env_mut(|env| env.overlay.put(key, value))
 }
 
-fn host_storage_remove(mut caller: C<'_, '_, '_>, key_ptr: i32, key_len: i32) -> HostResult<()> {
+fn host_storage_remove(mut caller: C<'_>, key_ptr: i32, key_len: i32) -> HostResult<()> {
     let (key, klen) = key_arg(&caller, key_ptr, key_len)?;
-    let g = gas(&caller);
-    charge(
-        &mut caller,
+    let cost = {
+        let g = gas(&caller);
         sum(&[
             g.host_base,
             g.storage_write_base,
             per(klen, g.storage_key_byte),
-        ]),
-    )?;
-    let mut env = caller
-        .data()
-        .env
-        .try_borrow_mut()
-        .map_err(|_| abort(Abort::Internal("state borrowed")))?;
-    env.overlay.delete(key);
-    Ok(())
+        ])
+    };
+    charge(&mut caller, cost)?;
+    env_mut(|env| env.overlay.delete(key))
 }
 
-fn host_storage_has(mut caller: C<'_, '_, '_>, key_ptr: i32, key_len: i32) -> HostResult<i32> {
+fn host_storage_has(mut caller: C<'_>, key_ptr: i32, key_len: i32) -> HostResult<i32> {
     let (key, klen) = key_arg(&caller, key_ptr, key_len)?;
     charge_storage_read(&mut caller, klen)?;
     // The store reads the value to answer: its bytes are paid as `storage_get` pays them.
-    let Some(value) = state_get(&caller, &key)? else {
+    let Some(value) = state_get(&key)? else {
         return Ok(0);
     };
-    let g = gas(&caller);
-    charge(&mut caller, per(value.len() as u64, g.storage_read_byte))?;
+    let cost = {
+        let g = gas(&caller);
+        per(value.len() as u64, g.storage_read_byte)
+    };
+    charge(&mut caller, cost)?;
     Ok(1)
 }
 
@@ -359,7 +372,7 @@ fn decode_bound(input: &mut &[u8]) -> Option<Bound<Vec<u8>>> {
 }
 
 fn host_storage_next(
-    mut caller: C<'_, '_, '_>,
+    mut caller: C<'_>,
     query_ptr: i32,
     query_len: i32,
     out_ptr: i32,
@@ -367,12 +380,15 @@ fn host_storage_next(
 ) -> HostResult<i64> {
     use keel_state::Skipped;
     let qlen = len_of(query_len);
-    let max_key = caller.data().shared.config.limits.max_key_len;
+    let max_key = caller.data().config.limits.max_key_len;
     within(qlen, max_key.saturating_mul(2).saturating_add(16))?;
     let r = range(&caller, query_ptr, qlen)?;
     charge_storage_read(&mut caller, qlen)?;
-    let g = gas(&caller);
-    charge(&mut caller, g.storage_next_base)?;
+    let cost = {
+        let g = gas(&caller);
+        g.storage_next_base
+    };
+    charge(&mut caller, cost)?;
     let query = read(&caller, r)?;
     let mut q = query.as_slice();
     let (Some(lower), Some(upper)) = (decode_bound(&mut q), decode_bound(&mut q)) else {
@@ -400,12 +416,7 @@ fn host_storage_next(
     // most the fuel left, so its work is bounded by what the frame can pay.
     let g = gas(&caller);
     let budget = caller.get_fuel()?;
-    let seek = {
-        let env = caller
-            .data()
-            .env
-            .try_borrow()
-            .map_err(|_| abort(Abort::Internal("state borrowed")))?;
+    let seek = env_mut(|env| {
         env.overlay
             .next_entry_metered(
                 lower.as_ref().map(Vec::as_slice),
@@ -420,8 +431,8 @@ fn host_storage_next(
                     ]),
                 },
             )
-            .map_err(|e| abort(Abort::Store(e)))?
-    };
+            .map_err(|e| abort(Abort::Store(e)))
+    })??;
     if seek.exhausted {
         caller.set_fuel(0)?;
         return Err(abort(Abort::OutOfGas));
@@ -437,8 +448,11 @@ fn host_storage_next(
     let encoded = (user_key, value.as_slice()).encode();
     let n = (encoded.len() as u64).min(len_of(out_cap));
     let r = range(&caller, out_ptr, n)?;
-    let g = gas(&caller);
-    charge(&mut caller, per(encoded.len() as u64, g.storage_read_byte))?;
+    let cost = {
+        let g = gas(&caller);
+        per(encoded.len() as u64, g.storage_read_byte)
+    };
+    charge(&mut caller, cost)?;
     write(&mut caller, r, encoded.get(..n as usize).unwrap_or(&[]))?;
     Ok(encoded.len() as i64)
 }
@@ -455,23 +469,20 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-fn hash_fn(
-    mut caller: C<'_, '_, '_>,
-    ptr: i32,
-    len: i32,
-    out_ptr: i32,
-    sha: bool,
-) -> HostResult<()> {
+fn hash_fn(mut caller: C<'_>, ptr: i32, len: i32, out_ptr: i32, sha: bool) -> HostResult<()> {
     let len = len_of(len);
     let r = range(&caller, ptr, len)?;
     let out = range(&caller, out_ptr, 32)?;
-    let g = gas(&caller);
-    let cost = if sha {
-        sum(&[g.sha256_base, per(len, g.sha256_byte)])
-    } else {
-        sum(&[g.blake3_base, per(len, g.blake3_byte)])
+    let cost = {
+        let g = gas(&caller);
+        let hash = if sha {
+            sum(&[g.sha256_base, per(len, g.sha256_byte)])
+        } else {
+            sum(&[g.blake3_base, per(len, g.blake3_byte)])
+        };
+        sum(&[g.host_base, hash])
     };
-    charge(&mut caller, sum(&[g.host_base, cost]))?;
+    charge(&mut caller, cost)?;
     let digest: [u8; 32] = {
         let memory = caller
             .data()
@@ -490,50 +501,65 @@ fn hash_fn(
     write(&mut caller, out, &digest)
 }
 
-fn host_sha256(caller: C<'_, '_, '_>, ptr: i32, len: i32, out_ptr: i32) -> HostResult<()> {
+fn host_sha256(caller: C<'_>, ptr: i32, len: i32, out_ptr: i32) -> HostResult<()> {
     hash_fn(caller, ptr, len, out_ptr, true)
 }
 
-fn host_blake3(caller: C<'_, '_, '_>, ptr: i32, len: i32, out_ptr: i32) -> HostResult<()> {
+fn host_blake3(caller: C<'_>, ptr: i32, len: i32, out_ptr: i32) -> HostResult<()> {
     hash_fn(caller, ptr, len, out_ptr, false)
 }
 
-fn host_caller(mut caller: C<'_, '_, '_>, out_ptr: i32) -> HostResult<()> {
+fn host_caller(mut caller: C<'_>, out_ptr: i32) -> HostResult<()> {
     let r = range(&caller, out_ptr, 32)?;
-    let g = gas(&caller);
-    charge(&mut caller, sum(&[g.host_base, per(32, g.copy_byte)]))?;
+    let cost = {
+        let g = gas(&caller);
+        sum(&[g.host_base, per(32, g.copy_byte)])
+    };
+    charge(&mut caller, cost)?;
     let who = caller.data().caller;
     write(&mut caller, r, &who)
 }
 
-fn host_self_address(mut caller: C<'_, '_, '_>, out_ptr: i32) -> HostResult<()> {
+fn host_self_address(mut caller: C<'_>, out_ptr: i32) -> HostResult<()> {
     let r = range(&caller, out_ptr, 32)?;
-    let g = gas(&caller);
-    charge(&mut caller, sum(&[g.host_base, per(32, g.copy_byte)]))?;
+    let cost = {
+        let g = gas(&caller);
+        sum(&[g.host_base, per(32, g.copy_byte)])
+    };
+    charge(&mut caller, cost)?;
     let who = caller.data().address;
     write(&mut caller, r, &who)
 }
 
-fn host_block_height(mut caller: C<'_, '_, '_>) -> HostResult<i64> {
-    let g = gas(&caller);
-    charge(&mut caller, g.host_base)?;
+fn host_block_height(mut caller: C<'_>) -> HostResult<i64> {
+    let cost = {
+        let g = gas(&caller);
+        g.host_base
+    };
+    charge(&mut caller, cost)?;
     Ok(caller.data().block.height as i64)
 }
 
-fn host_block_timestamp(mut caller: C<'_, '_, '_>) -> HostResult<i64> {
-    let g = gas(&caller);
-    charge(&mut caller, g.host_base)?;
+fn host_block_timestamp(mut caller: C<'_>) -> HostResult<i64> {
+    let cost = {
+        let g = gas(&caller);
+        g.host_base
+    };
+    charge(&mut caller, cost)?;
     Ok(caller.data().block.timestamp as i64)
 }
 
-fn host_gas_left(mut caller: C<'_, '_, '_>) -> HostResult<i64> {
-    let g = gas(&caller);
-    charge(&mut caller, g.host_base)?;
+fn host_gas_left(mut caller: C<'_>) -> HostResult<i64> {
+    let cost = {
+        let g = gas(&caller);
+        g.host_base
+    };
+    charge(&mut caller, cost)?;
     Ok(i64::try_from(caller.get_fuel()?).unwrap_or(i64::MAX))
 }
 
 fn host_emit_event(
-    mut caller: C<'_, '_, '_>,
+    mut caller: C<'_>,
     topics_ptr: i32,
     topics_len: i32,
     data_ptr: i32,
@@ -544,30 +570,24 @@ fn host_emit_event(
     if !tlen.is_multiple_of(32) {
         return Err(trap(TrapKind::InvalidHostArgument));
     }
-    let limits = &caller.data().shared.config.limits;
+    let limits = &caller.data().config.limits;
     within(tlen / 32, limits.max_topics)?;
     within(dlen, limits.max_event_data)?;
     let max_events = limits.max_events;
-    let count = caller
-        .data()
-        .env
-        .try_borrow()
-        .map_err(|_| abort(Abort::Internal("state borrowed")))?
-        .events
-        .len() as u64;
+    let count = env_mut(|env| env.events.len() as u64)?;
     within(count + 1, max_events)?;
     let tr = range(&caller, topics_ptr, tlen)?;
     let dr = range(&caller, data_ptr, dlen)?;
-    let g = gas(&caller);
-    charge(
-        &mut caller,
+    let cost = {
+        let g = gas(&caller);
         sum(&[
             g.host_base,
             g.event_base,
             per(tlen / 32, g.event_topic),
             per(dlen, g.event_byte),
-        ]),
-    )?;
+        ])
+    };
+    charge(&mut caller, cost)?;
     let topics = read(&caller, tr)?
         .chunks_exact(32)
         .map(|c| {
@@ -578,22 +598,17 @@ fn host_emit_event(
         .collect();
     let data = read(&caller, dr)?;
     let contract = caller.data().address;
-    caller
-        .data()
-        .env
-        .try_borrow_mut()
-        .map_err(|_| abort(Abort::Internal("state borrowed")))?
-        .events
-        .push(Event {
+    env_mut(|env| {
+        env.events.push(Event {
             contract,
             topics,
             data,
-        });
-    Ok(())
+        })
+    })
 }
 
 fn host_call(
-    mut caller: C<'_, '_, '_>,
+    mut caller: C<'_>,
     addr_ptr: i32,
     method_ptr: i32,
     method_len: i32,
@@ -604,15 +619,15 @@ fn host_call(
     let mlen = len_of(method_len);
     let ilen = len_of(input_len);
     within(mlen, 256)?;
-    within(ilen, caller.data().shared.config.limits.max_return_len)?;
+    within(ilen, caller.data().config.limits.max_return_len)?;
     let ar = range(&caller, addr_ptr, 32)?;
     let mr = range(&caller, method_ptr, mlen)?;
     let ir = range(&caller, input_ptr, ilen)?;
-    let g = gas(&caller);
-    charge(
-        &mut caller,
-        sum(&[g.host_base, g.call_base, per(32 + mlen + ilen, g.copy_byte)]),
-    )?;
+    let cost = {
+        let g = gas(&caller);
+        sum(&[g.host_base, g.call_base, per(32 + mlen + ilen, g.copy_byte)])
+    };
+    charge(&mut caller, cost)?;
     let target: [u8; 32] = read(&caller, ar)?
         .try_into()
         .map_err(|_| trap(TrapKind::MemoryOutOfBounds))?;
@@ -628,43 +643,40 @@ fn host_call(
     } else {
         remaining.min(gas_limit as u64)
     };
-    let (status, data, used) = run_call(&caller, target, &method, input, forward)?;
+    let (block, me) = (caller.data().block, caller.data().address);
+    let (status, data, used) =
+        with_ctx(|ctx| run_call(ctx, block, me, target, &method, input, forward))
+            .map_err(abort)??;
     let left = remaining.saturating_sub(used);
     caller.set_fuel(left)?;
     caller.data_mut().last_call = data;
     Ok(status as i32)
 }
 
-fn host_call_result(mut caller: C<'_, '_, '_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
+fn host_call_result(mut caller: C<'_>, out_ptr: i32, out_cap: i32) -> HostResult<i32> {
     copy_out(&mut caller, |f| &f.last_call, out_ptr, out_cap)
 }
 
-fn host_debug_log(mut caller: C<'_, '_, '_>, ptr: i32, len: i32) -> HostResult<()> {
+fn host_debug_log(mut caller: C<'_>, ptr: i32, len: i32) -> HostResult<()> {
     let len = len_of(len);
     let r = range(&caller, ptr, len)?;
-    let g = gas(&caller);
-    charge(
-        &mut caller,
-        sum(&[g.host_base, g.debug_log_base, per(len, g.debug_log_byte)]),
-    )?;
-    let config = &caller.data().shared.config;
+    let cost = {
+        let g = gas(&caller);
+        sum(&[g.host_base, g.debug_log_base, per(len, g.debug_log_byte)])
+    };
+    charge(&mut caller, cost)?;
+    let config = &caller.data().config;
     if config.record_logs {
         let max = config.limits.max_log_len as usize;
         let bytes = read(&caller, r)?;
         let text = String::from_utf8_lossy(bytes.get(..max).unwrap_or(&bytes)).into_owned();
-        caller
-            .data()
-            .env
-            .try_borrow_mut()
-            .map_err(|_| abort(Abort::Internal("state borrowed")))?
-            .logs
-            .push(text);
+        env_mut(|env| env.logs.push(text))?;
     }
     Ok(())
 }
 
 /// The host function for import `keel.name`, created in `store`; `None` if not in the ABI.
-pub(crate) fn resolve<'r, 's>(store: &mut Store<Frame<'r, 's>>, name: &str) -> Option<Extern> {
+pub(crate) fn resolve(store: &mut Store<Frame>, name: &str) -> Option<Extern> {
     let f = match name {
         "input" => Func::wrap(&mut *store, host_input),
         "set_return" => Func::wrap(&mut *store, host_set_return),

@@ -60,7 +60,8 @@
 //! assert_eq!(out.receipts[0].status, Status::Success);
 //! assert_eq!(out.receipts[0].return_data, b"pong");
 //! ```
-#![forbid(unsafe_code)]
+// One `unsafe` block, in `exec::with_ctx` (the frame context of the instance pool).
+#![deny(unsafe_code)]
 
 mod block;
 mod config;
@@ -99,6 +100,10 @@ pub struct EngineStats {
     pub wasmi_engines: u64,
     /// Code-metadata entries read from state (cache misses of the metadata cache).
     pub meta_reads: u64,
+    /// Call frames that instantiated their module.
+    pub instantiations: u64,
+    /// Call frames that reused an idle instance from the instance pool instead.
+    pub instance_reuses: u64,
 }
 
 use exec::{Shared, TxEnv, execute_tx};
@@ -143,6 +148,8 @@ impl Engine {
             compiles: c.compiles.load(Relaxed),
             wasmi_engines: c.engines.load(Relaxed),
             meta_reads: c.state_meta_reads.load(Relaxed),
+            instantiations: c.instantiations.load(Relaxed),
+            instance_reuses: c.reuses.load(Relaxed),
         }
     }
 

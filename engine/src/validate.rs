@@ -351,10 +351,126 @@ pub(crate) fn compile(
     gas: &GasSchedule,
 ) -> Result<wasmi::Module, Problem> {
     let metered = meter_locals(code, gas.locals_per_gas).map_err(Problem::Compile)?;
+    compile_metered(engine, &metered)
+}
+
+/// Like [`compile`], for a module that is kept live and may be instantiated many times: if
+/// its instances can be reset exactly ([`reset_form`]), the module compiled is the metered form
+/// with its mutable globals exported under reserved names, and the names come back with it.
+/// Exports change no instruction and no fuel; the method table a call is checked against
+/// comes from the code's metadata, never from the compiled module.
+pub(crate) fn compile_live_form(
+    engine: &wasmi::Engine,
+    code: &[u8],
+    gas: &GasSchedule,
+) -> Result<(wasmi::Module, Option<Vec<String>>), Problem> {
+    let metered = meter_locals(code, gas.locals_per_gas).map_err(Problem::Compile)?;
+    if let Some((bytes, globals)) = reset_form(&metered)
+        && let Ok(module) = compile_metered(engine, &bytes)
+    {
+        return Ok((module, Some(globals)));
+    }
+    compile_metered(engine, &metered).map(|m| (m, None))
+}
+
+/// The prefix of the export names [`reset_form`] adds (a NUL byte: no SDK name has one).
+const RESET_EXPORT_PREFIX: &str = "\u{0}keel.reset.global.";
+
+/// Whether an instance of `code` (a metered module that passed the scan) can be returned to the
+/// state of a fresh instantiation through wasmi's public API, and if so the module with every
+/// mutable global exported (as [`RESET_EXPORT_PREFIX`] and its index) and those export names.
+///
+/// An instance's mutable state is its memory, its mutable globals, its tables and which of its
+/// passive segments were dropped. The memory is exported (the ABI needs it) and the globals are
+/// exported here; tables and segments have no reset through wasmi's API, so a module containing
+/// any instruction that changes them (`table.set`, `table.grow`, `table.fill`, `table.copy`,
+/// `table.init`, `elem.drop`, `data.drop`) is never reset: `None`. Also `None` for anything
+/// unusual (no export section, a name clash, bytes that do not parse).
+pub(crate) fn reset_form(code: &[u8]) -> Option<(Vec<u8>, Vec<String>)> {
+    let mut parser = Parser::new(0);
+    let mut offset = 0usize;
+    let mut mutable: Vec<u32> = Vec::new();
+    // (section start, section end, count, entries' bytes range, names)
+    let mut exports: Option<(usize, usize, u32, std::ops::Range<usize>)> = None;
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let rest = code.get(offset..)?;
+        let (payload, consumed) = match parser.parse(rest, true).ok()? {
+            Chunk::Parsed { payload, consumed } => (payload, consumed),
+            Chunk::NeedMoreData(_) => return None,
+        };
+        match payload {
+            Payload::GlobalSection(reader) => {
+                for (i, g) in reader.into_iter().enumerate() {
+                    if g.ok()?.ty.mutable {
+                        mutable.push(u32::try_from(i).ok()?);
+                    }
+                }
+            }
+            Payload::ExportSection(reader) => {
+                let count = reader.count();
+                let content = reader.range();
+                let mut entries_start = None;
+                for e in reader.into_iter_with_offsets() {
+                    let (pos, e) = e.ok()?;
+                    entries_start.get_or_insert(pos);
+                    names.insert(e.name.to_string());
+                }
+                let start = entries_start.unwrap_or(content.end);
+                exports = Some((offset, offset + consumed, count, start..content.end));
+            }
+            Payload::CodeSectionEntry(body) => {
+                let mut ops = body.get_operators_reader().ok()?;
+                while !ops.eof() {
+                    match ops.read().ok()? {
+                        Operator::TableSet { .. }
+                        | Operator::TableGrow { .. }
+                        | Operator::TableFill { .. }
+                        | Operator::TableCopy { .. }
+                        | Operator::TableInit { .. }
+                        | Operator::ElemDrop { .. }
+                        | Operator::DataDrop { .. } => return None,
+                        _ => {}
+                    }
+                }
+            }
+            Payload::End(_) => break,
+            _ => {}
+        }
+        offset += consumed;
+    }
+    let (start, end, count, entries) = exports?;
+    let added: Vec<String> = mutable
+        .iter()
+        .map(|i| format!("{RESET_EXPORT_PREFIX}{i}"))
+        .collect();
+    if added.iter().any(|n| names.contains(n)) {
+        return None;
+    }
+    let mut contents = Vec::new();
+    leb(&mut contents, u64::from(count) + added.len() as u64);
+    contents.extend_from_slice(code.get(entries)?);
+    for (name, index) in added.iter().zip(&mutable) {
+        leb(&mut contents, name.len() as u64);
+        contents.extend_from_slice(name.as_bytes());
+        contents.push(0x03); // a global
+        leb(&mut contents, u64::from(*index));
+    }
+    let mut out = Vec::with_capacity(code.len() + contents.len());
+    out.extend_from_slice(code.get(..start)?);
+    out.push(7); // the export section's id
+    leb(&mut out, contents.len() as u64);
+    out.extend_from_slice(&contents);
+    out.extend_from_slice(code.get(end..)?);
+    Some((out, added))
+}
+
+/// Compiles already-metered bytes under `catch_unwind` (see [`compile`]).
+fn compile_metered(engine: &wasmi::Engine, metered: &[u8]) -> Result<wasmi::Module, Problem> {
     install_quiet_hook();
     QUIET_PANICS.with(|q| q.set(true));
     let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wasmi::Module::new(engine, &metered[..])
+        wasmi::Module::new(engine, metered)
     }));
     QUIET_PANICS.with(|q| q.set(false));
     match compiled {

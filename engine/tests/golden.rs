@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use keel_engine::{Action, Address, Hash, Receipt, Status};
+use keel_engine::{Action, Address, EngineConfig, Hash, Receipt, Status};
 use parity_scale_codec::Encode;
 
 const CAROL: Address = [0xCA; 32];
@@ -74,11 +74,26 @@ struct Script {
 }
 
 impl Script {
-    fn new() -> Self {
+    /// With the instance pool on or off: the vectors must be the same either way.
+    fn new(pool: bool) -> Self {
         Self {
-            chain: Chain::new(),
+            chain: Chain::with_config(EngineConfig {
+                instance_pool: pool,
+                ..EngineConfig::default()
+            }),
             lines: Vec::new(),
         }
+    }
+
+    /// Compares with the golden file, and checks that the pool was used exactly when on.
+    fn finish(self, name: &str, pool: bool) {
+        let stats = self.chain.engine.stats();
+        if pool {
+            assert!(stats.instance_reuses > 0, "{stats:?}");
+        } else {
+            assert_eq!(stats.instance_reuses, 0, "{stats:?}");
+        }
+        compare(name, &self.lines);
     }
 
     fn run(&mut self, label: &str, sender: Address, gas: u64, action: Action) -> Receipt {
@@ -141,7 +156,26 @@ impl Script {
 
 #[test]
 fn fixture_gas_is_unchanged() {
-    let mut s = Script::new();
+    fixture_gas(true);
+}
+
+#[test]
+fn fixture_gas_is_unchanged_without_the_instance_pool() {
+    fixture_gas(false);
+}
+
+#[test]
+fn example_contract_gas_is_unchanged() {
+    example_contract_gas(true);
+}
+
+#[test]
+fn example_contract_gas_is_unchanged_without_the_instance_pool() {
+    example_contract_gas(false);
+}
+
+fn fixture_gas(pool: bool) {
+    let mut s = Script::new(pool);
     let token = s.deploy("token", &fixture("token"), 1_000u64.to_le_bytes().to_vec());
     s.call(
         "token.transfer",
@@ -197,11 +231,10 @@ fn fixture_gas_is_unchanged() {
         "return_past_end",
         vec![],
     );
-    compare("fixtures", &s.lines);
+    s.finish("fixtures", pool);
 }
 
-#[test]
-fn example_contract_gas_is_unchanged() {
+fn example_contract_gas(pool: bool) {
     // The example contracts as built by the SDK of 2026-12-01 (commit 94b8817), frozen in
     // `tests/golden/wasm/`: these vectors pin the engine's gas and roots for fixed code, so they
     // move only with the engine (a new `GasSchedule` version), never with SDK codegen. The
@@ -216,7 +249,7 @@ fn example_contract_gas_is_unchanged() {
         pub const SWAP: &[u8] = include_bytes!("golden/wasm/swap.wasm");
         pub const ADVERSARY: &[u8] = include_bytes!("golden/wasm/adversary.wasm");
     }
-    let mut s = Script::new();
+    let mut s = Script::new(pool);
 
     let counter = s.deploy("counter", k::COUNTER, vec![]);
     s.call("counter.increment", ALICE, counter, "increment", vec![]);
@@ -457,5 +490,5 @@ fn example_contract_gas_is_unchanged() {
         "last_reentry",
         ().encode(),
     );
-    compare("examples", &s.lines);
+    s.finish("examples", pool);
 }

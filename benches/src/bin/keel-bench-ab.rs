@@ -11,7 +11,7 @@ use keel_benches::ab::{Contender, interleave};
 use keel_benches::keel::{Chain, change_set, empty_module, fill, synthetic_module, updates};
 use keel_benches::raw::RawDb;
 use keel_benches::wasm::{PlainWasm, compile_plain};
-use keel_engine::{Action, BlockContext, Engine};
+use keel_engine::{Action, BlockContext, Engine, EngineConfig};
 use keel_state::{MemStore, StateStore, Store};
 use parity_scale_codec::Encode;
 
@@ -95,6 +95,7 @@ fn main() {
             args: (keel_benches::account(1), 1u128).encode(),
         });
         let sim_ctx = ctx;
+        let sim_np_tx = sim_tx.clone();
         let mut set = vec![
             Contender::new("keel_token_memstore_block1k", N as u64, move || {
                 let txs = mem.transfers(N, 1_000);
@@ -116,6 +117,27 @@ fn main() {
                 timed(|| {
                     for _ in 0..N {
                         let r = sim.engine.simulate(&sim.store, &sim_ctx, &sim_tx).unwrap();
+                        assert!(r.is_success());
+                    }
+                })
+            },
+        ));
+        // The same with the instance pool off (every frame instantiates the token afresh).
+        let mut sim_np = Chain::token(MemStore::new());
+        sim_np.engine = Engine::new(EngineConfig {
+            instance_pool: false,
+            ..EngineConfig::default()
+        });
+        set.push(Contender::new(
+            "keel_token_simulate_no_pool",
+            N as u64,
+            move || {
+                timed(|| {
+                    for _ in 0..N {
+                        let r = sim_np
+                            .engine
+                            .simulate(&sim_np.store, &sim_ctx, &sim_np_tx)
+                            .unwrap();
                         assert!(r.is_success());
                     }
                 })
@@ -187,6 +209,10 @@ fn main() {
             args: Vec::new(),
         });
         let plain = PlainWasm::new(&code, false);
+        let no_pool = Engine::new(EngineConfig {
+            instance_pool: false,
+            ..EngineConfig::default()
+        });
         let mut set = vec![
             Contender::new("wasmi_plain_instantiate_call", 1_000, || {
                 timed(|| {
@@ -199,6 +225,13 @@ fn main() {
                 timed(|| {
                     for _ in 0..1_000 {
                         chain.engine.simulate(&chain.store, &ctx, &tx).unwrap();
+                    }
+                })
+            }),
+            Contender::new("keel_simulate_no_pool", 1_000, || {
+                timed(|| {
+                    for _ in 0..1_000 {
+                        no_pool.simulate(&chain.store, &ctx, &tx).unwrap();
                     }
                 })
             }),
