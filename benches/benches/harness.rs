@@ -6,7 +6,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use keel_testkit::{StoreKind, TestChain, account};
 
 /// Deploys the example token (alice is admin) and mints `supply` to alice.
-fn token(chain: &mut TestChain, supply: u128) -> [u8; 32] {
+fn token(chain: &mut TestChain, supply: u128) -> keel_testkit::Address {
     let alice = account("alice");
     let t = chain.deploy_example(alice, "token", ()).unwrap();
     chain

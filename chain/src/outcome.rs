@@ -37,12 +37,7 @@ impl Outcome {
 
     /// The return data decoded as `T` (every byte must be used).
     pub fn decode<T: Decode>(&self) -> Result<T, Error> {
-        let mut input = self.receipt.return_data.as_slice();
-        let v = T::decode(&mut input).map_err(|e| Error::Decode(e.to_string()))?;
-        if !input.is_empty() {
-            return Err(Error::Decode(format!("{} bytes left over", input.len())));
-        }
-        Ok(v)
+        decode_all(&self.receipt.return_data)
     }
 
     /// The events emitted (none if the transaction failed: they were rolled back).
@@ -56,6 +51,9 @@ impl Outcome {
     }
 
     /// The revert message as text ([`revert_text`]), if the transaction reverted.
+    ///
+    /// Contracts revert with raw UTF-8 (`revert_str`, a panic message) or with a SCALE-encoded
+    /// error (a method returning `Err(e)`).
     pub fn revert_message(&self) -> Option<String> {
         match &self.receipt.status {
             Status::Reverted(msg) => Some(revert_text(msg)),
@@ -63,7 +61,7 @@ impl Outcome {
         }
     }
 
-    /// The raw revert bytes, if the transaction reverted.
+    /// The raw revert bytes, if the transaction reverted (decode a typed error from them).
     pub fn revert_data(&self) -> Option<&[u8]> {
         match &self.receipt.status {
             Status::Reverted(msg) => Some(msg),
@@ -81,8 +79,24 @@ impl Outcome {
     }
 }
 
+/// Decodes `bytes` as `T`, requiring every byte to be used; the error shows the bytes.
+pub fn decode_all<T: Decode>(bytes: &[u8]) -> Result<T, Error> {
+    let mut input = bytes;
+    let v = T::decode(&mut input)
+        .map_err(|e| Error::Decode(format!("{e} (data 0x{})", crate::hex_encode(bytes))))?;
+    if !input.is_empty() {
+        return Err(Error::Decode(format!(
+            "{} bytes left over (data 0x{})",
+            input.len(),
+            crate::hex_encode(bytes)
+        )));
+    }
+    Ok(v)
+}
+
 /// A revert message as text: one exact SCALE string if it is one; the text if the bytes are
-/// printable UTF-8; otherwise `0x` and the hex of the bytes (a SCALE-encoded typed error).
+/// printable UTF-8; otherwise `0x` and the hex of the bytes (a SCALE-encoded typed error,
+/// e.g. `0x02` for the third variant of an error enum).
 pub fn revert_text(msg: &[u8]) -> String {
     let printable = |s: &str| !s.is_empty() && s.chars().all(|c| !c.is_control() || c == '\n');
     let mut input = msg;

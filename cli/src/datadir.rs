@@ -16,7 +16,7 @@ use keel_chain::Error as KitError;
 use keel_state::{DamagedPart, StateError};
 
 use crate::Failure;
-use keel_chain::{Chain, Durability};
+use keel_chain::{Chain, Durability, Named};
 
 /// The metadata file of earlier versions, imported on open.
 pub const LEGACY_META_FILE: &str = "keel-cli.json";
@@ -46,7 +46,7 @@ pub struct DataDir {
     /// Where it is.
     pub path: PathBuf,
     /// The chain over its store.
-    pub chain: Chain,
+    pub chain: Chain<Named>,
 }
 
 /// Turns a testkit error into a user-facing failure, naming the data dir where it matters.
@@ -166,7 +166,7 @@ impl DataDir {
 
 /// Imports `keel-cli.json` of an earlier `keel` into the store's metadata (what the store
 /// already names wins), then removes the file.
-fn import_legacy(chain: &mut Chain, dir: &Path) -> Result<(), Failure> {
+fn import_legacy(chain: &mut Chain<Named>, dir: &Path) -> Result<(), Failure> {
     let file = dir.join(LEGACY_META_FILE);
     let bytes = match std::fs::read(&file) {
         Ok(b) => b,

@@ -66,11 +66,16 @@ fn run() -> Result<(), String> {
 fn build_one(name: &str, examples: &Path, target_dir: &Path, repo: &Path) -> Result<(), String> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(cargo);
+    // `cargo rustc --crate-type cdylib`: the contracts are also `rlib`s (for host tests of
+    // their types), but emitting the rlib beside the wasm changes the wasm's bytes; only the
+    // `cdylib` is built here, byte for byte what a `cdylib`-only crate gives.
     cmd.current_dir(examples)
-        .arg("build")
+        .arg("rustc")
         .arg("--release")
         .arg("--locked")
         .args(["-p", name])
+        .arg("--lib")
+        .args(["--crate-type", "cdylib"])
         .args(["--target", "wasm32-unknown-unknown"])
         .arg("--manifest-path")
         .arg(examples.join("Cargo.toml"))

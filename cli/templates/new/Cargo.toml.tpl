@@ -21,7 +21,8 @@ edition = "2024"
 publish = false
 
 [workspace.dependencies]
-keel-sdk = { path = "keel/contracts/sdk" }
+# The SDK by the path Keel's own workspace names it (keel-testkit depends on that one).
+keel-sdk = { path = "keel/contracts/examples/sdk" }
 keel-testkit = { path = "keel/contracts/testkit" }
 parity-scale-codec = { version = "3.7", default-features = false, features = ["derive"] }
 {{name}} = { path = "contract" }

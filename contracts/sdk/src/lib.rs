@@ -158,3 +158,24 @@ pub fn require(condition: bool, message: &str) {
         revert_str(message)
     }
 }
+
+// Host-side conversions (after the existing code, so no panic location in a contract moves).
+
+impl From<Address> for [u8; 32] {
+    fn from(a: Address) -> [u8; 32] {
+        a.0
+    }
+}
+
+impl AsRef<[u8]> for Address {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// `0x` and 64 lower-case hex digits, as `Debug`.
+impl core::fmt::Display for Address {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self, f)
+    }
+}

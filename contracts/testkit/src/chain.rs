@@ -1,18 +1,22 @@
-//! [`TestChain`]: the in-process chain.
+//! [`TestChain`]: the in-process chain, on keel-chain's [`keel_chain::Chain`] over an
+//! in-memory or temporary RocksDB store.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 #[cfg(feature = "rocksdb")]
 use std::path::{Path, PathBuf};
 
 use parity_scale_codec::{Decode, Encode};
 
-use keel_engine::{Action, BlockContext, Engine, EngineConfig, Receipt, Transaction};
+use keel_chain::{Chain, ChainStore, Clock};
+use keel_engine::{Action, BlockContext, Engine, Receipt, Transaction};
 #[cfg(feature = "rocksdb")]
 use keel_state::Store;
-use keel_state::{Hash, MemStore, Proof, StateRead, StateStore, Version};
+use keel_state::{
+    ChangeSet, Entry, Hash, MemStore, Proof, StateError, StateRead, StateStore, Version,
+};
 
-use crate::outcome::decode_all;
-use crate::{Address, Error, GasReport, Outcome, nonce_key, short_hex, storage_key};
+use crate::{Address, Error, GasReport, Outcome, storage_key};
 
 /// Which store a [`TestChain`] keeps its state in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +29,7 @@ pub enum StoreKind {
     Memory,
 }
 
-/// Runs `$body` with `$s` bound to the backend's store, whichever it is (the engine's entry
-/// points are generic over the store type).
+/// Runs `$body` with `$s` bound to the backend's store, whichever it is.
 macro_rules! on_store {
     ($backend:expr, $s:ident => $body:expr) => {
         match $backend {
@@ -37,6 +40,7 @@ macro_rules! on_store {
     };
 }
 
+/// The store under a [`TestChain`]'s [`keel_chain::Chain`].
 enum Backend {
     Mem(MemStore),
     #[cfg(feature = "rocksdb")]
@@ -48,15 +52,48 @@ enum Backend {
     },
 }
 
+impl StateRead for Backend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        on_store!(self, s => s.get(key))
+    }
+
+    fn next_entry(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> Result<Option<Entry>, StateError> {
+        on_store!(self, s => s.next_entry(lower, upper))
+    }
+}
+
+impl StateStore for Backend {
+    fn version(&self) -> Version {
+        on_store!(self, s => s.version())
+    }
+
+    fn root(&self) -> Hash {
+        on_store!(self, s => s.root())
+    }
+
+    fn commit(&mut self, changes: &ChangeSet) -> Result<(Version, Hash), StateError> {
+        on_store!(self, s => s.commit(changes))
+    }
+
+    fn prove(&self, key: &[u8], version: Version) -> Result<Proof, StateError> {
+        on_store!(self, s => s.prove(key, version))
+    }
+}
+
+impl ChainStore for Backend {}
+
 /// A saved state of a [`TestChain`], restored with [`TestChain::restore`].
 ///
 /// For the in-memory store it is a clone; for RocksDB, a checkpoint (hard links to the
 /// immutable table files) in a temporary directory.
 pub struct Snapshot {
     state: SnapState,
-    height: u64,
-    timestamp: u64,
-    labels: BTreeMap<Address, String>,
+    clock: Clock,
+    labels: BTreeMap<[u8; 32], String>,
 }
 
 enum SnapState {
@@ -91,35 +128,20 @@ impl StorageProof {
 /// One contract storage entry: (the contract's own key, value).
 pub type StorageEntry = (Vec<u8>, Vec<u8>);
 
-/// The default gas limit of a transaction sent by a [`TestChain`].
-pub const DEFAULT_GAS_LIMIT: u64 = 100_000_000;
-
 /// An in-process chain for testing contracts: the real engine over a real store.
 ///
-/// Each [`call`](TestChain::call), [`deploy`](TestChain::deploy) or
+/// It is keel-chain's [`Chain`] (the layer under the `keel` CLI and the node: the same
+/// clock rule, nonces, transaction building and labels) over an in-memory or temporary
+/// RocksDB store, with a gas report, snapshots and typed helpers. Each
+/// [`call`](TestChain::call), [`deploy`](TestChain::deploy) or
 /// [`execute_block`](TestChain::execute_block) is one block, executed with
 /// `Engine::execute_block` at the chain's current height and timestamp and committed to the
 /// store. Height and timestamp move only when you say so ([`TestChain::advance`],
 /// [`TestChain::set_timestamp`]), unless [`TestChain::set_auto_advance`] is on.
 pub struct TestChain {
-    engine: Engine,
-    backend: Backend,
-    height: u64,
-    timestamp: u64,
-    block_time_ms: u64,
+    chain: Chain<Backend>,
     auto_advance: bool,
-    gas_limit: u64,
-    labels: BTreeMap<Address, String>,
     gas: GasReport,
-}
-
-/// The engine configuration a [`TestChain`] uses: the node's defaults, with `debug_log`
-/// recording on (recording never changes gas or results).
-pub fn engine_config() -> EngineConfig {
-    EngineConfig {
-        record_logs: true,
-        ..EngineConfig::default()
-    }
 }
 
 impl TestChain {
@@ -160,38 +182,29 @@ impl TestChain {
     }
 
     /// A chain over a persistent RocksDB store at `path` (created if absent), kept after the
-    /// chain is dropped. The next block height continues from the store's version. This is what
-    /// the `keel` CLI uses for its data dir (feature `rocksdb`).
+    /// chain is dropped. The next block height continues from the store's version (feature
+    /// `rocksdb`). A data dir of the `keel` CLI is opened with keel-chain's `Chain::open`.
     #[cfg(feature = "rocksdb")]
     pub fn open(path: &Path) -> Result<Self, Error> {
         let store = Store::open(path)?;
-        let mut chain = Self::from_backend(Backend::Rocks {
+        Ok(Self::from_backend(Backend::Rocks {
             store,
             path: path.to_path_buf(),
             _dir: None,
-        });
-        chain.height = chain.version() + 1;
-        chain.timestamp = chain.height * chain.block_time_ms;
-        Ok(chain)
+        }))
     }
 
     fn from_backend(backend: Backend) -> Self {
         Self {
-            engine: Engine::new(engine_config()),
-            backend,
-            height: 1,
-            timestamp: 1_000,
-            block_time_ms: 1_000,
+            chain: Chain::new(backend),
             auto_advance: false,
-            gas_limit: DEFAULT_GAS_LIMIT,
-            labels: BTreeMap::new(),
             gas: GasReport::default(),
         }
     }
 
     /// Which store this chain uses.
     pub fn store_kind(&self) -> StoreKind {
-        match self.backend {
+        match self.chain.store() {
             Backend::Mem(_) => StoreKind::Memory,
             #[cfg(feature = "rocksdb")]
             Backend::Rocks { .. } => StoreKind::RocksDb,
@@ -200,42 +213,40 @@ impl TestChain {
 
     /// The engine (for its configuration, or to run something by hand).
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        self.chain.engine()
     }
 
     // ---------------------------------------------------------------- time
 
     /// The height the next block will have.
     pub fn height(&self) -> u64 {
-        self.height
+        self.chain.height()
     }
 
     /// The timestamp (ms) the next block will have.
     pub fn timestamp(&self) -> u64 {
-        self.timestamp
+        self.chain.timestamp()
     }
 
     /// Moves `blocks` blocks ahead: height += `blocks`, timestamp += `blocks` × block time.
     pub fn advance(&mut self, blocks: u64) {
-        self.height = self.height.saturating_add(blocks);
-        self.timestamp = self
-            .timestamp
-            .saturating_add(blocks.saturating_mul(self.block_time_ms));
+        self.chain.advance(blocks);
     }
 
     /// Sets the next block's height.
     pub fn set_height(&mut self, height: u64) {
-        self.height = height;
+        self.chain.set_height(height);
     }
 
-    /// Sets the next block's timestamp (ms).
-    pub fn set_timestamp(&mut self, timestamp: u64) {
-        self.timestamp = timestamp;
+    /// Sets the next block's timestamp (ms). Refused, as on a node, if it is before the last
+    /// committed block's timestamp: a chain's clock never goes backwards.
+    pub fn set_timestamp(&mut self, timestamp: u64) -> Result<(), Error> {
+        Ok(self.chain.set_timestamp(timestamp)?)
     }
 
     /// The block time used by [`TestChain::advance`] (default 1000 ms).
     pub fn set_block_time(&mut self, ms: u64) {
-        self.block_time_ms = ms;
+        self.chain.set_block_time(ms);
     }
 
     /// If on, every executed block advances the chain by one block afterwards.
@@ -243,53 +254,53 @@ impl TestChain {
         self.auto_advance = on;
     }
 
-    /// The gas limit of transactions this chain builds (default [`DEFAULT_GAS_LIMIT`]).
+    /// The gas limit of transactions this chain builds (default [`crate::DEFAULT_GAS_LIMIT`]).
     pub fn set_gas_limit(&mut self, gas_limit: u64) {
-        self.gas_limit = gas_limit;
+        self.chain.set_gas_limit(gas_limit);
     }
 
     /// The current default gas limit.
     pub fn gas_limit(&self) -> u64 {
-        self.gas_limit
+        self.chain.gas_limit()
     }
 
     // ---------------------------------------------------------------- state
 
-    fn read(&self) -> &dyn StateRead {
-        on_store!(&self.backend, s => s as &dyn StateRead)
-    }
-
     /// The latest committed version.
     pub fn version(&self) -> Version {
-        on_store!(&self.backend, s => s.version())
+        self.chain.version()
     }
 
     /// The latest state root.
     pub fn root(&self) -> Hash {
-        on_store!(&self.backend, s => s.root())
+        self.chain.root()
     }
 
     /// Any raw state key's value.
     pub fn get_raw(&self, state_key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.read().get(state_key)?)
+        Ok(self.chain.get_raw(state_key)?)
     }
 
     /// A proof of any raw state key against the latest root.
     pub fn prove_raw(&self, state_key: &[u8]) -> Result<(Proof, Hash, Version), Error> {
-        let version = self.version();
-        let proof = on_store!(&self.backend, s => s.prove(state_key, version)?);
-        Ok((proof, self.root(), version))
+        Ok(self.chain.prove_raw(state_key)?)
     }
 
     /// A contract's storage value at `key` (the contract's own key, without the prefix).
-    pub fn storage(&self, contract: Address, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-        self.get_raw(&storage_key(&contract, key))
+    pub fn storage(
+        &self,
+        contract: impl Into<Address>,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, Error> {
+        self.get_raw(&storage_key(&contract.into(), key))
     }
 
     /// Every storage entry of a contract, in key order, as (its own key, value).
-    pub fn storage_entries(&self, contract: Address) -> Result<Vec<StorageEntry>, Error> {
-        use std::ops::Bound;
-        let prefix = storage_key(&contract, &[]);
+    pub fn storage_entries(
+        &self,
+        contract: impl Into<Address>,
+    ) -> Result<Vec<StorageEntry>, Error> {
+        let prefix = storage_key(&contract.into(), &[]);
         let mut upper = prefix.clone();
         // The prefix ends in the 32-byte address; the next prefix in order bounds the range.
         let upper = match upper.iter().rposition(|b| *b != 0xff) {
@@ -302,7 +313,7 @@ impl TestChain {
         };
         let mut out = Vec::new();
         let mut lower = Bound::Included(prefix.clone());
-        while let Some((k, v)) = self.read().next_entry(
+        while let Some((k, v)) = self.chain.store().next_entry(
             lower.as_ref().map(Vec::as_slice),
             upper.as_ref().map(Vec::as_slice),
         )? {
@@ -315,11 +326,11 @@ impl TestChain {
     /// A contract's storage value, decoded as `T`.
     pub fn storage_decoded<T: Decode>(
         &self,
-        contract: Address,
+        contract: impl Into<Address>,
         key: &[u8],
     ) -> Result<Option<T>, Error> {
         self.storage(contract, key)?
-            .map(|v| decode_all(&v))
+            .map(|v| keel_chain::decode_all(&v).map_err(Error::from))
             .transpose()
     }
 
@@ -341,8 +352,8 @@ impl TestChain {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn prove(&self, contract: Address, key: &[u8]) -> Result<StorageProof, Error> {
-        let state_key = storage_key(&contract, key);
+    pub fn prove(&self, contract: impl Into<Address>, key: &[u8]) -> Result<StorageProof, Error> {
+        let state_key = storage_key(&contract.into(), key);
         let value = self.get_raw(&state_key)?;
         let (proof, root, version) = self.prove_raw(&state_key)?;
         Ok(StorageProof {
@@ -355,47 +366,37 @@ impl TestChain {
     }
 
     /// An account's next nonce, from state (`0x03 ‖ account`).
-    pub fn nonce(&self, account: Address) -> Result<u64, Error> {
-        match self.get_raw(&nonce_key(&account))? {
-            None => Ok(0),
-            Some(v) => decode_all(&v),
-        }
+    pub fn nonce(&self, account: impl Into<Address>) -> Result<u64, Error> {
+        Ok(self.chain.nonce(account.into().0)?)
     }
 
     // ---------------------------------------------------------------- execution
 
     /// A transaction from `sender` with its next nonce and the chain's gas limit.
-    pub fn transaction(&self, sender: Address, action: Action) -> Result<Transaction, Error> {
-        Ok(Transaction {
-            sender,
-            nonce: self.nonce(sender)?,
-            gas_limit: self.gas_limit,
-            action,
-        })
+    pub fn transaction(
+        &self,
+        sender: impl Into<Address>,
+        action: Action,
+    ) -> Result<Transaction, Error> {
+        Ok(self.chain.transaction(sender.into().0, action)?)
     }
 
     /// The block context the next block will run with.
     pub fn block_context(&self) -> BlockContext {
-        BlockContext {
-            height: self.height,
-            timestamp: self.timestamp,
-        }
+        self.chain.block_context()
     }
 
     /// Runs `transactions` as one block through `Engine::execute_block` and commits it.
     /// Returns the engine's receipts unchanged. Nonces are the caller's business here.
     pub fn execute_block(&mut self, transactions: &[Transaction]) -> Result<Vec<Receipt>, Error> {
-        let ctx = self.block_context();
-        let outcome =
-            on_store!(&mut self.backend, s => self.engine.execute_block(s, &ctx, transactions))
-                .map_err(engine_error)?;
-        for (tx, r) in transactions.iter().zip(&outcome.receipts) {
+        let receipts = self.chain.execute_block(transactions)?;
+        for (tx, r) in transactions.iter().zip(&receipts) {
             self.record_gas(&tx.action, r);
         }
         if self.auto_advance {
             self.advance(1);
         }
-        Ok(outcome.receipts)
+        Ok(receipts)
     }
 
     /// One gas-report row per receipt: a call under its contract, a deploy as the `(upload)`
@@ -442,37 +443,33 @@ impl TestChain {
     /// The label used for `contract` in gas reports and messages: the example name it was
     /// deployed from, a name given with [`TestChain::set_label`], or its short hex.
     pub fn label_of(&self, contract: &Address) -> String {
-        self.labels
-            .get(contract)
-            .cloned()
-            .unwrap_or_else(|| short_hex(contract))
+        self.chain.label_of(&contract.0)
     }
 
     /// Names a contract in gas reports and messages.
-    pub fn set_label(&mut self, contract: Address, label: &str) {
-        self.labels.insert(contract, label.to_string());
+    pub fn set_label(&mut self, contract: impl Into<Address>, label: &str) {
+        let contract = contract.into().0;
+        self.chain.set_label(contract, label);
         self.gas.set_label(contract, label);
     }
 
     /// Runs one transaction as its own block and returns its outcome (any status).
-    pub fn execute(&mut self, sender: Address, action: Action) -> Result<Outcome, Error> {
-        let label = match &action {
-            Action::Deploy { .. } => "deploy".to_string(),
-            Action::Instantiate { .. } => "instantiate".to_string(),
-            Action::Call {
-                contract, method, ..
-            } => format!("{}.{method}", self.label_of(contract)),
-        };
+    pub fn execute(
+        &mut self,
+        sender: impl Into<Address>,
+        action: Action,
+    ) -> Result<Outcome, Error> {
+        let label = self.chain.label_for(&action);
         let tx = self.transaction(sender, action)?;
         let mut receipts = self.execute_block(std::slice::from_ref(&tx))?;
         let receipt = receipts
             .pop()
             .ok_or_else(|| Error::Engine("the engine returned no receipt".into()))?;
-        Ok(Outcome { receipt, label })
+        Ok(Outcome::from(keel_chain::Outcome { receipt, label }))
     }
 
     /// Uploads wasm code; returns its code hash. Fails unless the upload succeeds.
-    pub fn upload(&mut self, sender: Address, code: &[u8]) -> Result<Hash, Error> {
+    pub fn upload(&mut self, sender: impl Into<Address>, code: &[u8]) -> Result<Hash, Error> {
         let out = self.execute(
             sender,
             Action::Deploy {
@@ -486,7 +483,7 @@ impl TestChain {
     /// Instantiates uploaded code with constructor `args`; returns the contract's address.
     pub fn instantiate<A: Encode>(
         &mut self,
-        sender: Address,
+        sender: impl Into<Address>,
         code_hash: Hash,
         salt: &[u8],
         args: A,
@@ -506,10 +503,11 @@ impl TestChain {
     /// Uploads and instantiates `code` (salt: the sender's nonce) and returns the address.
     pub fn deploy<A: Encode>(
         &mut self,
-        sender: Address,
+        sender: impl Into<Address>,
         code: &[u8],
         args: A,
     ) -> Result<Address, Error> {
+        let sender = sender.into();
         let code_hash = self.upload(sender, code)?;
         let salt = self.nonce(sender)?.to_le_bytes();
         self.instantiate(sender, code_hash, &salt, args)
@@ -520,7 +518,7 @@ impl TestChain {
     #[cfg(feature = "examples")]
     pub fn deploy_example<A: Encode>(
         &mut self,
-        sender: Address,
+        sender: impl Into<Address>,
         name: &str,
         args: A,
     ) -> Result<Address, Error> {
@@ -534,15 +532,15 @@ impl TestChain {
     /// out-of-gas are outcomes, not errors.
     pub fn call<A: Encode>(
         &mut self,
-        sender: Address,
-        contract: Address,
+        sender: impl Into<Address>,
+        contract: impl Into<Address>,
         method: &str,
         args: A,
     ) -> Result<Outcome, Error> {
         self.execute(
             sender,
             Action::Call {
-                contract,
+                contract: contract.into().0,
                 method: method.to_string(),
                 args: args.encode(),
             },
@@ -552,8 +550,8 @@ impl TestChain {
     /// Calls a method and decodes its result, failing unless the call succeeds.
     pub fn call_decoded<A: Encode, R: Decode>(
         &mut self,
-        sender: Address,
-        contract: Address,
+        sender: impl Into<Address>,
+        contract: impl Into<Address>,
         method: &str,
         args: A,
     ) -> Result<R, Error> {
@@ -566,31 +564,22 @@ impl TestChain {
     /// Returns the outcome, whatever its status.
     pub fn simulate<A: Encode>(
         &self,
-        sender: Address,
-        contract: Address,
+        sender: impl Into<Address>,
+        contract: impl Into<Address>,
         method: &str,
         args: A,
     ) -> Result<Outcome, Error> {
-        let label = format!("{}.{method}", self.label_of(&contract));
-        let tx = self.transaction(
-            sender,
-            Action::Call {
-                contract,
-                method: method.to_string(),
-                args: args.encode(),
-            },
-        )?;
-        let ctx = self.block_context();
-        let receipt = on_store!(&self.backend, s => self.engine.simulate(s, &ctx, &tx))
-            .map_err(engine_error)?;
-        Ok(Outcome { receipt, label })
+        let out = self
+            .chain
+            .simulate(sender.into().0, contract.into().0, method, args.encode())?;
+        Ok(Outcome::from(out))
     }
 
     /// A read-only call decoded as `R`; fails unless it succeeds.
     pub fn query<A: Encode, R: Decode>(
         &self,
-        sender: Address,
-        contract: Address,
+        sender: impl Into<Address>,
+        contract: impl Into<Address>,
         method: &str,
         args: A,
     ) -> Result<R, Error> {
@@ -637,7 +626,7 @@ impl TestChain {
     /// # }
     /// ```
     pub fn snapshot(&self) -> Result<Snapshot, Error> {
-        let state = match &self.backend {
+        let state = match self.chain.store() {
             Backend::Mem(s) => SnapState::Mem(s.clone()),
             #[cfg(feature = "rocksdb")]
             Backend::Rocks { store, .. } => {
@@ -648,16 +637,15 @@ impl TestChain {
         };
         Ok(Snapshot {
             state,
-            height: self.height,
-            timestamp: self.timestamp,
-            labels: self.labels.clone(),
+            clock: self.chain.clock(),
+            labels: self.chain.labels().clone(),
         })
     }
 
     /// Returns to a snapshot taken from this chain (or another chain with the same store
     /// kind). The snapshot stays valid and can be restored again.
     pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
-        match (&mut self.backend, &snapshot.state) {
+        match (self.chain.store_mut(), &snapshot.state) {
             (Backend::Mem(s), SnapState::Mem(saved)) => *s = saved.clone(),
             #[cfg(feature = "rocksdb")]
             (Backend::Rocks { store, path, _dir }, SnapState::Rocks(saved)) => {
@@ -674,9 +662,8 @@ impl TestChain {
             #[cfg(feature = "rocksdb")]
             _ => return Err(Error::SnapshotMismatch),
         }
-        self.height = snapshot.height;
-        self.timestamp = snapshot.timestamp;
-        self.labels = snapshot.labels.clone();
+        self.chain.restore_clock(snapshot.clock);
+        self.chain.set_labels(snapshot.labels.clone());
         for (a, l) in &snapshot.labels {
             self.gas.set_label(*a, l);
         }
@@ -691,19 +678,19 @@ impl keel_sdk::host::Chain for TestChain {
     type Receipt = Outcome;
     type Error = Error;
 
-    fn default_sender(&self) -> keel_sdk::Address {
-        keel_sdk::Address(crate::account("alice"))
+    fn default_sender(&self) -> Address {
+        crate::account("alice")
     }
 
     fn call_raw(
         &mut self,
-        sender: keel_sdk::Address,
-        contract: keel_sdk::Address,
+        sender: Address,
+        contract: Address,
         method: &str,
         args: Vec<u8>,
     ) -> Result<Outcome, Error> {
         self.execute(
-            sender.0,
+            sender,
             Action::Call {
                 contract: contract.0,
                 method: method.to_string(),
@@ -717,20 +704,20 @@ impl TestChain {
     /// A contract's `Item`, read from state with the key the SDK uses (`None`: absent).
     pub fn item<T: Encode + Decode>(
         &self,
-        contract: impl Into<keel_sdk::Address>,
+        contract: impl Into<Address>,
         item: &keel_sdk::Item<T>,
     ) -> Result<Option<T>, Error> {
-        self.storage_decoded(contract.into().0, &item.storage_key())
+        self.storage_decoded(contract, &item.storage_key())
     }
 
     /// One entry of a contract's `Map`, read from state with the key the SDK uses.
     pub fn map_get<K: Encode, V: Encode + Decode>(
         &self,
-        contract: impl Into<keel_sdk::Address>,
+        contract: impl Into<Address>,
         map: &keel_sdk::Map<K, V>,
         key: &K,
     ) -> Result<Option<V>, Error> {
-        self.storage_decoded(contract.into().0, &map.storage_key(key))
+        self.storage_decoded(contract, &map.storage_key(key))
     }
 }
 
@@ -742,9 +729,9 @@ impl TestChain {
         let snapshot = self.snapshot()?;
         let mut fork = TestChain::with_store(self.store_kind())?;
         fork.restore(&snapshot)?;
-        fork.block_time_ms = self.block_time_ms;
+        fork.chain.set_block_time(self.chain.block_time());
         fork.auto_advance = self.auto_advance;
-        fork.gas_limit = self.gas_limit;
+        fork.chain.set_gas_limit(self.chain.gas_limit());
         Ok(fork)
     }
 }
@@ -753,17 +740,10 @@ impl std::fmt::Debug for TestChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestChain")
             .field("store", &self.store_kind())
-            .field("height", &self.height)
-            .field("timestamp", &self.timestamp)
+            .field("height", &self.height())
+            .field("timestamp", &self.timestamp())
             .field("version", &self.version())
             .finish_non_exhaustive()
-    }
-}
-
-fn engine_error(e: keel_engine::EngineError) -> Error {
-    match e {
-        keel_engine::EngineError::State(s) => Error::State(s),
-        other => Error::Engine(other.to_string()),
     }
 }
 

@@ -31,6 +31,9 @@ pub enum Error {
     SnapshotMismatch,
     /// Building a contract crate to wasm failed ([`crate::build_wasm`]), with cargo's errors.
     Build(String),
+    /// A block's clock would go backwards ([`crate::TestChain::set_timestamp`] before the last
+    /// block's timestamp).
+    Clock(String),
 }
 
 impl fmt::Display for Error {
@@ -50,6 +53,7 @@ impl fmt::Display for Error {
             Error::UnknownExample(n) => write!(f, "no example contract named {n:?}"),
             Error::SnapshotMismatch => f.write_str("snapshot was taken from another kind of store"),
             Error::Build(e) => write!(f, "contract build failed: {e}"),
+            Error::Clock(e) => f.write_str(e),
         }
     }
 }
@@ -67,6 +71,17 @@ impl std::error::Error for Error {}
 impl From<keel_state::StateError> for Error {
     fn from(e: keel_state::StateError) -> Self {
         Error::State(e)
+    }
+}
+
+impl From<keel_chain::Error> for Error {
+    fn from(e: keel_chain::Error) -> Self {
+        match e {
+            keel_chain::Error::Engine(e) => Error::Engine(e),
+            keel_chain::Error::State(e) => Error::State(e),
+            keel_chain::Error::Decode(e) => Error::Decode(e),
+            keel_chain::Error::Clock(e) => Error::Clock(e),
+        }
     }
 }
 

@@ -165,7 +165,7 @@ impl GasReport {
     /// Records one successful call of `contract`'s `method` under a label (for tools that run
     /// transactions themselves).
     pub fn record(&mut self, contract: &str, method: &str, gas: u64) {
-        let key = crate::account(&format!("gas-report-label:{contract}"));
+        let key = crate::account(&format!("gas-report-label:{contract}")).0;
         self.labels.insert(key, contract.to_string());
         self.record_subject(Subject::Contract(key), method, GasOutcome::Success, gas);
     }

@@ -38,26 +38,27 @@ mod outcome;
 mod tmp;
 
 pub use build::build_wasm;
-pub use chain::{
-    DEFAULT_GAS_LIMIT, Snapshot, StorageEntry, StorageProof, StoreKind, TestChain, engine_config,
-};
+pub use chain::{Snapshot, StorageEntry, StorageProof, StoreKind, TestChain};
 #[cfg(feature = "examples")]
 pub use chain::{example, examples};
 pub use error::Error;
 pub use gas::{GasOutcome, GasReport, GasRow, GasStats};
 pub use meta::{METADATA_SECTION, contract_metadata, strip_metadata};
-pub use outcome::{Emitted, Outcome, name_topic, revert_text};
+pub use outcome::{Emitted, Outcome, name_topic};
 
+pub use keel_chain::{DEFAULT_GAS_LIMIT, engine_config, hex_encode, revert_text, short_hex};
 pub use keel_engine as engine;
 pub use keel_sdk as sdk;
+/// A 32-byte account or contract address: the SDK's, the type contract code uses, so a test
+/// passes and gets back the same type as the contract's methods, events and storage keys.
+/// SCALE-encodes as its 32 raw bytes, like the engine's `[u8; 32]` (`.0`, or `From` both ways).
+pub use keel_sdk::Address;
 pub use keel_sdk::host::{CallFailure, Called};
 pub use keel_state as state;
 pub use parity_scale_codec as codec;
 
-/// A 32-byte account or contract address.
-pub type Address = [u8; 32];
-
-/// The address of a named test account: `blake3("keel.account:" ‖ name)`.
+/// The address of a named test account: `blake3("keel.account:" ‖ name)`
+/// (`keel_chain::account`).
 ///
 /// The `keel` CLI uses the same rule for `@name`, so `account("alice")` in a test and
 /// `--sender @alice` on the command line are the same account.
@@ -67,43 +68,16 @@ pub type Address = [u8; 32];
 /// assert_eq!(keel_testkit::account("alice"), keel_testkit::account("alice"));
 /// ```
 pub fn account(name: &str) -> Address {
-    let mut h = blake3::Hasher::new();
-    h.update(b"keel.account:");
-    h.update(name.as_bytes());
-    *h.finalize().as_bytes()
+    Address(keel_chain::account(name))
 }
 
-/// The state key of a contract's storage entry: `0x04 ‖ address ‖ key` (ARCHITECTURE.md,
-/// "State layout").
+/// The state key of a contract's storage entry: `0x04 ‖ address ‖ key`
+/// (`keel_chain::storage_key`; ARCHITECTURE.md, "State layout").
 pub fn storage_key(contract: &Address, key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(33 + key.len());
-    k.push(0x04);
-    k.extend_from_slice(contract);
-    k.extend_from_slice(key);
-    k
+    keel_chain::storage_key(&contract.0, key)
 }
 
-/// The state key of an account's next nonce: `0x03 ‖ account`.
+/// The state key of an account's next nonce: `0x03 ‖ account` (`keel_chain::nonce_key`).
 pub fn nonce_key(account: &Address) -> Vec<u8> {
-    let mut k = Vec::with_capacity(33);
-    k.push(0x03);
-    k.extend_from_slice(account);
-    k
-}
-
-/// Short hex of an address, for labels: `0x1234abcd…`.
-pub fn short_hex(a: &[u8]) -> String {
-    let n = a.len().min(4);
-    format!("0x{}…", hex_encode(&a[..n]))
-}
-
-/// Lower-case hex without prefix.
-pub fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
+    keel_chain::nonce_key(&account.0)
 }

@@ -1,13 +1,21 @@
-//! [`Outcome`]: a receipt with typed accessors and assertions.
+//! [`Outcome`]: keel-chain's outcome (a receipt and its label) with typed events and
+//! assertions.
+
+use std::ops::Deref;
 
 use parity_scale_codec::{Decode, Encode};
 
-use keel_engine::{Event, Receipt, Status};
+use keel_engine::{Event, Status};
 
-use crate::Error;
+use keel_chain::decode_all;
 
-/// The result of one transaction run by a [`crate::TestChain`]: the engine's [`Receipt`],
-/// unchanged, plus the method it called, with typed accessors and assertions.
+use crate::{Address, Error};
+
+/// The result of one transaction run by a [`crate::TestChain`]: keel-chain's
+/// [`keel_chain::Outcome`] (the engine's `Receipt`, unchanged, and the method it called),
+/// which it dereferences to for the plain accessors (`receipt`, `label`, `status()`,
+/// `gas_used()`, `return_data()`, `events()`, `logs()`, `revert_message()`,
+/// `revert_data()`, `status_text()`), with typed decoding, typed events and assertions.
 ///
 /// The assertion methods panic with a readable message (status, revert message, logs), like
 /// `assert!`; they return `&Self` so they chain.
@@ -35,12 +43,33 @@ use crate::Error;
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// The engine's receipt, exactly as a node would produce it.
-    pub receipt: Receipt,
-    /// What was run: `"contract.method"`, `"deploy"` or `"instantiate"`.
-    pub label: String,
+#[derive(Clone, PartialEq, Eq)]
+pub struct Outcome(keel_chain::Outcome);
+
+impl From<keel_chain::Outcome> for Outcome {
+    fn from(o: keel_chain::Outcome) -> Self {
+        Outcome(o)
+    }
+}
+
+impl From<Outcome> for keel_chain::Outcome {
+    fn from(o: Outcome) -> Self {
+        o.0
+    }
+}
+
+impl Deref for Outcome {
+    type Target = keel_chain::Outcome;
+
+    fn deref(&self) -> &keel_chain::Outcome {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// A typed event from [`Outcome::event`]: its value, the contract that emitted it and its raw
@@ -48,7 +77,7 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Emitted<T> {
     /// The emitting contract.
-    pub emitter: [u8; 32],
+    pub emitter: Address,
     /// Its topics (the name topic first).
     pub topics: Vec<[u8; 32]>,
     /// The decoded event.
@@ -77,68 +106,14 @@ pub fn name_topic(name: &str) -> [u8; 32] {
 }
 
 impl Outcome {
-    /// The receipt's status.
-    pub fn status(&self) -> &Status {
-        &self.receipt.status
-    }
-
-    /// Whether the transaction succeeded.
-    pub fn is_success(&self) -> bool {
-        matches!(self.receipt.status, Status::Success)
-    }
-
-    /// Gas charged, exactly as a node would charge it.
-    pub fn gas_used(&self) -> u64 {
-        self.receipt.gas_used
-    }
-
-    /// The raw return data.
-    pub fn return_data(&self) -> &[u8] {
-        &self.receipt.return_data
+    /// The engine's receipt, moved out.
+    pub fn into_receipt(self) -> keel_engine::Receipt {
+        self.0.receipt
     }
 
     /// The return data decoded as `T` (every byte must be used).
     pub fn decode<T: Decode>(&self) -> Result<T, Error> {
-        decode_all(&self.receipt.return_data)
-    }
-
-    /// The events emitted (none if the transaction failed: they were rolled back).
-    pub fn events(&self) -> &[Event] {
-        &self.receipt.events
-    }
-
-    /// The `debug_log` messages, in order.
-    pub fn logs(&self) -> Vec<String> {
-        self.receipt.logs.clone()
-    }
-
-    /// The revert message as text, if the transaction reverted.
-    ///
-    /// Contracts revert with raw UTF-8 (`revert_str`, a panic message) or with a SCALE-encoded
-    /// error (a method returning `Err(e)`). If the bytes are exactly one SCALE string, that
-    /// string is returned; otherwise the bytes as (lossy) UTF-8.
-    pub fn revert_message(&self) -> Option<String> {
-        match &self.receipt.status {
-            Status::Reverted(msg) => Some(revert_text(msg)),
-            _ => None,
-        }
-    }
-
-    /// The raw revert bytes, if the transaction reverted (decode a typed error from them).
-    pub fn revert_data(&self) -> Option<&[u8]> {
-        match &self.receipt.status {
-            Status::Reverted(msg) => Some(msg),
-            _ => None,
-        }
-    }
-
-    /// A one-line description of the status, with the revert message if any.
-    pub fn status_text(&self) -> String {
-        match &self.receipt.status {
-            Status::Success => "success".to_string(),
-            Status::Reverted(msg) => format!("reverted: {}", revert_text(msg)),
-            other => format!("{other:?}"),
-        }
+        Ok(self.0.decode()?)
     }
 
     fn describe(&self) -> String {
@@ -254,7 +229,7 @@ impl Outcome {
             .filter(|e| e.topics.first() == Some(&T::NAME_TOPIC))
             .filter_map(|e| {
                 decode_all::<T>(&e.data).ok().map(|value| Emitted {
-                    emitter: e.contract,
+                    emitter: Address(e.contract),
                     topics: e.topics.clone(),
                     value,
                 })
@@ -311,54 +286,10 @@ impl Outcome {
     }
 }
 
-/// A revert message as text: one exact SCALE string if it is one; the text if the bytes are
-/// printable UTF-8; otherwise `0x` and the hex of the bytes (a SCALE-encoded typed error,
-/// e.g. `0x02` for the third variant of an error enum).
-pub fn revert_text(msg: &[u8]) -> String {
-    let printable = |s: &str| !s.is_empty() && s.chars().all(|c| !c.is_control() || c == '\n');
-    let mut input = msg;
-    if let Ok(s) = String::decode(&mut input)
-        && input.is_empty()
-        && printable(&s)
-    {
-        return s;
-    }
-    match std::str::from_utf8(msg) {
-        Ok(s) if printable(s) => s.to_string(),
-        _ => format!("0x{}", crate::hex_encode(msg)),
-    }
-}
-
-/// Decodes `bytes` as `T`, requiring every byte to be used.
-pub(crate) fn decode_all<T: Decode>(bytes: &[u8]) -> Result<T, Error> {
-    let mut input = bytes;
-    let v = T::decode(&mut input)
-        .map_err(|e| Error::Decode(format!("{e} (data 0x{})", crate::hex_encode(bytes))))?;
-    if !input.is_empty() {
-        return Err(Error::Decode(format!(
-            "{} bytes left over (data 0x{})",
-            input.len(),
-            crate::hex_encode(bytes)
-        )));
-    }
-    Ok(v)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-
-    #[test]
-    fn revert_texts() {
-        assert_eq!(
-            revert_text(b"panicked at x.rs:1:1: boom"),
-            "panicked at x.rs:1:1: boom"
-        );
-        assert_eq!(revert_text(&"typed".to_string().encode()), "typed");
-        assert_eq!(revert_text(&[2]), "0x02");
-        assert_eq!(revert_text(&[]), "0x");
-    }
 
     #[test]
     fn name_topics_pad() {

@@ -92,8 +92,9 @@ fn token_transfers_approvals_events_and_typed_errors() {
     out.assert_success()
         .assert_event("Transfer", &(alice, bob, 300u128));
     let ev = out.events_named("Transfer");
-    assert_eq!(ev[0].topics[1..], [alice, bob]);
-    assert_eq!(ev[0].contract, t);
+    // Raw engine events carry `[u8; 32]`s, the bytes of the `Address`es.
+    assert_eq!(ev[0].topics[1..], [alice.0, bob.0]);
+    assert_eq!(Address::from(ev[0].contract), t);
 
     let out = chain.call(bob, t, "transfer", (carol, 301u128)).unwrap();
     out.assert_reverted_with_error(&TokenError::InsufficientBalance)

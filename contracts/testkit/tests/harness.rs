@@ -4,13 +4,13 @@
 
 use keel_engine::{Action, BlockContext, Engine, EngineConfig, Status, Transaction};
 use keel_state::{StateStore, Store};
-use keel_testkit::{StoreKind, TestChain, account, engine_config};
+use keel_testkit::{Address, StoreKind, TestChain, account, engine_config};
 use parity_scale_codec::Encode;
 
 const KINDS: [StoreKind; 2] = [StoreKind::Memory, StoreKind::RocksDb];
 
 /// Deploys the example token with `admin` as admin and mints `supply` to it.
-fn token(chain: &mut TestChain, admin: [u8; 32], supply: u128) -> [u8; 32] {
+fn token(chain: &mut TestChain, admin: Address, supply: u128) -> Address {
     let t = chain.deploy_example(admin, "token", ()).unwrap();
     chain
         .call(admin, t, "mint", (admin, supply))
@@ -19,9 +19,9 @@ fn token(chain: &mut TestChain, admin: [u8; 32], supply: u128) -> [u8; 32] {
     t
 }
 
-fn tx(sender: [u8; 32], nonce: u64, action: Action) -> Transaction {
+fn tx(sender: Address, nonce: u64, action: Action) -> Transaction {
     Transaction {
-        sender,
+        sender: sender.into(),
         nonce,
         gas_limit: keel_testkit::DEFAULT_GAS_LIMIT,
         action,
@@ -32,7 +32,7 @@ fn tx(sender: [u8; 32], nonce: u64, action: Action) -> Transaction {
 /// configuration, as a node would.
 fn run_node<S: StateStore>(
     store: &mut S,
-    actions: Vec<([u8; 32], Action)>,
+    actions: Vec<(Address, Action)>,
 ) -> Vec<keel_engine::Receipt> {
     let mut engine = Engine::new(EngineConfig::default());
     let mut nonces = std::collections::BTreeMap::new();
@@ -72,7 +72,7 @@ fn gas_and_receipts_are_exactly_the_nodes() {
             )
             .unwrap();
         let code_hash: [u8; 32] = up.decode().unwrap();
-        tk_receipts.push(up.receipt);
+        tk_receipts.push(up.into_receipt());
         let inst = chain
             .execute(
                 alice,
@@ -84,7 +84,7 @@ fn gas_and_receipts_are_exactly_the_nodes() {
             )
             .unwrap();
         let addr: [u8; 32] = inst.decode().unwrap();
-        tk_receipts.push(inst.receipt);
+        tk_receipts.push(inst.into_receipt());
         let calls = [
             (alice, "mint", (alice, 1_000u128).encode()),
             (alice, "transfer", (bob, 10u128).encode()),
@@ -102,7 +102,7 @@ fn gas_and_receipts_are_exactly_the_nodes() {
                     },
                 )
                 .unwrap();
-            tk_receipts.push(o.receipt);
+            tk_receipts.push(o.into_receipt());
         }
 
         // The node: default config, its own RocksDB store, blocks at the same heights.
@@ -235,7 +235,7 @@ fn storage_inspection_and_proofs() {
         let token = token(&mut chain, alice, 100u128);
         // The contract's info record exists under 0x02 ‖ address, and proves.
         let mut info_key = vec![0x02];
-        info_key.extend_from_slice(&token);
+        info_key.extend_from_slice(token.as_bytes());
         assert!(chain.get_raw(&info_key).unwrap().is_some());
         let (proof, root, _) = chain.prove_raw(&info_key).unwrap();
         let value = chain.get_raw(&info_key).unwrap();
@@ -275,13 +275,18 @@ fn time_moves_only_when_told() {
     chain.set_block_time(500);
     chain.advance(2);
     assert_eq!(chain.timestamp(), t + 11_000);
-    chain.set_timestamp(42);
+    // The clock never goes backwards: not before the last block's timestamp (t), as on a node.
+    assert!(matches!(
+        chain.set_timestamp(t - 1),
+        Err(keel_testkit::Error::Clock(_))
+    ));
+    chain.set_timestamp(t + 42).unwrap();
     chain.set_height(7);
     assert_eq!(
         chain.block_context(),
         BlockContext {
             height: 7,
-            timestamp: 42
+            timestamp: t + 42
         }
     );
     chain.set_auto_advance(true);
@@ -468,7 +473,7 @@ fn logs_are_recorded_and_time_is_what_the_chain_says() {
                 (
                     alice,
                     Action::Call {
-                        contract: clock,
+                        contract: clock.into(),
                         method: "now".into(),
                         args: vec![],
                     },
@@ -484,7 +489,7 @@ fn logs_are_recorded_and_time_is_what_the_chain_says() {
         chain.advance(41);
         let (h, t): (u64, u64) = chain.query(alice, clock, "now", ()).unwrap();
         assert_eq!((h, t), (42, 42_000));
-        chain.set_timestamp(1_700_000_000_000);
+        chain.set_timestamp(1_700_000_000_000).unwrap();
         let (h, t): (u64, u64) = chain.call_decoded(alice, clock, "now", ()).unwrap();
         assert_eq!((h, t), (42, 1_700_000_000_000));
         assert!(chain.gas_report().get("clock", "now").is_some());

@@ -76,7 +76,7 @@ fn run(fixed: bool) -> Option<invariant::Failure<Op>> {
             let mut sum = 0u128;
             for u in &users {
                 sum += chain
-                    .map_get(*token, &BALANCES, &(*u).into())
+                    .map_get(*token, &BALANCES, u)
                     .map_err(|e| e.to_string())?
                     .unwrap_or(0);
             }

@@ -8,7 +8,7 @@
 //! - `spam`: emits many events; `big_return`: returns a huge value;
 //! - `call_raw`: calls any method with any bytes (garbage arguments, missing methods);
 //! - `stack_bomb`: overflows the 32 KiB shadow stack.
-#![no_std]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 use keel_sdk::alloc::{string::String, vec, vec::Vec};
 use keel_sdk::storage::{KeyBound, encode_range_query, split_entry};

@@ -1,6 +1,6 @@
 //! Compute-heavy methods for benchmarks: pure wasm arithmetic (Fibonacci, a mixing loop) and
 //! host-call loops (BLAKE3, SHA-256). All arithmetic wraps; nothing allocates.
-#![no_std]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 use keel_sdk::{blake3, contract, sha256};
 

@@ -1,5 +1,5 @@
 //! The smallest useful contract: a counter anyone can increment.
-#![no_std]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 use keel_sdk::{Item, contract};
 

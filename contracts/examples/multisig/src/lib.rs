@@ -2,7 +2,7 @@
 //! proposes a call (target contract, method, SCALE arguments); owners approve it; once
 //! `threshold` owners have approved, anyone executes it, once. If the call fails, the
 //! execution reverts and the proposal stays executable. Uses the SDK's `alloc` feature.
-#![no_std]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 use keel_sdk::alloc::{string::String, vec, vec::Vec};
 use keel_sdk::{

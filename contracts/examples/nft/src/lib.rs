@@ -2,7 +2,7 @@
 //! owners transfer or burn them; anyone lists them in id order, a page at a time. Ids are stored
 //! big-endian, so storage iteration is numeric order. Uses the SDK's `alloc` feature for the
 //! listing's `Vec`.
-#![no_std]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 use keel_sdk::alloc::vec::Vec;
 use keel_sdk::{Address, BigEndian, Event, Item, Map, TypeInfo, caller, contract, emit};

@@ -4,7 +4,7 @@
 //! `transfer_from` (the user approves the pool first), payouts push them with `transfer`. If any
 //! leg fails, the method returns an error and the engine rolls back every leg already done, so
 //! the pool's books and the token balances always agree. Nothing allocates.
-#![no_std]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 use keel_sdk::{
     Address, CallError, Event, Item, Map, TypeInfo, caller, contract, emit, self_address,

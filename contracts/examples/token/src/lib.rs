@@ -1,6 +1,6 @@
 //! A fungible token: the admin mints; holders transfer and approve spenders; events for every
 //! balance or allowance change. Errors are typed ([`TokenError`]); the token does not allocate.
-#![no_std]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 use keel_sdk::{Address, Item, Map, caller, contract, emit, self_address};
 use token_api::{Approval, TokenError, TokenReceiverClient, Transfer};

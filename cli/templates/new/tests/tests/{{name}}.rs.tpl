@@ -22,12 +22,12 @@ fn increments_and_emits() -> Result<(), keel_testkit::Error> {
     // The typed event, with the contract that emitted it.
     let event = out.receipt.event::<Incremented>().unwrap();
     assert_eq!(event.emitter, contract);
-    assert_eq!(event.value, Incremented { who: bob.into(), count: 5 });
+    assert_eq!(event.value, Incremented { who: bob, count: 5 });
     println!("increment: {} gas", out.receipt.gas_used());
 
     // Storage, read with the keys the contract's own Item and Map use.
-    assert_eq!(chain.map_get(contract, &COUNTS, &bob.into())?, Some(5));
-    assert_eq!(chain.item(contract, &OWNER)?, Some(alice.into()));
+    assert_eq!(chain.map_get(contract, &COUNTS, &bob)?, Some(5));
+    assert_eq!(chain.item(contract, &OWNER)?, Some(alice));
 
     let count = {{Name}}Client::new(&mut chain, contract).count_of(bob)?.unwrap();
     assert_eq!(count, 5);
