@@ -38,10 +38,18 @@ fi
 export CARGO_TARGET_DIR=target/calib CARGO_INCREMENTAL=0
 FEAT=()
 [[ -n "${KEEL_AB_FEATURES:-}" ]] && FEAT=(--features "$KEEL_AB_FEATURES")
-nice -n 5 cargo build -q "${FLAGS[@]}" "${FEAT[@]}" -p keel-benches --bin keel-bench-ab
+# `--workspace` (with one target named) resolves features as the whole-workspace dev build that
+# seeded the target dir did: with `-p keel-benches` alone, libc (a build dependency of bindgen)
+# loses a feature, bindgen is rebuilt, and librocksdb-sys compiles RocksDB again.
+# Caution for before/after builds: cargo names a workspace crate's artifacts independently of
+# the checkout path, so another source tree built into this target dir can silently reuse this
+# tree's crates; build "before" from this worktree at the old commit instead.
+WS=(--workspace)
+[[ -n "${KEEL_AB_FEATURES:-}" ]] && WS=(-p keel-benches)
+nice -n 5 cargo build -q "${FLAGS[@]}" "${FEAT[@]}" "${WS[@]}" --bin keel-bench-ab
 # The transfer loop that `perf record` profiles (BENCHMARKS.md, "Where a transfer's time goes").
-nice -n 5 cargo build -q "${FLAGS[@]}" "${FEAT[@]}" -p keel-engine --example perf_transfer
+nice -n 5 cargo build -q "${FLAGS[@]}" "${FEAT[@]}" "${WS[@]}" --example perf_transfer
 # The `keel` binary with the same settings: the release-like peer of the README demo.
-[[ -n "${KEEL_AB_DEMO:-}" ]] && nice -n 5 cargo build -q "${FLAGS[@]}" -p keel-cli --bin keel
+[[ -n "${KEEL_AB_DEMO:-}" ]] && nice -n 5 cargo build -q "${FLAGS[@]}" --workspace --bin keel
 [[ $BUILD_ONLY == 1 ]] && exit 0
 target/calib/debug/keel-bench-ab "${ARGS[@]}"

@@ -14,7 +14,11 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200_000);
-    let mut engine = Engine::default();
+    // KEEL_INSTANCE_POOL=0: every frame instantiates (the pool off), for comparison.
+    let mut engine = Engine::new(keel_engine::EngineConfig {
+        instance_pool: std::env::var("KEEL_INSTANCE_POOL").as_deref() != Ok("0"),
+        ..keel_engine::EngineConfig::default()
+    });
     let mut store = MemStore::new();
     let ctx = BlockContext::default();
     let alice = [0xA1; 32];
