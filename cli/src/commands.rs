@@ -1031,14 +1031,15 @@ fn demo(ctx: &Ctx, dd: &mut DataDir, blocks: u64, txs: u64, accounts: u64) -> Re
 }
 
 /// Which build this binary is: cargo profile, the workspace crates' opt-level, and whether
-/// debug assertions are on (so a reader knows what the demo's tx/s means).
+/// debug assertions are on in Keel's crates (so a reader knows what the demo's tx/s means). wasmi
+/// is built without its debug assertions in every profile (the root Cargo.toml).
 pub(crate) fn build_info() -> String {
     let profile = match env!("KEEL_BUILD_PROFILE") {
         "debug" => "dev",
         other => other,
     };
     format!(
-        "{profile} profile, opt-level {}, debug assertions {}",
+        "{profile} profile, opt-level {}, debug assertions {} (wasmi: off)",
         env!("KEEL_BUILD_OPT_LEVEL"),
         if cfg!(debug_assertions) { "on" } else { "off" }
     )

@@ -435,7 +435,7 @@ fn readme_demo_runs() {
     assert!(build.contains(" profile, opt-level "), "{out}");
     assert!(
         build.contains(&format!(
-            "debug assertions {assertions}; store: RocksDB Store"
+            "debug assertions {assertions} (wasmi: off); store: RocksDB Store"
         )),
         "{out}"
     );
