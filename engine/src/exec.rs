@@ -99,6 +99,18 @@ pub(crate) struct CachedModule {
     code_len: u64,
 }
 
+impl CachedModule {
+    /// A module outside the pool's accounting (the profiler's instrumented copies).
+    pub(crate) fn standalone(module: wasmi::Module, imports: Vec<String>) -> Self {
+        Self {
+            module,
+            imports,
+            generation: u64::MAX,
+            code_len: 0,
+        }
+    }
+}
+
 /// Start a new wasmi engine once this many bytes of code compiled into the current one are
 /// garbage (rejected, evicted, or compiled only to validate). wasmi's `CodeMap` never frees
 /// compiled code, so this bounds the memory that compiles nobody keeps can hold.
@@ -404,6 +416,8 @@ pub(crate) struct TxEnv<'s> {
     /// The block will be committed (not a simulation): a successful `Deploy` compiles its
     /// module into the pool, where it stays live.
     pub committing: bool,
+    /// The trace being recorded (`None`: tracing is off, the default).
+    pub trace: Option<Box<crate::trace::Recorder>>,
 }
 
 impl<'s> TxEnv<'s> {
@@ -414,6 +428,7 @@ impl<'s> TxEnv<'s> {
             logs: Vec::new(),
             stack: Vec::new(),
             committing,
+            trace: None,
         }
     }
 }
@@ -480,9 +495,25 @@ pub(crate) fn run_frame<'r, 's>(
     block: BlockContext,
     call: FrameCall<'_>,
 ) -> Result<(FrameEnd, u64), Abort> {
-    let gas = &shared.config.gas;
+    let cost = shared.config.gas.instantiation(&call.meta.shape);
+    // Tracing (off by default) only observes: one `Option` check per frame when off.
+    if !crate::trace::begin_frame(env, call.address, call.method, call.fuel, cost)? {
+        return run_frame_inner(shared, env, block, call, cost, false);
+    }
+    let result = run_frame_inner(shared, env, block, call, cost, true);
+    crate::trace::end_frame(env, &result)?;
+    result
+}
+
+fn run_frame_inner<'r, 's>(
+    shared: &'r Shared,
+    env: &'r RefCell<TxEnv<'s>>,
+    block: BlockContext,
+    call: FrameCall<'_>,
+    cost: u64,
+    traced: bool,
+) -> Result<(FrameEnd, u64), Abort> {
     let limits = &shared.config.limits;
-    let cost = gas.instantiation(&call.meta.shape);
     let Some(fuel) = call.fuel.checked_sub(cost) else {
         return Ok((FrameEnd::OutOfGas, 0));
     };
@@ -515,7 +546,12 @@ pub(crate) fn run_frame<'r, 's>(
         .map_err(|_| Abort::Internal("fuel metering disabled"))?;
     let mut imports = Vec::with_capacity(call.code.imports.len());
     for name in &call.code.imports {
-        match resolve(&mut store, name) {
+        let import = if traced {
+            crate::trace::resolve(&mut store, name)
+        } else {
+            resolve(&mut store, name)
+        };
+        match import {
             Some(f) => imports.push(f),
             None => return Ok((FrameEnd::Trapped(TrapKind::AbiViolation), fuel)),
         }
@@ -584,6 +620,9 @@ fn load_module(
     env: &RefCell<TxEnv<'_>>,
     hash: &Hash,
 ) -> Result<Arc<CachedModule>, Abort> {
+    if let Some(profiled) = crate::trace::substitute(shared, env, hash)? {
+        return Ok(profiled);
+    }
     let env = env.try_borrow().map_err(borrow_err)?;
     shared.module(&env.overlay, hash)
 }
