@@ -111,6 +111,8 @@ pub struct TestChain {
     gas_limit: u64,
     labels: BTreeMap<Address, String>,
     gas: GasReport,
+    /// Function names for profiles, per contract ([`TestChain::set_function_names`]).
+    function_names: BTreeMap<Address, crate::FunctionNames>,
 }
 
 /// The engine configuration a [`TestChain`] uses: the node's defaults, with `debug_log`
@@ -186,6 +188,7 @@ impl TestChain {
             gas_limit: DEFAULT_GAS_LIMIT,
             labels: BTreeMap::new(),
             gas: GasReport::default(),
+            function_names: BTreeMap::new(),
         }
     }
 
@@ -382,15 +385,28 @@ impl TestChain {
         }
     }
 
-    /// Runs `transactions` as one block through `Engine::execute_block` and commits it.
+    /// Runs `transactions` as one block through the engine's block path and commits it.
     /// Returns the engine's receipts unchanged. Nonces are the caller's business here.
+    ///
+    /// The block is executed traced (`Engine::execute_block_traced`: the same receipts and
+    /// root as `Engine::execute_block`), so the gas report breaks nested calls out.
     pub fn execute_block(&mut self, transactions: &[Transaction]) -> Result<Vec<Receipt>, Error> {
         let ctx = self.block_context();
-        let outcome =
-            on_store!(&mut self.backend, s => self.engine.execute_block(s, &ctx, transactions))
-                .map_err(engine_error)?;
-        for (tx, r) in transactions.iter().zip(&outcome.receipts) {
+        let (outcome, traces) = on_store!(&mut self.backend, s => self
+            .engine
+            .execute_block_traced(s, &ctx, transactions))
+        .map_err(engine_error)?;
+        for ((tx, r), trace) in transactions.iter().zip(&outcome.receipts).zip(&traces) {
             self.record_gas(&tx.action, r);
+            if let (
+                Action::Call {
+                    contract, method, ..
+                },
+                Some(frame),
+            ) = (&tx.action, &trace.frame)
+            {
+                self.gas.record_nested(*contract, method, frame);
+            }
         }
         if self.auto_advance {
             self.advance(1);
@@ -584,6 +600,84 @@ impl TestChain {
         let receipt = on_store!(&self.backend, s => self.engine.simulate(s, &ctx, &tx))
             .map_err(engine_error)?;
         Ok(Outcome { receipt, label })
+    }
+
+    /// The gas profile of a call (read-only, like [`TestChain::simulate`]): gas per wasm
+    /// function, across the contracts it calls and the host functions, as folded stacks
+    /// ([`crate::Profile::folded`]) or a flamegraph ([`crate::Profile::svg`]).
+    ///
+    /// It runs an instrumented copy of each contract's deployed code that uses exactly the
+    /// production gas: [`crate::Profile::total`] equals the receipt's `gas_used`, and the
+    /// receipt is the one [`TestChain::simulate`] returns (checked on every call; a difference
+    /// is an error). Functions are named by [`TestChain::set_function_names`], else by the
+    /// deployed code's name section, else by its exports, else `func[N]`.
+    ///
+    /// ```
+    /// use keel_testkit::{TestChain, account};
+    /// # #[cfg(not(feature = "examples"))] fn main() {} // needs the bundled examples
+    /// # #[cfg(feature = "examples")]
+    /// # fn main() -> Result<(), keel_testkit::Error> {
+    /// let mut chain = TestChain::new()?;
+    /// let alice = account("alice");
+    /// let counter = chain.deploy_example(alice, "counter", ())?;
+    /// let profile = chain.profile(alice, counter, "increment", ())?;
+    /// assert_eq!(profile.total(), chain.simulate(alice, counter, "increment", ())?.gas_used());
+    /// assert!(profile.folded().contains("counter.increment;increment;keel::storage_set "));
+    /// std::fs::write(std::env::temp_dir().join("increment.svg"), profile.svg("counter.increment"))?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn profile<A: Encode>(
+        &self,
+        sender: Address,
+        contract: Address,
+        method: &str,
+        args: A,
+    ) -> Result<crate::Profile, Error> {
+        let tx = self.transaction(
+            sender,
+            Action::Call {
+                contract,
+                method: method.to_string(),
+                args: args.encode(),
+            },
+        )?;
+        let ctx = self.block_context();
+        let plain = on_store!(&self.backend, s => self.engine.simulate(s, &ctx, &tx))
+            .map_err(engine_error)?;
+        let (receipt, trace) = on_store!(&self.backend, s => self.engine.simulate_traced(
+            s,
+            &ctx,
+            &tx,
+            keel_engine::TraceDetail::Functions,
+        ))
+        .map_err(engine_error)?;
+        crate::profile::checked(plain, receipt, &trace, &|a| self.label_of(a), &|a| {
+            self.function_names_of(a)
+        })
+    }
+
+    /// Names the functions of `contract` in profiles (indices of its deployed module), e.g.
+    /// from the name section of a build that keeps it ([`crate::build_wasm_names`]).
+    pub fn set_function_names(&mut self, contract: Address, names: crate::FunctionNames) {
+        self.function_names.insert(contract, names);
+    }
+
+    fn function_names_of(&self, contract: &Address) -> crate::FunctionNames {
+        if let Some(n) = self.function_names.get(contract) {
+            return n.clone();
+        }
+        let code = self
+            .get_raw(&[&[0x02][..], &contract[..]].concat())
+            .ok()
+            .flatten()
+            .and_then(|info| keel_engine::ContractInfo::decode(&mut info.as_slice()).ok())
+            .and_then(|info| {
+                self.get_raw(&[&[0x01][..], &info.code_hash[..]].concat())
+                    .ok()
+                    .flatten()
+            });
+        crate::profile::names_of_code(code.as_deref())
     }
 
     /// A read-only call decoded as `R`; fails unless it succeeds.

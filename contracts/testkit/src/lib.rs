@@ -29,11 +29,13 @@
 mod build;
 mod chain;
 mod error;
+mod flame;
 mod gas;
 #[cfg(feature = "invariant")]
 pub mod invariant;
 mod meta;
 mod outcome;
+mod profile;
 #[cfg(feature = "rocksdb")]
 mod tmp;
 
@@ -47,6 +49,7 @@ pub use error::Error;
 pub use gas::{GasOutcome, GasReport, GasRow, GasStats};
 pub use meta::{METADATA_SECTION, contract_metadata, strip_metadata};
 pub use outcome::{Emitted, Outcome, name_topic, revert_text};
+pub use profile::{FunctionNames, Profile, checked as checked_profile, names_of_code};
 
 pub use keel_engine as engine;
 pub use keel_sdk as sdk;
