@@ -40,6 +40,30 @@ impl FunctionNames {
         Self(names)
     }
 
+    /// The names in the name section of `named`, a build of the same contract that keeps its
+    /// name section, if its code is exactly `deployed`'s: every section but custom sections
+    /// byte for byte equal (so function indices agree). `Err` otherwise.
+    pub fn matching(named: &[u8], deployed: &[u8]) -> Result<Self, Error> {
+        fn code_sections(wasm: &[u8]) -> Result<Vec<(u8, &[u8])>, Error> {
+            let mut out = Vec::new();
+            for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+                let payload = payload.map_err(|e| Error::Build(format!("not wasm: {e}")))?;
+                if let Some((id, range)) = payload.as_section()
+                    && id != 0
+                {
+                    out.push((id, wasm.get(range).unwrap_or(&[])));
+                }
+            }
+            Ok(out)
+        }
+        if code_sections(named)? != code_sections(deployed)? {
+            return Err(Error::Build(
+                "the build with names is not the deployed code (its code sections differ)".into(),
+            ));
+        }
+        Ok(Self::from_name_section(named))
+    }
+
     /// The exported functions' export names (a method's entry point is its export).
     pub fn from_exports(wasm: &[u8]) -> Self {
         let mut names = BTreeMap::new();
