@@ -412,6 +412,33 @@ impl Chain {
         Ok(Outcome { receipt, label })
     }
 
+    /// Runs a call read-only twice, plainly and traced at `TraceDetail::Functions` (for
+    /// `keel profile`): both receipts (equal unless the profiler is broken) and the trace.
+    pub fn simulate_profiled(
+        &self,
+        sender: Address,
+        contract: Address,
+        method: &str,
+        args: Vec<u8>,
+    ) -> Result<(Receipt, Receipt, keel_engine::Trace), KitError> {
+        let action = Action::Call {
+            contract,
+            method: method.to_string(),
+            args,
+        };
+        let tx = self.transaction(sender, action)?;
+        let ctx = self.context();
+        let plain = self
+            .engine
+            .simulate(&self.store, &ctx, &tx)
+            .map_err(engine_error)?;
+        let (traced, trace) = self
+            .engine
+            .simulate_traced(&self.store, &ctx, &tx, keel_engine::TraceDetail::Functions)
+            .map_err(engine_error)?;
+        Ok((plain, traced, trace))
+    }
+
     /// The label of `contract` in output: its name here, or its short hex.
     pub fn label_of(&self, contract: &Address) -> String {
         self.labels

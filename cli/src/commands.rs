@@ -1,7 +1,7 @@
 //! The commands.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -90,6 +90,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 ),
                 Command::Call(c) => call(&ctx, &mut dd, &c, true),
                 Command::Query(c) => call(&ctx, &mut dd, &c, false),
+                Command::Profile {
+                    call,
+                    svg,
+                    folded,
+                    names,
+                } => profile(&ctx, &dd, &call, &svg, folded.as_deref(), &names),
                 Command::Run { file } => run_block(&ctx, &mut dd, &file),
                 Command::State { command } => state(&ctx, &dd, command),
                 Command::Demo {
@@ -450,6 +456,105 @@ fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), F
         Ok(())
     } else {
         Err(tx_failure(&out))
+    }
+}
+
+/// `keel profile`: the call simulated with the function profiler; a flamegraph SVG, the
+/// folded stacks, and the functions by their own gas.
+fn profile(
+    ctx: &Ctx,
+    dd: &DataDir,
+    c: &CallArgs,
+    svg: &std::path::Path,
+    folded: Option<&std::path::Path>,
+    names: &[PathBuf],
+) -> Result<(), Failure> {
+    let contract = dd.resolve_contract(&c.address)?;
+    let sender = ctx.sender()?;
+    let meta = contract_code(dd, &contract)?
+        .as_deref()
+        .and_then(crate::typed::Meta::from_code)
+        .filter(|m| m.method(&c.method).is_some());
+    let explicit = c.args.iter().any(|a| crate::typed::is_explicit(a));
+    let resolve = |name: &str| dd.resolve_contract(name).ok();
+    let args = match &meta {
+        Some(m) if !explicit => m.encode_args(&c.method, &c.args, &resolve)?,
+        _ => encode_args(&crate::typed::resolve_contract_words(&c.args, &resolve))?,
+    };
+    check_method(dd, &contract, &c.method)?;
+    let kit = |e| kit_failure(e, &dd.path);
+    let mut builds = Vec::new();
+    for path in names {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))?;
+        builds.push((path.clone(), bytes));
+    }
+    let (plain, traced, trace) = dd
+        .chain
+        .simulate_profiled(sender, contract, &c.method, args)
+        .map_err(kit)?;
+    let functions = |a: &[u8; 32]| {
+        let code = contract_code(dd, a).ok().flatten();
+        let mut n = keel_testkit::names_of_code(code.as_deref());
+        if let Some(code) = &code {
+            for (_, build) in &builds {
+                if let Ok(named) = keel_testkit::FunctionNames::matching(build, code) {
+                    n = named;
+                }
+            }
+        }
+        n
+    };
+    let label = |a: &[u8; 32]| dd.chain.label_of(a);
+    let p = keel_testkit::checked_profile(plain, traced, &trace, &label, &functions)
+        .map_err(|e| Failure::new(format!("profile: {e}")))?;
+    let title = format!("{}.{}", dd.chain.label_of(&contract), c.method);
+    let write = |path: &std::path::Path, text: &str| {
+        std::fs::write(path, text)
+            .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))
+    };
+    write(svg, &p.svg(&title))?;
+    if let Some(f) = folded {
+        write(f, &p.folded())?;
+    }
+    let top = p.functions();
+    if ctx.json {
+        let stacks: Vec<Value> = p
+            .stacks
+            .iter()
+            .map(|(s, g)| json!({ "stack": s, "gas": g }))
+            .collect();
+        outln!(
+            "{}",
+            json!({
+                "gas_used": p.receipt.gas_used,
+                "status": format!("{:?}", p.receipt.status),
+                "svg": svg.display().to_string(),
+                "stacks": stacks,
+            })
+        );
+    } else {
+        outln!(
+            "{title}: {} gas ({:?}), profiled exactly; flamegraph: {}",
+            p.receipt.gas_used,
+            p.receipt.status,
+            svg.display()
+        );
+        if let Some(f) = folded {
+            outln!("folded stacks: {}", f.display());
+        }
+        outln!("{:>10}  {:>10}  function (by own gas)", "own", "inclusive");
+        for (name, own, incl) in top.iter().take(15) {
+            outln!("{own:>10}  {incl:>10}  {name}");
+        }
+    }
+    if p.receipt.status == keel_engine::Status::Success {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "the profiled call did not succeed: {:?}",
+            p.receipt.status
+        )))
     }
 }
 
