@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use keel_engine::{Action, BlockContext, Engine, Receipt, Transaction};
+use keel_engine::{Action, BlockContext, Engine, Receipt, Trace, Transaction};
 use keel_state::{Hash, MemStore, Proof, StateStore, Version};
 
 use crate::{Address, DEFAULT_GAS_LIMIT, Error, Outcome, short_hex};
@@ -260,18 +260,47 @@ impl<S: ChainStore> Chain<S> {
     /// Runs `transactions` as one block at the chain's clock and commits it; returns the
     /// engine's receipts unchanged. Nonces are the caller's business here.
     pub fn execute_block(&mut self, transactions: &[Transaction]) -> Result<Vec<Receipt>, Error> {
+        self.run_block(|engine, store, ctx| {
+            engine
+                .execute_block(store, ctx, transactions)
+                .map(|out| (out.receipts, ()))
+        })
+        .map(|(receipts, ())| receipts)
+    }
+
+    /// [`Chain::execute_block`] with a trace of each transaction
+    /// ([`Engine::execute_block_traced`]: the same receipts and root, and its call frames and
+    /// host calls with their gas), in receipt order.
+    pub fn execute_block_traced(
+        &mut self,
+        transactions: &[Transaction],
+    ) -> Result<(Vec<Receipt>, Vec<Trace>), Error> {
+        self.run_block(|engine, store, ctx| {
+            engine
+                .execute_block_traced(store, ctx, transactions)
+                .map(|(out, traces)| (out.receipts, traces))
+        })
+    }
+
+    /// Runs one block at the chain's clock with `run`, then records its clock and names.
+    fn run_block<T>(
+        &mut self,
+        run: impl FnOnce(
+            &mut Engine,
+            &mut S,
+            &BlockContext,
+        ) -> Result<(Vec<Receipt>, T), keel_engine::EngineError>,
+    ) -> Result<(Vec<Receipt>, T), Error> {
         let ctx = self.block_context();
         self.store.block_clock(Some((ctx.height, ctx.timestamp)));
-        let out = self
-            .engine
-            .execute_block(&mut self.store, &ctx, transactions);
+        let out = run(&mut self.engine, &mut self.store, &ctx);
         self.store.block_clock(None);
         let out = out?;
         self.clock.last = Some((ctx.height, ctx.timestamp));
         for (address, name) in self.store.take_names() {
             self.labels.insert(address, name);
         }
-        Ok(out.receipts)
+        Ok(out)
     }
 
     /// Runs one transaction from `sender` (its next nonce, the chain's gas limit) as its own
@@ -323,6 +352,33 @@ impl<S: ChainStore> Chain<S> {
             .engine
             .simulate(&self.store, &self.block_context(), &tx)?;
         Ok(Outcome { receipt, label })
+    }
+
+    /// Runs a call read-only twice at the next block's clock, plainly and traced at
+    /// [`keel_engine::TraceDetail::Functions`] (for `keel profile`): both receipts (equal
+    /// unless the profiler is broken) and the trace. Nothing is committed.
+    pub fn simulate_profiled(
+        &self,
+        sender: Address,
+        contract: Address,
+        method: &str,
+        args: Vec<u8>,
+    ) -> Result<(Receipt, Receipt, Trace), Error> {
+        let action = Action::Call {
+            contract,
+            method: method.to_string(),
+            args,
+        };
+        let tx = self.transaction(sender, action)?;
+        let ctx = self.block_context();
+        let plain = self.engine.simulate(&self.store, &ctx, &tx)?;
+        let (traced, trace) = self.engine.simulate_traced(
+            &self.store,
+            &ctx,
+            &tx,
+            keel_engine::TraceDetail::Functions,
+        )?;
+        Ok((plain, traced, trace))
     }
 
     // ---------------------------------------------------------------- labels

@@ -1,7 +1,7 @@
 //! The commands.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -50,9 +50,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::New { name, keel, dir } => {
             crate::project::cmd_new(ctx.json, &name, &dir, keel.as_deref())
         }
-        Command::Build { crate_dir, out } => {
-            crate::project::cmd_build(ctx.json, &crate_dir, out.as_deref())
-        }
+        Command::Build {
+            crate_dir,
+            out,
+            names,
+        } => crate::project::cmd_build(ctx.json, &crate_dir, out.as_deref(), names),
         Command::State {
             command:
                 StateCommand::Verify {
@@ -90,6 +92,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 ),
                 Command::Call(c) => call(&ctx, &mut dd, &c, true),
                 Command::Query(c) => call(&ctx, &mut dd, &c, false),
+                Command::Profile {
+                    call,
+                    svg,
+                    folded,
+                    names,
+                } => profile(&ctx, &dd, &call, &svg, folded.as_deref(), &names),
                 Command::Run { file } => run_block(&ctx, &mut dd, &file),
                 Command::State { command } => state(&ctx, &dd, command),
                 Command::Demo {
@@ -495,6 +503,105 @@ pub fn code_methods(code: &[u8]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `keel profile`: the call simulated with the function profiler; a flamegraph SVG, the
+/// folded stacks, and the functions by their own gas.
+fn profile(
+    ctx: &Ctx,
+    dd: &DataDir,
+    c: &CallArgs,
+    svg: &std::path::Path,
+    folded: Option<&std::path::Path>,
+    names: &[PathBuf],
+) -> Result<(), Failure> {
+    let contract = dd.resolve_contract(&c.address)?;
+    let sender = ctx.sender()?;
+    let meta = contract_code(dd, &contract)?
+        .as_deref()
+        .and_then(crate::typed::Meta::from_code)
+        .filter(|m| m.method(&c.method).is_some());
+    let explicit = c.args.iter().any(|a| crate::typed::is_explicit(a));
+    let resolve = |name: &str| dd.resolve_contract(name).ok();
+    let args = match &meta {
+        Some(m) if !explicit => m.encode_args(&c.method, &c.args, &resolve)?,
+        _ => encode_args(&crate::typed::resolve_contract_words(&c.args, &resolve))?,
+    };
+    check_method(dd, &contract, &c.method)?;
+    let kit = |e| kit_failure(e, &dd.path);
+    let mut builds = Vec::new();
+    for path in names {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Failure::new(format!("cannot read {}: {e}", path.display())))?;
+        builds.push((path.clone(), bytes));
+    }
+    let (plain, traced, trace) = dd
+        .chain
+        .simulate_profiled(sender, contract, &c.method, args)
+        .map_err(kit)?;
+    let functions = |a: &[u8; 32]| {
+        let code = contract_code(dd, a).ok().flatten();
+        let mut n = keel_testkit::names_of_code(code.as_deref());
+        if let Some(code) = &code {
+            for (_, build) in &builds {
+                if let Ok(named) = keel_testkit::FunctionNames::matching(build, code) {
+                    n = named;
+                }
+            }
+        }
+        n
+    };
+    let label = |a: &[u8; 32]| dd.chain.label_of(a);
+    let p = keel_testkit::checked_profile(plain, traced, &trace, &label, &functions)
+        .map_err(|e| Failure::new(format!("profile: {e}")))?;
+    let title = format!("{}.{}", dd.chain.label_of(&contract), c.method);
+    let write = |path: &std::path::Path, text: &str| {
+        std::fs::write(path, text)
+            .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))
+    };
+    write(svg, &p.svg(&title))?;
+    if let Some(f) = folded {
+        write(f, &p.folded())?;
+    }
+    let top = p.functions();
+    if ctx.json {
+        let stacks: Vec<Value> = p
+            .stacks
+            .iter()
+            .map(|(s, g)| json!({ "stack": s, "gas": g }))
+            .collect();
+        outln!(
+            "{}",
+            json!({
+                "gas_used": p.receipt.gas_used,
+                "status": format!("{:?}", p.receipt.status),
+                "svg": svg.display().to_string(),
+                "stacks": stacks,
+            })
+        );
+    } else {
+        outln!(
+            "{title}: {} gas ({:?}), profiled exactly; flamegraph: {}",
+            p.receipt.gas_used,
+            p.receipt.status,
+            svg.display()
+        );
+        if let Some(f) = folded {
+            outln!("folded stacks: {}", f.display());
+        }
+        outln!("{:>10}  {:>10}  function (by own gas)", "own", "inclusive");
+        for (name, own, incl) in top.iter().take(15) {
+            outln!("{own:>10}  {incl:>10}  {name}");
+        }
+    }
+    if p.receipt.status == keel_engine::Status::Success {
+        Ok(())
+    } else {
+        Err(Failure {
+            message: format!("the profiled call did not succeed: {:?}", p.receipt.status),
+            code: TX_FAILED,
+        })
+    }
+}
+
 /// Fails early, with the list of methods, if the contract is unknown or lacks the method.
 fn check_method(dd: &DataDir, contract: &[u8; 32], method: &str) -> Result<(), Failure> {
     let Some(methods) = contract_methods(dd, contract)? else {
@@ -517,43 +624,14 @@ fn check_method(dd: &DataDir, contract: &[u8; 32], method: &str) -> Result<(), F
 
 /// The code of a deployed contract, or `None` if there is no contract there.
 fn contract_code(dd: &DataDir, contract: &[u8; 32]) -> Result<Option<Vec<u8>>, Failure> {
-    let mut info_key = vec![0x02];
-    info_key.extend_from_slice(contract);
-    let kit = |e| kit_failure(e, &dd.path);
-    let Some(info) = dd.chain.get_raw(&info_key).map_err(kit)? else {
-        return Ok(None);
-    };
-    let Ok(code_hash) = <[u8; 32]>::decode(&mut info.as_slice()) else {
-        return Ok(None);
-    };
-    let mut code_key = vec![0x01];
-    code_key.extend_from_slice(&code_hash);
-    dd.chain.get_raw(&code_key).map_err(kit)
+    keel_engine::contract_code(dd.chain.store(), contract)
+        .map(|c| c.map(|(_, code)| code))
+        .map_err(|e| kit_failure(e.into(), &dd.path))
 }
 
 /// The exported methods of a deployed contract, or `None` if there is no contract there.
 fn contract_methods(dd: &DataDir, contract: &[u8; 32]) -> Result<Option<Vec<String>>, Failure> {
-    let mut info_key = vec![0x02];
-    info_key.extend_from_slice(contract);
-    let Some(info) = dd
-        .chain
-        .get_raw(&info_key)
-        .map_err(|e| kit_failure(e, &dd.path))?
-    else {
-        return Ok(None);
-    };
-    // Contract info starts with the code hash.
-    let Ok(code_hash) = <[u8; 32]>::decode(&mut info.as_slice()) else {
-        return Ok(Some(Vec::new()));
-    };
-    let mut code_key = vec![0x01];
-    code_key.extend_from_slice(&code_hash);
-    let code = dd
-        .chain
-        .get_raw(&code_key)
-        .map_err(|e| kit_failure(e, &dd.path))?
-        .unwrap_or_default();
-    Ok(Some(code_methods(&code)))
+    Ok(contract_code(dd, contract)?.map(|code| code_methods(&code)))
 }
 
 // ------------------------------------------------------------------ run

@@ -106,6 +106,25 @@ pub enum Command {
     Call(CallArgs),
     /// Run a method read-only (nothing is committed) and print the receipt.
     Query(CallArgs),
+    /// Profile a method read-only: gas per wasm function, across the contracts it calls and
+    /// the host functions, as a flamegraph SVG and folded stacks (the total is exactly the
+    /// call's production gas).
+    Profile {
+        /// The call, as for `keel query`.
+        #[command(flatten)]
+        call: CallArgs,
+        /// Write the flamegraph SVG here (default: `profile.svg`).
+        #[arg(long, value_name = "FILE", default_value = "profile.svg")]
+        svg: PathBuf,
+        /// Also write the folded stacks (`a;b;c gas` per line) here.
+        #[arg(long, value_name = "FILE")]
+        folded: Option<PathBuf>,
+        /// A build of a called contract that keeps its name section (`keel build --names`
+        /// writes `NAME.names.wasm`): names its functions if its code is exactly the deployed
+        /// code. Repeatable.
+        #[arg(long, value_name = "WASM")]
+        names: Vec<PathBuf>,
+    },
     /// Apply a block of transactions from a JSON file; print the receipts and the root.
     Run {
         /// The block file (format: see cli/README.md).
@@ -158,6 +177,11 @@ pub enum Command {
         /// Where to write the `.wasm` (default: `target/keel`).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Also write `NAME.names.wasm`: the same build with its name section kept, whose
+        /// code is checked equal to the `.wasm`'s (`keel profile --names` names functions
+        /// from it). Deploy the `.wasm`.
+        #[arg(long)]
+        names: bool,
     },
     /// Run a validator of a replicated chain under Malachite BFT: `keel node testnet
     /// --validators N --home DIR`, `keel node start --home DIR/nodeK` (README, "Run a local

@@ -81,12 +81,24 @@ pub fn cmd_new(json: bool, name: &str, parent: &Path, keel: Option<&Path>) -> Re
 }
 
 /// `keel build [CRATE_DIR]`.
-pub fn cmd_build(json: bool, crate_dir: &Path, out: Option<&Path>) -> Result<(), Failure> {
-    let (file, len) = build(crate_dir, out)?;
+pub fn cmd_build(
+    json: bool,
+    crate_dir: &Path,
+    out: Option<&Path>,
+    names: bool,
+) -> Result<(), Failure> {
+    let (file, len, named) = build(crate_dir, out, names)?;
     if json {
-        print_json(&json!({ "wasm": file.display().to_string(), "bytes": len }));
+        print_json(&json!({
+            "wasm": file.display().to_string(),
+            "bytes": len,
+            "names": named.as_ref().map(|n| n.display().to_string()),
+        }));
     } else {
         outln!("built {} ({len} bytes)", file.display());
+        if let Some(n) = named {
+            outln!("with function names: {} (for keel profile --names)", n.display());
+        }
     }
     Ok(())
 }
@@ -229,7 +241,15 @@ fn link(_target: &Path, at: &Path) -> Result<(), Failure> {
 /// Builds the contract crate at `crate_dir` as the testkit does and writes `NAME.wasm` and its
 /// metadata `NAME.json` into `out` (default: the current directory's `target/keel/`). Returns the written file and the
 /// module's size.
-pub fn build(crate_dir: &Path, out: Option<&Path>) -> Result<(PathBuf, usize), Failure> {
+///
+/// With `names`, also `NAME.names.wasm`: the same build with its name section kept
+/// (`keel_testkit::build_wasm_names`), for `keel profile --names`; checked to have exactly the
+/// deployed build's code.
+pub fn build(
+    crate_dir: &Path,
+    out: Option<&Path>,
+    names: bool,
+) -> Result<(PathBuf, usize, Option<PathBuf>), Failure> {
     let bytes = keel_testkit::build_wasm(crate_dir).map_err(|e| Failure::new(e.to_string()))?;
     let stem = crate_dir
         .canonicalize()
@@ -251,7 +271,18 @@ pub fn build(crate_dir: &Path, out: Option<&Path>) -> Result<(PathBuf, usize), F
         std::fs::write(&json, doc)
             .map_err(|e| Failure::new(format!("cannot write {}: {e}", json.display())))?;
     }
-    Ok((file, bytes.len()))
+    let mut named_file = None;
+    if names {
+        let named =
+            keel_testkit::build_wasm_names(crate_dir).map_err(|e| Failure::new(e.to_string()))?;
+        keel_testkit::FunctionNames::matching(&named, &bytes)
+            .map_err(|e| Failure::new(format!("keel build --names: {e}")))?;
+        let path = out.join(format!("{stem}.names.wasm"));
+        std::fs::write(&path, &named)
+            .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))?;
+        named_file = Some(path);
+    }
+    Ok((file, bytes.len(), named_file))
 }
 
 #[cfg(test)]

@@ -609,3 +609,96 @@ fn bench_runs_the_quick_suite_and_leaves_the_data_dir_alone() {
     );
     assert!(!dir.exists(), "keel bench created the data dir");
 }
+
+#[test]
+fn profile_writes_a_flamegraph_whose_total_is_the_production_gas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let token = deploy_token(&dir, 1_000);
+    let svg = tmp.path().join("transfer.svg");
+    let folded = tmp.path().join("transfer.folded");
+    let root_before = json(&keel(&dir, &["--json", "state", "root"]))["root"].clone();
+    let v = json(&keel(
+        &dir,
+        &[
+            "--json",
+            "profile",
+            &token,
+            "transfer",
+            "addr:@bob",
+            "u128:250",
+            "--svg",
+            svg.to_str().unwrap(),
+            "--folded",
+            folded.to_str().unwrap(),
+        ],
+    ));
+    // The same gas as a plain read-only run of the same call.
+    let q = json(&keel(
+        &dir,
+        &["--json", "query", &token, "transfer", "addr:@bob", "u128:250"],
+    ));
+    let gas = q["receipts"][0]["gas_used"].as_u64().unwrap();
+    assert_eq!(v["gas_used"].as_u64(), Some(gas), "{v}\n{q}");
+    // The stacks add up to it, in the JSON and in the folded file.
+    let stacks = v["stacks"].as_array().unwrap();
+    let sum: u64 = stacks.iter().map(|s| s["gas"].as_u64().unwrap()).sum();
+    assert_eq!(sum, gas);
+    let text = std::fs::read_to_string(&folded).unwrap();
+    let sum: u64 = text
+        .lines()
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(sum, gas, "{text}");
+    assert!(text.contains(";keel::storage_set "), "{text}");
+    let image = std::fs::read_to_string(&svg).unwrap();
+    assert!(image.starts_with("<?xml") && image.contains("keel::storage_set"));
+    // Read-only: nothing committed.
+    assert_eq!(
+        json(&keel(&dir, &["--json", "state", "root"]))["root"],
+        root_before
+    );
+    // The human form names the functions by their own gas.
+    let out = ok(&keel(
+        &dir,
+        &[
+            "profile",
+            &token,
+            "transfer",
+            "addr:@bob",
+            "u128:1",
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.contains("profiled exactly"), "{out}");
+    assert!(out.contains("keel::storage_set"), "{out}");
+    // A call that reverts is profiled, and the command says it did not succeed.
+    let o = keel(
+        &dir,
+        &[
+            "--sender",
+            "carol",
+            "profile",
+            &token,
+            "transfer",
+            "addr:@bob",
+            "u128:5",
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+    );
+    assert_clean_error(&o, 3, "did not succeed");
+    // An unknown method is a clear error, before anything runs.
+    let o = keel(
+        &dir,
+        &[
+            "profile",
+            &token,
+            "no_such_method",
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+    );
+    assert_clean_error(&o, 1, "no_such_method");
+}

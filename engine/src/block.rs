@@ -37,6 +37,24 @@ pub fn nonce<S: StateRead + ?Sized>(state: &S, account: &Address) -> Result<u64,
     }
 }
 
+/// The code a contract runs, as stored in `state`: its code hash and module bytes (the
+/// contract's record at [`crate::contract_key`] names the code at [`crate::code_key`]).
+/// `None` if no contract is at `address`.
+pub fn contract_code<S: StateRead + ?Sized>(
+    state: &S,
+    address: &Address,
+) -> Result<Option<(Hash, Vec<u8>)>, EngineError> {
+    let Some(info) = state.get(&crate::exec::contract_key(address))? else {
+        return Ok(None);
+    };
+    let info = crate::ContractInfo::decode_all(&mut info.as_slice())
+        .map_err(|_| EngineError::Internal("undecodable contract record in state".into()))?;
+    let code = state
+        .get(&crate::exec::code_key(&info.code_hash))?
+        .ok_or_else(|| EngineError::Internal("a contract's code is missing from state".into()))?;
+    Ok(Some((info.code_hash, code)))
+}
+
 /// The receipts root of a block: a binary Merkle tree over the receipts in order.
 ///
 /// - leaf `i` = `blake3(derive_key("keel.receipt.leaf") , SCALE(receipt_i))` (keyed mode);

@@ -111,6 +111,22 @@ pub(crate) struct CachedModule {
     fresh_memory: OnceLock<FreshMemory>,
 }
 
+impl CachedModule {
+    /// A module outside the module cache and the instance pool (the profiler's instrumented
+    /// copies): never reset, never reused.
+    pub(crate) fn standalone(module: wasmi::Module, imports: Vec<String>) -> Self {
+        Self {
+            module,
+            imports,
+            generation: u64::MAX,
+            code_len: 0,
+            id: u64::MAX,
+            reset_globals: None,
+            fresh_memory: OnceLock::new(),
+        }
+    }
+}
+
 /// The memory of a fresh instance: its size and its non-zero byte runs (a reset zeroes the
 /// memory, then writes the runs back: cheaper than copying the whole image).
 #[derive(Debug)]
@@ -531,8 +547,8 @@ fn scan_functions(code: &[u8]) -> u32 {
     n
 }
 
-/// `0x01 ‖ code_hash`.
-pub(crate) fn code_key(hash: &Hash) -> Vec<u8> {
+/// The state key of deployed code: `0x01 ‖ code_hash` (its value is the module's bytes).
+pub fn code_key(hash: &Hash) -> Vec<u8> {
     let mut k = Vec::with_capacity(33);
     k.push(0x01);
     k.extend_from_slice(hash);
@@ -547,8 +563,9 @@ pub(crate) fn meta_key(hash: &Hash) -> Vec<u8> {
     k
 }
 
-/// `0x02 ‖ address`.
-pub(crate) fn contract_key(address: &Address) -> Vec<u8> {
+/// The state key of a contract's record: `0x02 ‖ address` (its value is the SCALE
+/// [`ContractInfo`], which starts with the code hash).
+pub fn contract_key(address: &Address) -> Vec<u8> {
     let mut k = Vec::with_capacity(33);
     k.push(0x02);
     k.extend_from_slice(address);
@@ -584,6 +601,8 @@ pub(crate) struct TxEnv<'s> {
     /// The block will be committed (not a simulation): a successful `Deploy` compiles its
     /// module into the pool, where it stays live.
     pub committing: bool,
+    /// The trace being recorded (`None`: tracing is off, the default).
+    pub trace: Option<Box<crate::trace::Recorder>>,
 }
 
 impl<'s> TxEnv<'s> {
@@ -594,6 +613,7 @@ impl<'s> TxEnv<'s> {
             logs: Vec::new(),
             stack: Vec::new(),
             committing,
+            trace: None,
         }
     }
 }
@@ -709,6 +729,7 @@ fn instantiate(
     shared: &Shared,
     code: &CachedModule,
     block: BlockContext,
+    traced: bool,
 ) -> Result<Pooled, FrameEnd> {
     let limits = &shared.config.limits;
     let store_limits = StoreLimitsBuilder::new()
@@ -736,7 +757,12 @@ fn instantiate(
     store.limiter(|f| &mut f.limits);
     let mut imports = Vec::with_capacity(code.imports.len());
     for name in &code.imports {
-        match resolve(&mut store, name) {
+        let import = if traced {
+            crate::trace::resolve(&mut store, name)
+        } else {
+            resolve(&mut store, name)
+        };
+        match import {
             Some(f) => imports.push(f),
             None => return Err(FrameEnd::Trapped(TrapKind::AbiViolation)),
         }
@@ -754,8 +780,9 @@ fn instantiate(
     // Only a module whose instances can be reset exactly goes back to the pool: it needs its
     // memory and the snapshot of its mutable globals.
     // (Without a memory the frame runs, and traps at its first host call that needs one.)
-    let (Some(names), Some(mem), true) = (&code.reset_globals, memory, shared.config.instance_pool)
-    else {
+    // A traced frame's imports are wrapped: its instance is never pooled.
+    let pool = shared.config.instance_pool && !traced;
+    let (Some(names), Some(mem), true) = (&code.reset_globals, memory, pool) else {
         return Ok(unpooled(store, instance, memory));
     };
     let mut globals = Vec::with_capacity(names.len());
@@ -802,12 +829,29 @@ pub(crate) fn run_frame<'r, 's>(
     block: BlockContext,
     call: FrameCall<'_>,
 ) -> Result<(FrameEnd, u64), Abort> {
-    let gas = &shared.config.gas;
-    let cost = gas.instantiation(&call.meta.shape);
+    let cost = shared.config.gas.instantiation(&call.meta.shape);
+    // Tracing (off by default) only observes: one `Option` check per frame when off.
+    if !crate::trace::begin_frame(env, call.address, call.method, call.fuel, cost)? {
+        return run_frame_inner(shared, env, block, call, cost, false);
+    }
+    let result = run_frame_inner(shared, env, block, call, cost, true);
+    crate::trace::end_frame(env, &result)?;
+    result
+}
+
+fn run_frame_inner<'r, 's>(
+    shared: &'r Shared,
+    env: &'r RefCell<TxEnv<'s>>,
+    block: BlockContext,
+    call: FrameCall<'_>,
+    cost: u64,
+    traced: bool,
+) -> Result<(FrameEnd, u64), Abort> {
     let Some(fuel) = call.fuel.checked_sub(cost) else {
         return Ok((FrameEnd::OutOfGas, 0));
     };
-    let pooled = if shared.config.instance_pool {
+    // A traced frame never takes a pooled instance (whose imports are not the tracing ones).
+    let pooled = if shared.config.instance_pool && !traced {
         shared.take_idle(call.code_hash, call.code)
     } else {
         None
@@ -817,7 +861,7 @@ pub(crate) fn run_frame<'r, 's>(
             shared.counters.reuses.fetch_add(1, Ordering::Relaxed);
             p
         }
-        None => match instantiate(shared, call.code, block) {
+        None => match instantiate(shared, call.code, block, traced) {
             Ok(p) => p,
             Err(end) => return Ok((end, fuel)),
         },
@@ -893,6 +937,9 @@ fn load_module(
     env: &RefCell<TxEnv<'_>>,
     hash: &Hash,
 ) -> Result<Arc<CachedModule>, Abort> {
+    if let Some(profiled) = crate::trace::substitute(shared, env, hash)? {
+        return Ok(profiled);
+    }
     let env = env.try_borrow().map_err(borrow_err)?;
     shared.module(&env.overlay, hash)
 }

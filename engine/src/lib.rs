@@ -69,6 +69,8 @@ mod error;
 mod exec;
 mod gas;
 mod host;
+mod instrument;
+mod trace;
 mod types;
 mod validate;
 
@@ -77,12 +79,13 @@ use std::cell::RefCell;
 use keel_state::{StateRead, StateStore};
 use parity_scale_codec::DecodeAll;
 
-pub use block::{PendingBlock, nonce, receipts_root};
+pub use block::{PendingBlock, contract_code, nonce, receipts_root};
 pub use config::{EngineConfig, Limits, keel_features, wasmi_config};
 pub use error::EngineError;
-pub use exec::contract_address;
+pub use exec::{code_key, contract_address, contract_key};
 pub use gas::GasSchedule;
 pub use host::{AbiType, HOST_ABI};
+pub use trace::{CallTrace, FrameStatus, Trace, TraceDetail, TraceItem};
 pub use types::{
     Action, Address, BlockContext, BlockOutcome, CallStatus, ContractInfo, Event, FLAG_REENTRANT,
     Hash, InvalidReason, Receipt, Status, Transaction, TrapKind,
@@ -255,20 +258,56 @@ impl Engine {
         })
     }
 
+    /// [`Engine::execute_block`] with a [`Trace`] of each transaction ([`TraceDetail::Calls`]):
+    /// the same receipts, version and root (tracing never changes them), and one trace per
+    /// receipt, in order.
+    pub fn execute_block_traced<S: StateStore>(
+        &mut self,
+        state: &mut S,
+        ctx: &BlockContext,
+        txs: &[Transaction],
+    ) -> Result<(BlockOutcome, Vec<Trace>), EngineError> {
+        let mut traces = Vec::with_capacity(txs.len());
+        let pending =
+            self.pending_block_with(&*state, ctx, txs.iter().map(Some), Some(&mut traces))?;
+        Ok((self.commit_pending(state, pending)?, traces))
+    }
+
     fn pending_block<'t, S: StateStore>(
         &mut self,
         state: &S,
         ctx: &BlockContext,
         txs: impl Iterator<Item = Option<&'t Transaction>>,
     ) -> Result<PendingBlock, EngineError> {
+        self.pending_block_with(state, ctx, txs, None)
+    }
+
+    fn pending_block_with<'t, S: StateStore>(
+        &mut self,
+        state: &S,
+        ctx: &BlockContext,
+        txs: impl Iterator<Item = Option<&'t Transaction>>,
+        mut traces: Option<&mut Vec<Trace>>,
+    ) -> Result<PendingBlock, EngineError> {
         let base: &dyn StateRead = state;
-        let env = RefCell::new(TxEnv::new(base, true));
+        let mut tx_env = TxEnv::new(base, true);
+        if traces.is_some() {
+            tx_env.trace = Some(Box::new(trace::Recorder::new(
+                TraceDetail::Calls,
+                &self.shared.config.gas,
+            )));
+        }
+        let env = RefCell::new(tx_env);
         let mut receipts = Vec::new();
         for tx in txs {
-            receipts.push(match tx {
+            let receipt = match tx {
                 Some(tx) => execute_tx(&self.shared, &env, *ctx, tx)?,
                 None => Receipt::invalid(InvalidReason::Undecodable),
-            });
+            };
+            if let Some(traces) = traces.as_deref_mut() {
+                traces.push(finish_trace(&env, receipt.gas_used)?);
+            }
+            receipts.push(receipt);
         }
         Ok(PendingBlock {
             receipts,
@@ -289,6 +328,66 @@ impl Engine {
         let base: &dyn StateRead = state;
         let env = RefCell::new(TxEnv::new(base, false));
         execute_tx(&self.shared, &env, *ctx, tx)
+    }
+
+    /// [`Engine::simulate`] with a [`Trace`] of the transaction: its call tree, with the gas of
+    /// every frame and host function call, and at [`TraceDetail::Functions`] the entry and exit
+    /// of every wasm function. The receipt is exactly what [`Engine::simulate`] returns:
+    /// tracing never changes gas, receipts or roots.
+    ///
+    /// ```
+    /// use keel_engine::{Action, BlockContext, Engine, TraceDetail, TraceItem, Transaction};
+    /// use keel_state::MemStore;
+    ///
+    /// let wasm = wat::parse_str(r#"(module
+    ///     (import "keel" "set_return" (func $ret (param i32 i32)))
+    ///     (memory (export "memory") 1)
+    ///     (func $pong (call $ret (i32.const 0) (i32.const 4)))
+    ///     (func (export "ping") (call $pong)))"#).unwrap();
+    /// let mut engine = Engine::default();
+    /// let mut store = MemStore::new();
+    /// let ctx = BlockContext { height: 1, timestamp: 0 };
+    /// let alice = [1u8; 32];
+    /// let tx = |nonce, action| Transaction { sender: alice, nonce, gas_limit: 10_000_000, action };
+    /// let out = engine.execute_block(&mut store, &ctx, &[tx(0, Action::Deploy { code: wasm })]).unwrap();
+    /// let code_hash: [u8; 32] = out.receipts[0].return_data.clone().try_into().unwrap();
+    /// let out = engine.execute_block(&mut store, &ctx, &[tx(1, Action::Instantiate {
+    ///     code_hash, salt: vec![], args: vec![] })]).unwrap();
+    /// let contract: [u8; 32] = out.receipts[0].return_data.clone().try_into().unwrap();
+    ///
+    /// let call = tx(2, Action::Call { contract, method: "ping".into(), args: vec![] });
+    /// let (receipt, trace) = engine.simulate_traced(&store, &ctx, &call, TraceDetail::Functions).unwrap();
+    /// assert_eq!(receipt, engine.simulate(&store, &ctx, &call).unwrap()); // the same gas
+    /// let frame = trace.frame.unwrap();
+    /// assert_eq!((frame.method.as_str(), frame.contract), ("ping", contract));
+    /// // `ping` (function 2: the import is 0, `$pong` is 1) calls `$pong`, which calls `set_return`.
+    /// let events: Vec<String> = frame.items.iter().map(|i| match i {
+    ///     TraceItem::Enter { func, .. } => format!("enter {func}"),
+    ///     TraceItem::Exit { func, .. } => format!("exit {func}"),
+    ///     TraceItem::Host { name, gas, .. } => format!("{name} {gas}"),
+    ///     TraceItem::Call { frame, .. } => format!("call {}", frame.method),
+    /// }).collect();
+    /// let host = engine.config().gas.host_base + 4 * engine.config().gas.copy_byte;
+    /// assert_eq!(events, ["enter 2", "enter 1", &format!("set_return {host}"), "exit 1", "exit 2"]);
+    /// assert_eq!(receipt.gas_used - frame.gas_used, trace.gas_used - frame.gas_used);
+    /// ```
+    pub fn simulate_traced<S: StateRead>(
+        &self,
+        state: &S,
+        ctx: &BlockContext,
+        tx: &Transaction,
+        detail: TraceDetail,
+    ) -> Result<(Receipt, Trace), EngineError> {
+        let base: &dyn StateRead = state;
+        let mut tx_env = TxEnv::new(base, false);
+        tx_env.trace = Some(Box::new(trace::Recorder::new(
+            detail,
+            &self.shared.config.gas,
+        )));
+        let env = RefCell::new(tx_env);
+        let receipt = execute_tx(&self.shared, &env, *ctx, tx)?;
+        let trace = finish_trace(&env, receipt.gas_used)?;
+        Ok((receipt, trace))
     }
 
     /// A read-only call (a view, or gas estimation): runs `method` of `contract` as `caller`
@@ -317,6 +416,19 @@ impl Engine {
         };
         self.simulate(state, ctx, &tx)
     }
+}
+
+fn finish_trace(env: &RefCell<TxEnv<'_>>, gas_used: u64) -> Result<Trace, EngineError> {
+    let mut e = env
+        .try_borrow_mut()
+        .map_err(|_| EngineError::Internal("state borrowed".into()))?;
+    Ok(match e.trace.as_deref_mut() {
+        Some(r) => r.finish(gas_used),
+        None => Trace {
+            gas_used,
+            frame: None,
+        },
+    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use keel_engine::{Action, Address, EngineConfig, Hash, Receipt, Status};
+use keel_engine::{Action, Address, EngineConfig, Hash, Receipt, Status, TraceDetail};
 use parity_scale_codec::Encode;
 
 const CAROL: Address = [0xCA; 32];
@@ -71,6 +71,8 @@ fn compare(name: &str, lines: &[String]) {
 struct Script {
     chain: Chain,
     lines: Vec<String>,
+    /// Executes each block again, traced, on a copy of the store.
+    twin: keel_engine::Engine,
 }
 
 impl Script {
@@ -82,6 +84,7 @@ impl Script {
                 ..EngineConfig::default()
             }),
             lines: Vec::new(),
+            twin: keel_engine::Engine::default(),
         }
     }
 
@@ -100,13 +103,43 @@ impl Script {
         // Deploy and Instantiate return a code hash or an address: content-derived, so they
         // are left out (a rebuild of an example that keeps its gas must not fail this test).
         let hide = !matches!(action, Action::Call { .. });
+        let traced = self.traced(sender, gas, &action);
         let (r, root) = self.chain.run_with_root(sender, gas, action);
+        // Tracing never changes gas, receipts or roots (ARCHITECTURE.md, "Traces").
+        assert_eq!(traced, (r.clone(), root), "{label}: a traced run differs");
         let mut shown = r.clone();
         if hide && shown.status == Status::Success {
             shown.return_data.clear();
         }
         self.lines.extend(lines(label, &shown, &root));
         r
+    }
+
+    /// The transaction simulated with and without each trace detail (all must agree, and the
+    /// profile's hooks must refund exactly what they cost), then executed with a trace on a
+    /// copy of the store: its receipt and root.
+    fn traced(&mut self, sender: Address, gas: u64, action: &Action) -> (Receipt, Hash) {
+        let c = &self.chain;
+        let tx = c.make_tx(sender, gas, action.clone());
+        let plain = c.engine.simulate(&c.store, &c.ctx, &tx).unwrap();
+        for detail in [TraceDetail::Calls, TraceDetail::Functions] {
+            let (r, trace) = c
+                .engine
+                .simulate_traced(&c.store, &c.ctx, &tx, detail)
+                .unwrap();
+            assert_eq!(r, plain, "{detail:?}");
+            assert_eq!(trace.gas_used, plain.gas_used);
+            if let Some(frame) = &trace.frame {
+                assert!(frame.gas_used <= plain.gas_used);
+            }
+        }
+        let mut twin = c.store.clone();
+        let (mut out, traces) = self
+            .twin
+            .execute_block_traced(&mut twin, &c.ctx, std::slice::from_ref(&tx))
+            .unwrap();
+        assert_eq!(traces.len(), 1);
+        (out.receipts.pop().unwrap(), out.state_root)
     }
 
     fn deploy(&mut self, label: &str, code: &[u8], args: Vec<u8>) -> Address {

@@ -305,22 +305,9 @@ async fn contract(State(api): State<Api>, Path(which): Path<String>) -> Reply {
             }
         },
     };
-    let mut info_key = vec![0x02];
-    info_key.extend_from_slice(&address);
-    let code = match keel_state::StateRead::get(&s.store, &info_key) {
+    let code = match keel_engine::contract_code(&s.store, &address) {
         Err(e) => return internal(e),
-        Ok(None) => None,
-        Ok(Some(info)) => match <[u8; 32]>::decode(&mut info.as_slice()) {
-            Err(_) => return internal("contract info does not decode"),
-            Ok(code_hash) => {
-                let mut code_key = vec![0x01];
-                code_key.extend_from_slice(&code_hash);
-                match keel_state::StateRead::get(&s.store, &code_key) {
-                    Err(e) => return internal(e),
-                    Ok(code) => Some((code_hash, code.unwrap_or_default())),
-                }
-            }
-        },
+        Ok(code) => code,
     };
     let Some((code_hash, code)) = code else {
         return (

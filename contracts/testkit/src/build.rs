@@ -37,23 +37,53 @@ include!("wasm_flags.rs");
 /// ```
 pub fn build_wasm(crate_dir: impl AsRef<Path>) -> Result<Vec<u8>, Error> {
     static BUILT: Mutex<BTreeMap<PathBuf, Vec<u8>>> = Mutex::new(BTreeMap::new());
-    let dir = std::fs::canonicalize(crate_dir.as_ref()).map_err(|e| {
+    build_cached(crate_dir.as_ref(), &BUILT, false)
+}
+
+/// [`build_wasm`] with the module's `name` section kept (the release profile's `strip` off, in
+/// its own target dir `keel-wasm-names`): the same code, byte for byte in every non-custom
+/// section, plus the function names that profiles show ([`crate::TestChain::profile`]). Deploy
+/// the [`build_wasm`] bytes, and name their functions with
+/// [`crate::FunctionNames::matching`], which checks that the two builds have the same code.
+///
+/// ```no_run
+/// # fn main() -> Result<(), keel_testkit::Error> {
+/// use keel_testkit::{FunctionNames, TestChain, account, build_wasm, build_wasm_names};
+/// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../contract");
+/// let (wasm, named) = (build_wasm(dir)?, build_wasm_names(dir)?);
+/// let mut chain = TestChain::new()?;
+/// let contract = chain.deploy(account("alice"), &wasm, ())?;
+/// chain.set_function_names(contract, FunctionNames::matching(&named, &wasm)?);
+/// # Ok(())
+/// # }
+/// ```
+pub fn build_wasm_names(crate_dir: impl AsRef<Path>) -> Result<Vec<u8>, Error> {
+    static BUILT: Mutex<BTreeMap<PathBuf, Vec<u8>>> = Mutex::new(BTreeMap::new());
+    build_cached(crate_dir.as_ref(), &BUILT, true)
+}
+
+fn build_cached(
+    crate_dir: &Path,
+    cache: &Mutex<BTreeMap<PathBuf, Vec<u8>>>,
+    names: bool,
+) -> Result<Vec<u8>, Error> {
+    let dir = std::fs::canonicalize(crate_dir).map_err(|e| {
         Error::Build(format!(
             "cannot find the contract crate {}: {e}",
-            crate_dir.as_ref().display()
+            crate_dir.display()
         ))
     })?;
     // A poisoned lock only means another test panicked while building; the map is still whole.
-    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    let mut built = cache.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(bytes) = built.get(&dir) {
         return Ok(bytes.clone());
     }
-    let bytes = build_uncached(&dir)?;
+    let bytes = build_uncached(&dir, names)?;
     built.insert(dir, bytes.clone());
     Ok(bytes)
 }
 
-fn build_uncached(dir: &Path) -> Result<Vec<u8>, Error> {
+fn build_uncached(dir: &Path, names: bool) -> Result<Vec<u8>, Error> {
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)
         .map_err(|e| Error::Build(format!("cannot read {}: {e}", manifest.display())))?;
@@ -65,9 +95,10 @@ fn build_uncached(dir: &Path) -> Result<Vec<u8>, Error> {
     })?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let root = workspace_root(&cargo, dir)?;
+    let sub = if names { "keel-wasm-names" } else { "keel-wasm" };
     let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(t) => root.join(t).join("keel-wasm"),
-        None => root.join("target").join("keel-wasm"),
+        Some(t) => root.join(t).join(sub),
+        None => root.join("target").join(sub),
     };
 
     let mut cmd = Command::new(&cargo);
@@ -98,6 +129,10 @@ fn build_uncached(dir: &Path) -> Result<Vec<u8>, Error> {
     }
     cmd.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"));
     cmd.env("CARGO_TERM_COLOR", "never");
+    if names {
+        // Only custom sections differ: `FunctionNames::matching` checks the rest is equal.
+        cmd.env("CARGO_PROFILE_RELEASE_STRIP", "false");
+    }
     let out = cmd
         .output()
         .map_err(|e| Error::Build(format!("cannot run cargo: {e}")))?;

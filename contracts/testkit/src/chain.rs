@@ -142,6 +142,8 @@ pub struct TestChain {
     chain: Chain<Backend>,
     auto_advance: bool,
     gas: GasReport,
+    /// Function names for profiles, per contract ([`TestChain::set_function_names`]).
+    function_names: BTreeMap<Address, crate::FunctionNames>,
 }
 
 impl TestChain {
@@ -199,6 +201,7 @@ impl TestChain {
             chain: Chain::new(backend),
             auto_advance: false,
             gas: GasReport::default(),
+            function_names: BTreeMap::new(),
         }
     }
 
@@ -386,12 +389,24 @@ impl TestChain {
         self.chain.block_context()
     }
 
-    /// Runs `transactions` as one block through `Engine::execute_block` and commits it.
+    /// Runs `transactions` as one block through the engine's block path and commits it.
     /// Returns the engine's receipts unchanged. Nonces are the caller's business here.
+    ///
+    /// The block is executed traced (`Engine::execute_block_traced`: the same receipts and
+    /// root as `Engine::execute_block`), so the gas report breaks nested calls out.
     pub fn execute_block(&mut self, transactions: &[Transaction]) -> Result<Vec<Receipt>, Error> {
-        let receipts = self.chain.execute_block(transactions)?;
-        for (tx, r) in transactions.iter().zip(&receipts) {
+        let (receipts, traces) = self.chain.execute_block_traced(transactions)?;
+        for ((tx, r), trace) in transactions.iter().zip(&receipts).zip(&traces) {
             self.record_gas(&tx.action, r);
+            if let (
+                Action::Call {
+                    contract, method, ..
+                },
+                Some(frame),
+            ) = (&tx.action, &trace.frame)
+            {
+                self.gas.record_nested(*contract, method, frame);
+            }
         }
         if self.auto_advance {
             self.advance(1);
@@ -573,6 +588,70 @@ impl TestChain {
             .chain
             .simulate(sender.into().0, contract.into().0, method, args.encode())?;
         Ok(Outcome::from(out))
+    }
+
+    /// The gas profile of a call (read-only, like [`TestChain::simulate`]): gas per wasm
+    /// function, across the contracts it calls and the host functions, as folded stacks
+    /// ([`crate::Profile::folded`]) or a flamegraph ([`crate::Profile::svg`]).
+    ///
+    /// It runs an instrumented copy of each contract's deployed code that uses exactly the
+    /// production gas: [`crate::Profile::total`] equals the receipt's `gas_used`, and the
+    /// receipt is the one [`TestChain::simulate`] returns (checked on every call; a difference
+    /// is an error). Functions are named by [`TestChain::set_function_names`], else by the
+    /// deployed code's name section, else by its exports, else `func[N]`.
+    ///
+    /// ```
+    /// use keel_testkit::{TestChain, account};
+    /// # #[cfg(not(feature = "examples"))] fn main() {} // needs the bundled examples
+    /// # #[cfg(feature = "examples")]
+    /// # fn main() -> Result<(), keel_testkit::Error> {
+    /// let mut chain = TestChain::new()?;
+    /// let alice = account("alice");
+    /// let counter = chain.deploy_example(alice, "counter", ())?;
+    /// let profile = chain.profile(alice, counter, "increment", ())?;
+    /// assert_eq!(profile.total(), chain.simulate(alice, counter, "increment", ())?.gas_used());
+    /// assert!(profile.folded().contains("counter.increment;increment;keel::storage_set "));
+    /// std::fs::write(std::env::temp_dir().join("increment.svg"), profile.svg("counter.increment"))?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn profile<A: Encode>(
+        &self,
+        sender: impl Into<Address>,
+        contract: impl Into<Address>,
+        method: &str,
+        args: A,
+    ) -> Result<crate::Profile, Error> {
+        let (plain, receipt, trace) = self.chain.simulate_profiled(
+            sender.into().0,
+            contract.into().0,
+            method,
+            args.encode(),
+        )?;
+        crate::profile::checked(
+            plain,
+            receipt,
+            &trace,
+            &|a| self.chain.label_of(a),
+            &|a| self.function_names_of(a),
+        )
+    }
+
+    /// Names the functions of `contract` in profiles (indices of its deployed module), e.g.
+    /// from the name section of a build that keeps it ([`crate::FunctionNames::matching`]).
+    pub fn set_function_names(&mut self, contract: impl Into<Address>, names: crate::FunctionNames) {
+        self.function_names.insert(contract.into(), names);
+    }
+
+    fn function_names_of(&self, contract: &[u8; 32]) -> crate::FunctionNames {
+        if let Some(n) = self.function_names.get(&Address(*contract)) {
+            return n.clone();
+        }
+        let code = keel_engine::contract_code(self.chain.store(), contract)
+            .ok()
+            .flatten()
+            .map(|(_, code)| code);
+        crate::profile::names_of_code(code.as_deref())
     }
 
     /// A read-only call decoded as `R`; fails unless it succeeds.

@@ -122,17 +122,24 @@ pub(crate) enum Subject {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GasReport {
     rows: BTreeMap<(Subject, String, GasOutcome), GasStats>,
+    /// Nested calls: (top-level contract, its method, the call path below it, the nested
+    /// frame's outcome) -> the nested frame's gas, its children included.
+    nested: BTreeMap<NestedKey, GasStats>,
     labels: BTreeMap<[u8; 32], String>,
     /// Code hash -> the first contract instantiated from it.
     code_owner: BTreeMap<[u8; 32], [u8; 32]>,
 }
+
+type NestedKey = (Subject, String, Vec<([u8; 32], String)>, GasOutcome);
 
 /// One row of a [`GasReport`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GasRow {
     /// The contract's label.
     pub contract: String,
-    /// The method, `(upload)` or `(instantiate)`.
+    /// The method, `(upload)` or `(instantiate)`; for a nested call, the top-level method and
+    /// the calls below it: `release -> token.transfer` (the gas is the nested call's, its own
+    /// nested calls included, and the outcome is the nested call's).
     pub method: String,
     /// How the transactions ended.
     pub outcome: GasOutcome,
@@ -152,6 +159,45 @@ impl GasReport {
             .entry((subject, method.to_string(), outcome))
             .and_modify(|s| s.add(gas))
             .or_insert_with(|| GasStats::new(gas));
+    }
+
+    /// Records every nested call of a top-level call's trace under that call.
+    pub(crate) fn record_nested(
+        &mut self,
+        top: [u8; 32],
+        method: &str,
+        frame: &keel_engine::CallTrace,
+    ) {
+        fn walk(
+            report: &mut GasReport,
+            top: [u8; 32],
+            method: &str,
+            path: &mut Vec<([u8; 32], String)>,
+            frame: &keel_engine::CallTrace,
+        ) {
+            for child in frame.calls() {
+                path.push((child.contract, child.method.clone()));
+                let outcome = match child.status {
+                    keel_engine::FrameStatus::Success => GasOutcome::Success,
+                    keel_engine::FrameStatus::Reverted => GasOutcome::Reverted,
+                    keel_engine::FrameStatus::Trapped(_) => GasOutcome::Trapped,
+                    keel_engine::FrameStatus::OutOfGas => GasOutcome::OutOfGas,
+                };
+                report
+                    .nested
+                    .entry((
+                        Subject::Contract(top),
+                        method.to_string(),
+                        path.clone(),
+                        outcome,
+                    ))
+                    .and_modify(|s| s.add(child.gas_used))
+                    .or_insert_with(|| GasStats::new(child.gas_used));
+                walk(report, top, method, path, child);
+                path.pop();
+            }
+        }
+        walk(self, top, method, &mut Vec::new(), frame);
     }
 
     pub(crate) fn set_label(&mut self, contract: [u8; 32], label: &str) {
@@ -191,6 +237,17 @@ impl GasReport {
         let mut merged: BTreeMap<(String, String, GasOutcome), GasStats> = BTreeMap::new();
         for ((subject, method, outcome), s) in &self.rows {
             let key = (self.label(subject), method.clone(), *outcome);
+            merged.entry(key).and_modify(|m| m.merge(s)).or_insert(*s);
+        }
+        for ((subject, method, path, outcome), s) in &self.nested {
+            let mut name = method.clone();
+            for (callee, m) in path {
+                name.push_str(&format!(
+                    " -> {}.{m}",
+                    self.label(&Subject::Contract(*callee))
+                ));
+            }
+            let key = (self.label(subject), name, *outcome);
             merged.entry(key).and_modify(|m| m.merge(s)).or_insert(*s);
         }
         merged
@@ -237,10 +294,12 @@ impl GasReport {
     /// Forgets the recorded gas (labels are kept).
     pub fn clear(&mut self) {
         self.rows.clear();
+        self.nested.clear();
     }
 
     /// The report as JSON: `{"rows":[{"contract","method","outcome","calls","min","mean",
-    /// "max","total"},…]}`, rows in [`GasReport::rows`] order.
+    /// "max","total"},…]}`, rows in [`GasReport::rows`] order (a nested call's `method` is its
+    /// path, `release -> token.transfer`).
     pub fn to_json(&self) -> String {
         let mut out = String::from("{\"rows\":[");
         for (i, r) in self.rows().iter().enumerate() {

@@ -29,15 +29,17 @@
 mod build;
 mod chain;
 mod error;
+mod flame;
 mod gas;
 #[cfg(feature = "invariant")]
 pub mod invariant;
 mod meta;
 mod outcome;
+mod profile;
 #[cfg(feature = "rocksdb")]
 mod tmp;
 
-pub use build::build_wasm;
+pub use build::{build_wasm, build_wasm_names};
 pub use chain::{Snapshot, StorageEntry, StorageProof, StoreKind, TestChain};
 #[cfg(feature = "examples")]
 pub use chain::{example, examples};
@@ -45,6 +47,7 @@ pub use error::Error;
 pub use gas::{GasOutcome, GasReport, GasRow, GasStats};
 pub use meta::{METADATA_SECTION, contract_metadata, strip_metadata};
 pub use outcome::{Emitted, Outcome, name_topic};
+pub use profile::{FunctionNames, Profile, checked as checked_profile, names_of_code};
 
 pub use keel_chain::{DEFAULT_GAS_LIMIT, engine_config, hex_encode, revert_text, short_hex};
 pub use keel_engine as engine;

@@ -234,8 +234,7 @@ fn storage_inspection_and_proofs() {
         let mut chain = TestChain::with_store(kind).unwrap();
         let token = token(&mut chain, alice, 100u128);
         // The contract's info record exists under 0x02 ‖ address, and proves.
-        let mut info_key = vec![0x02];
-        info_key.extend_from_slice(token.as_bytes());
+        let info_key = keel_testkit::engine::contract_key(&token.0);
         assert!(chain.get_raw(&info_key).unwrap().is_some());
         let (proof, root, _) = chain.prove_raw(&info_key).unwrap();
         let value = chain.get_raw(&info_key).unwrap();
