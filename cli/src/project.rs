@@ -97,7 +97,10 @@ pub fn cmd_build(
     } else {
         outln!("built {} ({len} bytes)", file.display());
         if let Some(n) = named {
-            outln!("with function names: {} (for keel profile --names)", n.display());
+            outln!(
+                "with function names: {} (for keel profile --names)",
+                n.display()
+            );
         }
     }
     Ok(())

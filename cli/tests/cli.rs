@@ -636,7 +636,14 @@ fn profile_writes_a_flamegraph_whose_total_is_the_production_gas() {
     // The same gas as a plain read-only run of the same call.
     let q = json(&keel(
         &dir,
-        &["--json", "query", &token, "transfer", "addr:@bob", "u128:250"],
+        &[
+            "--json",
+            "query",
+            &token,
+            "transfer",
+            "addr:@bob",
+            "u128:250",
+        ],
     ));
     let gas = q["receipts"][0]["gas_used"].as_u64().unwrap();
     assert_eq!(v["gas_used"].as_u64(), Some(gas), "{v}\n{q}");

@@ -332,16 +332,14 @@ type C<'a> = Caller<'a, Frame>;
 pub(crate) fn resolve(store: &mut Store<Frame>, name: &str) -> Option<Extern> {
     match name {
         "keel_profile.enter" => {
-            return Some(Extern::Func(Func::wrap(
-                &mut *store,
-                |c: C<'_>, f: f64| hook(c, f, true),
-            )));
+            return Some(Extern::Func(Func::wrap(&mut *store, |c: C<'_>, f: f64| {
+                hook(c, f, true)
+            })));
         }
         "keel_profile.exit" => {
-            return Some(Extern::Func(Func::wrap(
-                &mut *store,
-                |c: C<'_>, f: f64| hook(c, f, false),
-            )));
+            return Some(Extern::Func(Func::wrap(&mut *store, |c: C<'_>, f: f64| {
+                hook(c, f, false)
+            })));
         }
         _ => {}
     }

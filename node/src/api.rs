@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use keel_chain::tx::TxError;
 use keel_engine::{Receipt, Status};
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::Encode;
 use serde_json::{Value, json};
 
 use crate::app::{Shared, lock};

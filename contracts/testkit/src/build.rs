@@ -1,5 +1,5 @@
 //! Building a contract crate to wasm from a test, so tests always run the wasm of the current
-//! source: [`build_wasm`].
+//! source: [`build_wasm`] (and [`build_wasm_names`], the same build with its name section).
 //!
 //! The build is `cargo build --release --target wasm32-unknown-unknown -p NAME` in the crate's
 //! workspace, with the same flags as Keel's own example contracts (a 32 KiB stack, an explicit
@@ -22,9 +22,10 @@ use crate::Error;
 include!("wasm_flags.rs");
 
 /// Builds the contract crate in `crate_dir` (the directory of its `Cargo.toml`) for
-/// `wasm32-unknown-unknown` in its workspace's release profile and returns the module's bytes.
-/// Cached per process: later calls for the same crate return the same bytes without running
-/// cargo again.
+/// `wasm32-unknown-unknown` in its workspace's release profile and returns the module's bytes,
+/// without the toolchain's custom sections (names, producers, target features, debug info; the
+/// contract's `keel:meta` stays). Cached per process: later calls for the same crate return the
+/// same bytes without running cargo again.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), keel_testkit::Error> {
@@ -36,15 +37,15 @@ include!("wasm_flags.rs");
 /// # }
 /// ```
 pub fn build_wasm(crate_dir: impl AsRef<Path>) -> Result<Vec<u8>, Error> {
-    static BUILT: Mutex<BTreeMap<PathBuf, Vec<u8>>> = Mutex::new(BTreeMap::new());
-    build_cached(crate_dir.as_ref(), &BUILT, false)
+    crate::meta::strip_tool_sections(&build_wasm_names(crate_dir)?)
 }
 
-/// [`build_wasm`] with the module's `name` section kept (the release profile's `strip` off, in
-/// its own target dir `keel-wasm-names`): the same code, byte for byte in every non-custom
-/// section, plus the function names that profiles show ([`crate::TestChain::profile`]). Deploy
-/// the [`build_wasm`] bytes, and name their functions with
-/// [`crate::FunctionNames::matching`], which checks that the two builds have the same code.
+/// The build [`build_wasm`] strips, with the toolchain's sections still in it, among them the
+/// `name` section with every function's name: profiles show those names
+/// ([`crate::TestChain::set_function_names`], `keel profile --names`). [`build_wasm`]'s bytes
+/// are exactly these without the `name`, `producers`, `target_features` and debug sections, so
+/// both have the same code and function indices by construction
+/// ([`crate::FunctionNames::matching`] checks it). Deploy the [`build_wasm`] bytes.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), keel_testkit::Error> {
@@ -59,14 +60,7 @@ pub fn build_wasm(crate_dir: impl AsRef<Path>) -> Result<Vec<u8>, Error> {
 /// ```
 pub fn build_wasm_names(crate_dir: impl AsRef<Path>) -> Result<Vec<u8>, Error> {
     static BUILT: Mutex<BTreeMap<PathBuf, Vec<u8>>> = Mutex::new(BTreeMap::new());
-    build_cached(crate_dir.as_ref(), &BUILT, true)
-}
-
-fn build_cached(
-    crate_dir: &Path,
-    cache: &Mutex<BTreeMap<PathBuf, Vec<u8>>>,
-    names: bool,
-) -> Result<Vec<u8>, Error> {
+    let crate_dir = crate_dir.as_ref();
     let dir = std::fs::canonicalize(crate_dir).map_err(|e| {
         Error::Build(format!(
             "cannot find the contract crate {}: {e}",
@@ -74,16 +68,16 @@ fn build_cached(
         ))
     })?;
     // A poisoned lock only means another test panicked while building; the map is still whole.
-    let mut built = cache.lock().unwrap_or_else(|p| p.into_inner());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(bytes) = built.get(&dir) {
         return Ok(bytes.clone());
     }
-    let bytes = build_uncached(&dir, names)?;
+    let bytes = build_uncached(&dir)?;
     built.insert(dir, bytes.clone());
     Ok(bytes)
 }
 
-fn build_uncached(dir: &Path, names: bool) -> Result<Vec<u8>, Error> {
+fn build_uncached(dir: &Path) -> Result<Vec<u8>, Error> {
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)
         .map_err(|e| Error::Build(format!("cannot read {}: {e}", manifest.display())))?;
@@ -95,10 +89,9 @@ fn build_uncached(dir: &Path, names: bool) -> Result<Vec<u8>, Error> {
     })?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let root = workspace_root(&cargo, dir)?;
-    let sub = if names { "keel-wasm-names" } else { "keel-wasm" };
     let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(t) => root.join(t).join(sub),
-        None => root.join("target").join(sub),
+        Some(t) => root.join(t).join("keel-wasm"),
+        None => root.join("target").join("keel-wasm"),
     };
 
     let mut cmd = Command::new(&cargo);
@@ -129,10 +122,11 @@ fn build_uncached(dir: &Path, names: bool) -> Result<Vec<u8>, Error> {
     }
     cmd.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"));
     cmd.env("CARGO_TERM_COLOR", "never");
-    if names {
-        // Only custom sections differ: `FunctionNames::matching` checks the rest is equal.
-        cmd.env("CARGO_PROFILE_RELEASE_STRIP", "false");
-    }
+    // Keep the name section (and drop DWARF): `build_wasm` strips the toolchain's sections
+    // itself, so that its bytes have exactly the code of the named build. (A build with the
+    // profile's `strip = true` lays the module out differently: its types and functions come in
+    // another order.)
+    cmd.env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
     let out = cmd
         .output()
         .map_err(|e| Error::Build(format!("cannot run cargo: {e}")))?;

@@ -628,18 +628,18 @@ impl TestChain {
             method,
             args.encode(),
         )?;
-        crate::profile::checked(
-            plain,
-            receipt,
-            &trace,
-            &|a| self.chain.label_of(a),
-            &|a| self.function_names_of(a),
-        )
+        crate::profile::checked(plain, receipt, &trace, &|a| self.chain.label_of(a), &|a| {
+            self.function_names_of(a)
+        })
     }
 
     /// Names the functions of `contract` in profiles (indices of its deployed module), e.g.
     /// from the name section of a build that keeps it ([`crate::FunctionNames::matching`]).
-    pub fn set_function_names(&mut self, contract: impl Into<Address>, names: crate::FunctionNames) {
+    pub fn set_function_names(
+        &mut self,
+        contract: impl Into<Address>,
+        names: crate::FunctionNames,
+    ) {
         self.function_names.insert(contract.into(), names);
     }
 

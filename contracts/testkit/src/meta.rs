@@ -92,6 +92,30 @@ pub fn strip_metadata(wasm: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+/// Whether a custom section is a toolchain's (names, debug info, producers, target features,
+/// source maps) rather than the contract's own: what a stripped build leaves out.
+fn is_tool_section(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"name" | b"producers" | b"target_features" | b"sourceMappingURL" | b"external_debug_info"
+    ) || name.starts_with(b".debug")
+}
+
+/// `wasm` without the toolchain's custom sections (`name`, `producers`, `target_features`,
+/// `.debug_*`, source maps); every other section, `keel:meta` and the module's own custom
+/// sections included, is kept byte for byte and in order. So a module and its stripped copy
+/// have the same code, and a profile can name the stripped copy's functions from the module's
+/// name section.
+pub(crate) fn strip_tool_sections(wasm: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut out = wasm.get(..8).unwrap_or_default().to_vec();
+    for s in sections(wasm)? {
+        if !(s.id == 0 && s.name.is_some_and(is_tool_section)) {
+            out.extend_from_slice(&wasm[s.whole]);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +133,26 @@ mod tests {
             m.extend_from_slice(&body);
         }
         m
+    }
+
+    #[test]
+    fn strips_the_toolchain_sections_and_keeps_the_rest() -> Result<(), Error> {
+        let m = module_with(&[
+            ("name", b"x"),
+            (METADATA_SECTION, b"{}"),
+            (".debug_info", b"d"),
+            ("producers", b"p"),
+            ("mine", b"kept"),
+            ("target_features", b"t"),
+        ]);
+        let stripped = strip_tool_sections(&m)?;
+        assert_eq!(
+            stripped,
+            module_with(&[(METADATA_SECTION, b"{}"), ("mine", b"kept")])
+        );
+        assert_eq!(strip_tool_sections(&stripped)?, stripped);
+        assert!(strip_tool_sections(b"nope").is_err());
+        Ok(())
     }
 
     #[test]

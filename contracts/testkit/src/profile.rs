@@ -20,7 +20,8 @@ use keel_engine::Address;
 pub struct FunctionNames(pub BTreeMap<u32, String>);
 
 impl FunctionNames {
-    /// The names in a module's `name` custom section (function names, subsection 1), if any.
+    /// The names in a module's `name` custom section (function names, subsection 1), if any,
+    /// demangled.
     pub fn from_name_section(wasm: &[u8]) -> Self {
         let mut names = BTreeMap::new();
         for payload in wasmparser::Parser::new(0).parse_all(wasm) {
@@ -33,7 +34,9 @@ impl FunctionNames {
             for sub in reader {
                 if let Ok(wasmparser::Name::Function(map)) = sub {
                     for n in map.into_iter().flatten() {
-                        names.insert(n.index, n.name.to_string());
+                        // Rust symbols are mangled: `keel_sdk::env::caller`, without the hash.
+                        let name = format!("{:#}", rustc_demangle::demangle(n.name));
+                        names.insert(n.index, name);
                     }
                 }
             }
