@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use keel_proof::{Hash, Proof, key_hash, value_hash};
-use parity_scale_codec::{Decode, DecodeAll, Encode};
+use parity_scale_codec::{Compact, Decode, DecodeAll, Encode};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType,
     DBRawIterator, ErrorKind, Options, WriteBatch, WriteOptions,
@@ -1709,9 +1709,8 @@ impl Store {
         // How each new group is stored, its chain, and whether it stays in the cache; the
         // records that become stale (see `Chain`).
         let mut cache_len = self.cache.len();
-        let mut stale_nodes: Vec<Vec<u8>> = Vec::with_capacity(update.stale.len());
-        let mut plan: Vec<(Vec<u8>, Encoding, Chain, bool)> =
-            Vec::with_capacity(update.new_nodes.len());
+        let mut stale_nodes: Vec<NodeKey> = Vec::with_capacity(update.stale.len());
+        let mut plan: Vec<(Encoding, Chain, bool)> = Vec::with_capacity(update.new_nodes.len());
         for w in &update.new_nodes {
             let depth = w.key.path.len();
             let cached = depth <= WRITE_CACHE_DEPTH
@@ -1739,59 +1738,66 @@ impl Store {
                             chain,
                         )
                     } else {
-                        for v in &prev.versions {
-                            stale_nodes.push(
-                                NodeKey {
-                                    version: *v,
-                                    path: w.key.path,
-                                }
-                                .encode(),
-                            );
-                        }
+                        stale_nodes.extend(prev.versions.iter().map(|&v| NodeKey {
+                            version: v,
+                            path: w.key.path,
+                        }));
                         (Encoding::Whole, Chain::whole(version))
                     }
                 }
                 None => (Encoding::Whole, Chain::whole(version)),
             };
-            plan.push((w.key.encode(), encoding, chain, cached));
+            plan.push((encoding, chain, cached));
         }
         // Groups this version removed: their whole chains are stale.
         for k in &update.stale {
             if let Some(prev) = taken.remove(&k.path) {
-                for v in &prev.versions {
-                    stale_nodes.push(
-                        NodeKey {
-                            version: *v,
-                            path: k.path,
-                        }
-                        .encode(),
-                    );
-                }
+                stale_nodes.extend(prev.versions.iter().map(|&v| NodeKey {
+                    version: v,
+                    path: k.path,
+                }));
             }
         }
         let mut batch = WriteBatch::default();
         // Each column family's entries go in in key order: the memtable inserts sequentially.
+        // All new groups have this version: their encoded keys sort as their paths do
+        // (nibble count, then packed nibbles).
         let mut order: Vec<usize> = (0..plan.len()).collect();
-        order.sort_unstable_by(|a, b| plan[*a].0.cmp(&plan[*b].0));
-        let mut buf = Vec::with_capacity(4 + 16 * 64);
+        order.sort_unstable_by_key(|i| update.new_nodes[*i].key.path);
+        let (mut buf, mut key) = (Vec::with_capacity(4 + 16 * 64), Vec::with_capacity(41));
         for i in order {
-            let group = &update.new_nodes[i].group;
-            match plan[i].1 {
-                Encoding::Whole => group.encode_into(&mut buf),
-                Encoding::Delta { base, dirty } => group.encode_delta_into(base, dirty, &mut buf),
+            let w = &update.new_nodes[i];
+            match plan[i].0 {
+                Encoding::Whole => w.group.encode_into(&mut buf),
+                Encoding::Delta { base, dirty } => w.group.encode_delta_into(base, dirty, &mut buf),
             }
-            batch.put_cf(nodes, &plan[i].0, &buf);
+            key.clear();
+            w.key.encode_to(&mut key);
+            batch.put_cf(nodes, &key, &buf);
         }
-        batch.put_cf(stale, stale_key(version, STALE_NODE), stale_nodes.encode());
+        // The SCALE encoding of the list of encoded keys (`Vec<Vec<u8>>`), built in place.
+        buf.clear();
+        Compact(stale_nodes.len() as u32).encode_to(&mut buf);
+        for k in &stale_nodes {
+            Compact(k.encoded_len() as u32).encode_to(&mut buf);
+            k.encode_to(&mut buf);
+        }
+        batch.put_cf(stale, stale_key(version, STALE_NODE), &buf);
         for (key, value) in changes.iter() {
             match value {
-                Some(v) => batch.put_cf(latest, key, v.encode()),
+                Some(v) => {
+                    buf.clear();
+                    v.encode_to(&mut buf);
+                    batch.put_cf(latest, key, &buf);
+                }
                 None => batch.delete_cf(latest, key),
             }
         }
         let mut khs: Vec<Hash> = Vec::with_capacity(rows.len());
         for (kh, _, value) in &rows {
-            batch.put_cf(values, value_key(kh, version), value.encode());
+            buf.clear();
+            value.encode_to(&mut buf);
+            batch.put_cf(values, value_key(kh, version), &buf);
             khs.push(*kh);
         }
         batch.put_cf(stale, stale_key(version, STALE_VALUES), khs.encode());
@@ -1814,7 +1820,7 @@ impl Store {
         }
         // The groups this version replaced (`update.stale`) left the cache when the commit's
         // reader took them; the others were never in it.
-        for (w, (_, _, chain, cached)) in update.new_nodes.into_iter().zip(plan) {
+        for (w, (_, chain, cached)) in update.new_nodes.into_iter().zip(plan) {
             if cached {
                 self.cache.insert(
                     w.key,

@@ -84,12 +84,21 @@ impl NodeKey {
     /// `version` (8 bytes, big-endian) ‖ nibble count (1 byte) ‖ packed nibbles
     /// (`ceil(count / 2)` bytes, high nibble first, a trailing half byte zero).
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let n = self.path.len().div_ceil(2);
-        let mut out = Vec::with_capacity(9 + n);
+        let mut out = Vec::with_capacity(9 + self.path.len().div_ceil(2));
+        self.encode_to(&mut out);
+        out
+    }
+
+    /// Appends [`NodeKey::encode`] to `out`.
+    pub(crate) fn encode_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.version.to_be_bytes());
         out.push(self.path.len);
-        out.extend_from_slice(&self.path.bytes[..n]);
-        out
+        out.extend_from_slice(&self.path.bytes[..self.path.len().div_ceil(2)]);
+    }
+
+    /// The length of [`NodeKey::encode`].
+    pub(crate) fn encoded_len(&self) -> usize {
+        9 + self.path.len().div_ceil(2)
     }
 
     /// The inverse of [`NodeKey::encode`]; rejects every non-canonical encoding.
