@@ -31,7 +31,7 @@
 //!
 //! | CF | key | value |
 //! |---|---|---|
-//! | `nodes` | `version (8) ‖ nibble count (1) ‖ packed nibbles` | group: `present: u16 ‖ leaf: u16` bitmaps, then per present slot `key_hash ‖ value_hash` (leaf) or `version: u64 ‖ hash` (child) |
+//! | `nodes` | `version (8) ‖ nibble count (1) ‖ packed nibbles` | a whole group: `present: u16 ‖ leaf: u16` bitmaps, then per present slot `key_hash ‖ value_hash` (leaf) or `version: u64 ‖ hash` (child); or a delta: `00 00 ff ff ‖ base version: u64 ‖ dirty: u16`, then the dirty slots as in a whole group (`present ‖ leaf` bitmaps within `dirty`, each present slot) |
 //! | `values` | `key_hash (32) ‖ version (8)` | SCALE `Option<Vec<u8>>` (`None` = deleted at that version) |
 //! | `latest` | raw key | SCALE `Vec<u8>` |
 //! | `stale` | `since (8) ‖ 0x00` / `since (8) ‖ 0x01` | SCALE list of the node keys made stale at `since` / of the key hashes changed at `since` |
@@ -45,7 +45,16 @@
 //! every group a commit writes down to 4 nibbles (and 5 nibbles while the cache holds fewer
 //! than 360k groups) stays there too. A commit moves the cached groups it replaces out of
 //! the cache and brings their tables up to date by rehashing only the summaries above
-//! changed slots; proofs use the tables as they are. The cache holds only groups of the
+//! changed slots; proofs use the tables as they are. A cached group that replaces one at
+//! the same path is usually stored as a *delta record*: its changed slots and the version of
+//! the record they apply to (its *base*), so a commit writes about the bytes it changed
+//! instead of whole groups. Chains are bounded (at most 16 deltas, each at most half a whole
+//! group, all together at most one whole group), after which the group is stored whole
+//! again; a group read from RocksDB reads its chain back to the whole record. The records of
+//! a chain become stale together, under the version that stores the group whole again or
+//! removes it, so `prune` never deletes a record a readable version still reads through a
+//! chain. Format 1 (before deltas) stores open; the first commit marks them format 2.
+//! The cache holds only groups of the
 //! latest tree, never a wrong one (a failed commit leaves it missing entries, which are then
 //! read from RocksDB), and nothing observable depends on it. Each column family's entries
 //! are added to the batch in key order.

@@ -213,8 +213,8 @@ impl StateStore for MemStore {
             .ok_or_else(|| StateError::Corrupted("version overflow".into()))?;
         let hashed = hashed_changes(changes);
         let update = tree::apply(&self.nodes, self.version, version, &hashed)?;
-        for (k, g, _) in update.new_nodes {
-            self.nodes.insert(k, g);
+        for w in update.new_nodes {
+            self.nodes.insert(w.key, w.group);
         }
         let mut keys = Vec::with_capacity(changes.len());
         for (k, v) in changes.iter() {

@@ -18,17 +18,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use keel_proof::{Hash, Proof, key_hash, value_hash};
-use parity_scale_codec::{Decode, DecodeAll, Encode};
+use parity_scale_codec::{Compact, Decode, DecodeAll, Encode};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType,
     DBRawIterator, ErrorKind, Options, WriteBatch, WriteOptions,
 };
 
 use crate::error::DamagedPart;
-use crate::tree::{self, Group, NodeKey, NodeReader, Slot, Table, hex_short};
+use crate::tree::{self, Group, NibblePath, NodeKey, NodeReader, Record, Slot, Table, hex_short};
 use crate::{ChangeSet, Entry, StateError, StateRead, StateStore, Version, bounds_empty};
 
-/// Column family of group nodes: `NodeKey::encode` → `Group::encode`.
+/// Column family of group records: `NodeKey::encode` → `Group::encode` (a whole group) or
+/// `Group::encode_delta_into` (a delta against the record of an earlier version at the same
+/// path; see [`MAX_DELTAS`]).
 const CF_NODES: &str = "nodes";
 /// Column family of versioned values: `key_hash ‖ version (u64 BE)` → SCALE `Option<Vec<u8>>`.
 const CF_VALUES: &str = "values";
@@ -61,8 +63,10 @@ const META_APP: &[u8] = b"app/";
 pub const MAGIC: &[u8] = b"keel-state-store";
 /// The on-disk format this build writes and the newest it reads. The `app/` metadata and the
 /// acknowledgement file are additive: a build that does not know them opens the store and
-/// ignores them.
-pub const FORMAT_VERSION: u32 = 1;
+/// ignores them. Format 2 added delta group records (see [`MAX_DELTAS`]); this build opens
+/// format-1 stores (whole records only) and records format 2 with its first commit, after
+/// which a format-1 build refuses the store with `NewerFormat`.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The acknowledgement file inside the data dir: two 80-byte slots, each
 /// `b"KEELACK1" ‖ version (u64 BE) ‖ root (32) ‖ MANIFEST number (u64 BE) ‖ MANIFEST length
@@ -106,6 +110,19 @@ const WRITE_CACHE_DEPTH: usize = 4;
 /// every group of the tree (the sixth level has about 260k groups), so a commit reads
 /// nothing back; at ten million keys about a third of the sixth level.
 const WRITE_CACHE_GROUPS: usize = 360_000;
+
+/// A commit stores a group that replaces one at the same path as a *delta record* (the
+/// changed slots and the version of the record it applies to) instead of the whole group
+/// when the group stays in the RAM cache (so commits and latest proofs never read the
+/// chain), the chain below it has fewer than this many deltas, the delta is at most half
+/// the whole group's size, and the chain's deltas together stay within one whole group's
+/// size. Reading a group from RocksDB (historic proofs, the open, `check`, cache misses)
+/// then costs one point read per record of its chain. The records of a chain become stale
+/// together, when a whole record or a removal ends it (see [`Chain`]).
+const MAX_DELTAS: usize = 16;
+
+/// A chain longer than this (records, not deltas) on disk is `Corrupted`: no commit writes one.
+const MAX_CHAIN_READ: usize = 64;
 
 /// Stale-index entries deleted per write batch while pruning.
 const PRUNE_CHUNK: usize = 50_000;
@@ -167,6 +184,9 @@ pub struct CheckReport {
     pub root: Hash,
     /// Group nodes walked.
     pub groups: u64,
+    /// Stored group records they are made of (a group stored as a chain of deltas counts
+    /// each record of the chain).
+    pub records: u64,
     /// Latest entries checked (each against the tree and its versioned value).
     pub entries: u64,
 }
@@ -216,6 +236,12 @@ pub struct Store {
     /// The latest values (or absence) of keys written by recent commits (see
     /// [`VALUE_CACHE_ENTRIES`]).
     values: ValueCache,
+    /// The format version stored in the data dir (raised to [`FORMAT_VERSION`] by the first
+    /// commit).
+    format: u32,
+    /// Bytes of the write batches commits have written since the open (see
+    /// [`Store::commit_bytes`]).
+    commit_bytes: u64,
 }
 
 /// Latest values written by recent commits, so that the next blocks' reads of the keys they
@@ -451,20 +477,55 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
     (db, cfs)
 }
 
-/// A cached group and its precomputed summary table.
+/// A cached group, its precomputed summary table and the records it is stored as.
 struct Cached {
     group: Box<Group>,
     table: Table,
+    chain: Chain,
 }
 
 impl Cached {
-    fn new(group: Group) -> Cached {
+    fn new(group: Group, chain: Chain) -> Cached {
         let table = Box::new(group.table());
         Cached {
             group: Box::new(group),
             table,
+            chain,
         }
     }
+}
+
+/// The stored records one group is made of: the versions of its own record and of the
+/// records its delta chain rests on (newest first, the last one whole), all at its path,
+/// and the size of its deltas. They become stale together: a delta continues the chain
+/// (nothing is stale), a whole record or the group's removal lists every record of the
+/// chain in the stale index under the version that ends it. So no version that can still
+/// read the group loses one of its records to `prune`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Chain {
+    versions: Vec<Version>,
+    delta_bytes: usize,
+}
+
+impl Chain {
+    /// A whole record written at `version`.
+    fn whole(version: Version) -> Chain {
+        Chain {
+            versions: vec![version],
+            delta_bytes: 0,
+        }
+    }
+
+    fn deltas(&self) -> usize {
+        self.versions.len().saturating_sub(1)
+    }
+}
+
+/// How a commit stores one group.
+#[derive(Clone, Copy)]
+enum Encoding {
+    Whole,
+    Delta { base: Version, dirty: u16 },
 }
 
 /// A change with its key hash.
@@ -757,14 +818,65 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// One group from RocksDB's `nodes` column family.
-fn disk_node(db: &DB, key: &NodeKey) -> Result<Group, StateError> {
+/// One group from RocksDB's `nodes` column family, with the records it is stored as: a
+/// delta record is applied to the group of its base record, read the same way.
+fn disk_group(db: &DB, key: &NodeKey) -> Result<(Group, Chain), StateError> {
     let cf = db
         .cf_handle(CF_NODES)
         .ok_or_else(|| StateError::Corrupted("missing column family nodes".into()))?;
-    match db.get_pinned_cf(cf, key.encode()).map_err(db_err)? {
-        Some(bytes) => Group::decode(&bytes),
-        None => Err(tree::missing(key)),
+    let mut chain = Chain::whole(key.version);
+    let mut deltas: Vec<(u16, Group)> = Vec::new();
+    let mut at = *key;
+    let mut group = loop {
+        let record = match db.get_pinned_cf(cf, at.encode()).map_err(db_err)? {
+            Some(bytes) => {
+                let r = Record::decode(&bytes)?;
+                if let Record::Delta { .. } = r {
+                    chain.delta_bytes += bytes.len();
+                }
+                r
+            }
+            None => return Err(tree::missing(&at)),
+        };
+        match record {
+            Record::Full(g) => break g,
+            Record::Delta { base, dirty, slots } => {
+                if base >= at.version || chain.versions.len() >= MAX_CHAIN_READ {
+                    return Err(StateError::Corrupted(format!(
+                        "bad delta chain at group (version {}, {} nibbles)",
+                        at.version,
+                        at.path.len()
+                    )));
+                }
+                deltas.push((dirty, slots));
+                at.version = base;
+                chain.versions.push(base);
+            }
+        }
+    };
+    for (dirty, slots) in deltas.iter().rev() {
+        group.apply_delta(*dirty, slots);
+    }
+    Ok((group, chain))
+}
+
+/// [`disk_group`] without the chain.
+fn disk_node(db: &DB, key: &NodeKey) -> Result<Group, StateError> {
+    disk_group(db, key).map(|(g, _)| g)
+}
+
+/// Reads group nodes from RocksDB only, remembering each one's [`Chain`] (the open's walk
+/// of the top of the tree, which caches them).
+struct ChainNodes<'a> {
+    db: &'a DB,
+    chains: RefCell<HashMap<NodeKey, Chain, BuildHasherDefault<KeyHasher>>>,
+}
+
+impl NodeReader for ChainNodes<'_> {
+    fn node(&self, key: &NodeKey) -> Result<Group, StateError> {
+        let (g, chain) = disk_group(self.db, key)?;
+        self.chains.borrow_mut().insert(*key, chain);
+        Ok(g)
     }
 }
 
@@ -798,6 +910,8 @@ struct CommitNodes<'a> {
     cache: RefCell<&'a mut NodeCache>,
     /// Groups down to [`WRITE_CACHE_DEPTH`] nibbles read from RocksDB.
     reads: Cell<u64>,
+    /// The records of each group taken (by path: a commit replaces at most one per path).
+    taken: RefCell<HashMap<NibblePath, Chain, BuildHasherDefault<KeyHasher>>>,
 }
 
 impl NodeReader for CommitNodes<'_> {
@@ -809,15 +923,18 @@ impl NodeReader for CommitNodes<'_> {
     }
 
     fn take_node(&self, key: &NodeKey) -> Result<(Box<Group>, Option<Table>), StateError> {
-        match self.cache.borrow_mut().remove(key) {
-            Some(c) => Ok((c.group, Some(c.table))),
+        let (group, table, chain) = match self.cache.borrow_mut().remove(key) {
+            Some(c) => (c.group, Some(c.table), c.chain),
             None => {
                 if key.path.len() <= WRITE_CACHE_DEPTH {
                     self.reads.set(self.reads.get() + 1);
                 }
-                Ok((Box::new(disk_node(self.db, key)?), None))
+                let (g, chain) = disk_group(self.db, key)?;
+                (Box::new(g), None, chain)
             }
-        }
+        };
+        self.taken.borrow_mut().insert(key.path, chain);
+        Ok((group, table))
     }
 }
 
@@ -919,6 +1036,8 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
         cache: NodeCache::default(),
         commit_node_reads: 0,
         values: ValueCache::default(),
+        format: FORMAT_VERSION,
+        commit_bytes: 0,
     };
     store.manifest_seen = observe_manifest(path);
     store
@@ -1023,6 +1142,7 @@ impl Store {
         self.check_version_range(oldest, latest)?;
         self.version = latest;
         self.oldest = oldest;
+        self.format = format;
         self.root = self
             .stored_root(latest)
             .map_err(|e| self.as_damage(e, Metadata))?;
@@ -1032,52 +1152,53 @@ impl Store {
         let mut expected: HashMap<NodeKey, Hash> = HashMap::new();
         expected.insert(NodeKey::root(latest), self.root);
         let mut bad: Option<StateError> = None;
-        tree::walk_top(
-            &Nodes {
-                db: &self.db,
-                cache: &NodeCache::default(),
-            },
-            latest,
-            CACHE_DEPTH,
-            &mut |k, g| {
-                if bad.is_some() {
-                    return;
-                }
-                if expected.remove(&k) != Some(g.hash()) {
-                    bad = Some(if k.path.len() == 0 {
-                        self.damaged(
-                            Tree,
-                            format!(
-                                "the root group of version {latest} does not match the stored \
+        let top = ChainNodes {
+            db: &self.db,
+            chains: RefCell::default(),
+        };
+        tree::walk_top(&top, latest, CACHE_DEPTH, &mut |k, g| {
+            if bad.is_some() {
+                return;
+            }
+            if expected.remove(&k) != Some(g.hash()) {
+                bad = Some(if k.path.len() == 0 {
+                    self.damaged(
+                        Tree,
+                        format!(
+                            "the root group of version {latest} does not match the stored \
                                  root"
-                            ),
-                        )
-                    } else {
-                        self.damaged(
-                            Tree,
-                            format!(
-                                "group {} does not hash to its parent's pointer",
-                                hex_short(&k.encode())
-                            ),
-                        )
-                    });
-                    return;
-                }
-                if k.path.len() < CACHE_DEPTH {
-                    for (n, s) in g.slots.iter().enumerate() {
-                        if let Slot::Child { version, hash } = s {
-                            match child_key(&k, n, *version) {
-                                Ok(ck) => {
-                                    expected.insert(ck, *hash);
-                                }
-                                Err(e) => bad = Some(e),
+                        ),
+                    )
+                } else {
+                    self.damaged(
+                        Tree,
+                        format!(
+                            "group {} does not hash to its parent's pointer",
+                            hex_short(&k.encode())
+                        ),
+                    )
+                });
+                return;
+            }
+            if k.path.len() < CACHE_DEPTH {
+                for (n, s) in g.slots.iter().enumerate() {
+                    if let Slot::Child { version, hash } = s {
+                        match child_key(&k, n, *version) {
+                            Ok(ck) => {
+                                expected.insert(ck, *hash);
                             }
+                            Err(e) => bad = Some(e),
                         }
                     }
                 }
-                cache.insert(k, Cached::new(g.clone()));
-            },
-        )
+            }
+            let chain = top
+                .chains
+                .borrow_mut()
+                .remove(&k)
+                .unwrap_or_else(|| Chain::whole(k.version));
+            cache.insert(k, Cached::new(g.clone(), chain));
+        })
         .map_err(|e| self.as_damage(e, Tree))?;
         if let Some(e) = bad {
             return Err(e);
@@ -1365,6 +1486,14 @@ impl Store {
         self.commit_node_reads
     }
 
+    /// How many bytes the write batches of commits since this store was opened held
+    /// (RocksDB's `WriteBatch` size: keys, values and record headers). For benchmarks and
+    /// tests.
+    #[doc(hidden)]
+    pub fn commit_bytes(&self) -> u64 {
+        self.commit_bytes
+    }
+
     /// The oldest version still readable.
     pub fn oldest_version(&self) -> Version {
         self.oldest
@@ -1563,9 +1692,11 @@ impl Store {
             db: &self.db,
             cache: RefCell::new(&mut self.cache),
             reads: Cell::new(0),
+            taken: RefCell::default(),
         };
         let update = tree::apply(&reader, self.version, version, &hashed);
         self.commit_node_reads += reader.reads.get();
+        let mut taken = reader.taken.into_inner();
         let update = update?;
 
         let (nodes, values, latest, stale, meta) = (
@@ -1575,53 +1706,130 @@ impl Store {
             self.cf(CF_STALE)?,
             self.cf(CF_META)?,
         );
+        // How each new group is stored, its chain, and whether it stays in the cache; the
+        // records that become stale (see `Chain`).
+        let mut cache_len = self.cache.len();
+        let mut stale_nodes: Vec<NodeKey> = Vec::with_capacity(update.stale.len());
+        let mut plan: Vec<(Encoding, Chain, bool)> = Vec::with_capacity(update.new_nodes.len());
+        for w in &update.new_nodes {
+            let depth = w.key.path.len();
+            let cached = depth <= WRITE_CACHE_DEPTH
+                || (depth == WRITE_CACHE_DEPTH + 1 && cache_len < WRITE_CACHE_GROUPS);
+            cache_len += usize::from(cached);
+            let (encoding, chain) = match taken.remove(&w.key.path) {
+                Some(prev) => {
+                    let whole = w.group.encoded_len();
+                    let delta = w.group.delta_len(w.dirty);
+                    let base = prev.versions[0];
+                    if cached
+                        && prev.deltas() < MAX_DELTAS
+                        && 2 * delta <= whole
+                        && prev.delta_bytes + delta <= whole
+                        && base < version
+                    {
+                        let mut chain = prev;
+                        chain.versions.insert(0, version);
+                        chain.delta_bytes += delta;
+                        (
+                            Encoding::Delta {
+                                base,
+                                dirty: w.dirty,
+                            },
+                            chain,
+                        )
+                    } else {
+                        stale_nodes.extend(prev.versions.iter().map(|&v| NodeKey {
+                            version: v,
+                            path: w.key.path,
+                        }));
+                        (Encoding::Whole, Chain::whole(version))
+                    }
+                }
+                None => (Encoding::Whole, Chain::whole(version)),
+            };
+            plan.push((encoding, chain, cached));
+        }
+        // Groups this version removed: their whole chains are stale.
+        for k in &update.stale {
+            if let Some(prev) = taken.remove(&k.path) {
+                stale_nodes.extend(prev.versions.iter().map(|&v| NodeKey {
+                    version: v,
+                    path: k.path,
+                }));
+            }
+        }
         let mut batch = WriteBatch::default();
         // Each column family's entries go in in key order: the memtable inserts sequentially.
-        let mut new_nodes: Vec<(Vec<u8>, &Group)> = update
-            .new_nodes
-            .iter()
-            .map(|(k, g, _)| (k.encode(), &**g))
-            .collect();
-        new_nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut buf = Vec::with_capacity(4 + 16 * 64);
-        for (k, g) in &new_nodes {
-            g.encode_into(&mut buf);
-            batch.put_cf(nodes, k, &buf);
+        // All new groups have this version: their encoded keys sort as their paths do
+        // (nibble count, then packed nibbles).
+        let mut order: Vec<usize> = (0..plan.len()).collect();
+        order.sort_unstable_by_key(|i| update.new_nodes[*i].key.path);
+        let (mut buf, mut key) = (Vec::with_capacity(4 + 16 * 64), Vec::with_capacity(41));
+        for i in order {
+            let w = &update.new_nodes[i];
+            match plan[i].0 {
+                Encoding::Whole => w.group.encode_into(&mut buf),
+                Encoding::Delta { base, dirty } => w.group.encode_delta_into(base, dirty, &mut buf),
+            }
+            key.clear();
+            w.key.encode_to(&mut key);
+            batch.put_cf(nodes, &key, &buf);
         }
-        let stale_nodes: Vec<Vec<u8>> = update.stale.iter().map(NodeKey::encode).collect();
-        batch.put_cf(stale, stale_key(version, STALE_NODE), stale_nodes.encode());
+        // The SCALE encoding of the list of encoded keys (`Vec<Vec<u8>>`), built in place.
+        buf.clear();
+        Compact(stale_nodes.len() as u32).encode_to(&mut buf);
+        for k in &stale_nodes {
+            Compact(k.encoded_len() as u32).encode_to(&mut buf);
+            k.encode_to(&mut buf);
+        }
+        batch.put_cf(stale, stale_key(version, STALE_NODE), &buf);
         for (key, value) in changes.iter() {
             match value {
-                Some(v) => batch.put_cf(latest, key, v.encode()),
+                Some(v) => {
+                    buf.clear();
+                    v.encode_to(&mut buf);
+                    batch.put_cf(latest, key, &buf);
+                }
                 None => batch.delete_cf(latest, key),
             }
         }
         let mut khs: Vec<Hash> = Vec::with_capacity(rows.len());
         for (kh, _, value) in &rows {
-            batch.put_cf(values, value_key(kh, version), value.encode());
+            buf.clear();
+            value.encode_to(&mut buf);
+            batch.put_cf(values, value_key(kh, version), &buf);
             khs.push(*kh);
         }
         batch.put_cf(stale, stale_key(version, STALE_VALUES), khs.encode());
         batch.put_cf(meta, META_LATEST, version.encode());
         batch.put_cf(meta, root_key(version), update.root.encode());
+        if self.format < FORMAT_VERSION {
+            batch.put_cf(meta, META_FORMAT, FORMAT_VERSION.encode());
+        }
         for (k, v) in metadata {
             batch.put_cf(meta, app_key(k), v);
         }
+        self.commit_bytes += batch.size_in_bytes() as u64;
         self.write(batch)?;
 
         self.version = version;
         self.root = update.root;
+        self.format = FORMAT_VERSION;
         for (key, value) in changes.iter() {
             self.values.record(key, value);
         }
         // The groups this version replaced (`update.stale`) left the cache when the commit's
         // reader took them; the others were never in it.
-        for (k, group, table) in update.new_nodes {
-            let depth = k.path.len();
-            if depth <= WRITE_CACHE_DEPTH
-                || (depth == WRITE_CACHE_DEPTH + 1 && self.cache.len() < WRITE_CACHE_GROUPS)
-            {
-                self.cache.insert(k, Cached { group, table });
+        for (w, (_, chain, cached)) in update.new_nodes.into_iter().zip(plan) {
+            if cached {
+                self.cache.insert(
+                    w.key,
+                    Cached {
+                        group: w.group,
+                        table: w.table,
+                        chain,
+                    },
+                );
             }
         }
         self.acknowledge()?;
@@ -1716,15 +1924,12 @@ impl Store {
     pub fn check(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<CheckReport, StateError> {
         use DamagedPart::{LatestValues, Tree};
         let mut total = self.check_estimate();
-        let (mut done, mut groups, mut leaves) = (0u64, 0u64, 0u64);
-        let disk = Nodes {
-            db: &self.db,
-            cache: &NodeCache::default(),
-        };
+        let (mut done, mut groups, mut records, mut leaves) = (0u64, 0u64, 0u64, 0u64);
         let mut stack = vec![(NodeKey::root(self.version), self.root)];
         while let Some((key, expected)) = stack.pop() {
-            let g = disk.node(&key).map_err(|e| self.as_damage(e, Tree))?;
+            let (g, chain) = disk_group(&self.db, &key).map_err(|e| self.as_damage(e, Tree))?;
             groups += 1;
+            records += chain.versions.len() as u64;
             if g.hash() != expected {
                 return Err(self.damaged(
                     Tree,
@@ -1802,6 +2007,7 @@ impl Store {
             version: self.version,
             root: self.root,
             groups,
+            records,
             entries,
         })
     }

@@ -84,12 +84,21 @@ impl NodeKey {
     /// `version` (8 bytes, big-endian) ‖ nibble count (1 byte) ‖ packed nibbles
     /// (`ceil(count / 2)` bytes, high nibble first, a trailing half byte zero).
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let n = self.path.len().div_ceil(2);
-        let mut out = Vec::with_capacity(9 + n);
+        let mut out = Vec::with_capacity(9 + self.path.len().div_ceil(2));
+        self.encode_to(&mut out);
+        out
+    }
+
+    /// Appends [`NodeKey::encode`] to `out`.
+    pub(crate) fn encode_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.version.to_be_bytes());
         out.push(self.path.len);
-        out.extend_from_slice(&self.path.bytes[..n]);
-        out
+        out.extend_from_slice(&self.path.bytes[..self.path.len().div_ceil(2)]);
+    }
+
+    /// The length of [`NodeKey::encode`].
+    pub(crate) fn encoded_len(&self) -> usize {
+        9 + self.path.len().div_ceil(2)
     }
 
     /// The inverse of [`NodeKey::encode`]; rejects every non-canonical encoding.
@@ -259,11 +268,75 @@ impl Group {
 
     /// [`Group::encode`] into `body` (cleared first), so a caller can reuse one buffer.
     pub(crate) fn encode_into(&self, body: &mut Vec<u8>) {
-        let mut present = 0u16;
-        let mut leaves = 0u16;
         body.clear();
         body.extend_from_slice(&[0, 0, 0, 0]);
+        let (present, leaves) = self.push_slots(0xffff, body);
+        body[..2].copy_from_slice(&present.to_be_bytes());
+        body[2..4].copy_from_slice(&leaves.to_be_bytes());
+    }
+
+    /// The inverse of [`Group::encode`]; any malformed input is `Corrupted`.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Group, StateError> {
+        let (head, rest) = bytes
+            .split_first_chunk::<4>()
+            .ok_or_else(|| bad_group("truncated header"))?;
+        let present = u16::from_be_bytes([head[0], head[1]]);
+        let leaves = u16::from_be_bytes([head[2], head[3]]);
+        let mut g = Group::default();
+        decode_slots(&mut g, present, leaves, rest)?;
+        Ok(g)
+    }
+
+    /// The encoded size of [`Group::encode`].
+    pub(crate) fn encoded_len(&self) -> usize {
+        4 + self.slots_len(0xffff)
+    }
+
+    /// The encoded size of the slots in `mask` (64 bytes a leaf, 40 a child, 0 empty).
+    fn slots_len(&self, mask: u16) -> usize {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, s)| match s {
+                Slot::Empty => 0,
+                Slot::Leaf { .. } => 64,
+                Slot::Child { .. } => 40,
+            })
+            .sum()
+    }
+
+    /// The encoded size of [`Group::encode_delta_into`] for the slots in `dirty`.
+    pub(crate) fn delta_len(&self, dirty: u16) -> usize {
+        DELTA_HEADER + self.slots_len(dirty)
+    }
+
+    /// A *delta record*: this group as the group stored at `(base, same path)` with the slots
+    /// in `dirty` replaced (all other slots equal). Layout: the marker `00 00 ff ff` (a
+    /// `present`/`leaf` header no full encoding has: `leaf` is never outside `present`),
+    /// `base` (u64 BE), `dirty` (u16 BE), then the slots in `dirty` in the full encoding's
+    /// form: `present` and `leaf` bitmaps (u16 BE, subsets of `dirty`) and each present one.
+    /// A dirty slot that is not present became empty.
+    pub(crate) fn encode_delta_into(&self, base: Version, dirty: u16, body: &mut Vec<u8>) {
+        body.clear();
+        body.extend_from_slice(&DELTA_MARKER);
+        body.extend_from_slice(&base.to_be_bytes());
+        body.extend_from_slice(&dirty.to_be_bytes());
+        let at = body.len();
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        let (present, leaves) = self.push_slots(dirty, body);
+        body[at..at + 2].copy_from_slice(&present.to_be_bytes());
+        body[at + 2..at + 4].copy_from_slice(&leaves.to_be_bytes());
+    }
+
+    /// Appends the slots in `mask` to `body`; returns their `present` and `leaf` bitmaps.
+    fn push_slots(&self, mask: u16, body: &mut Vec<u8>) -> (u16, u16) {
+        let mut present = 0u16;
+        let mut leaves = 0u16;
         for (i, s) in self.slots.iter().enumerate() {
+            if mask & (1 << i) == 0 {
+                continue;
+            }
             match s {
                 Slot::Empty => {}
                 Slot::Leaf {
@@ -283,57 +356,118 @@ impl Group {
                 }
             }
         }
-        body[..2].copy_from_slice(&present.to_be_bytes());
-        body[2..4].copy_from_slice(&leaves.to_be_bytes());
-    }
-
-    /// The inverse of [`Group::encode`]; any malformed input is `Corrupted`.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Group, StateError> {
-        let bad = |why: &str| StateError::Corrupted(format!("bad group node: {why}"));
-        let (head, mut rest) = bytes
-            .split_first_chunk::<4>()
-            .ok_or_else(|| bad("truncated header"))?;
-        let present = u16::from_be_bytes([head[0], head[1]]);
-        let leaves = u16::from_be_bytes([head[2], head[3]]);
-        if leaves & !present != 0 {
-            return Err(bad("leaf bitmap outside present bitmap"));
-        }
-        let mut g = Group::default();
-        for i in 0..16 {
-            if present & (1 << i) == 0 {
-                continue;
-            }
-            if leaves & (1 << i) != 0 {
-                let (kh, r) = rest
-                    .split_first_chunk::<32>()
-                    .ok_or_else(|| bad("truncated leaf"))?;
-                let (vh, r) = r
-                    .split_first_chunk::<32>()
-                    .ok_or_else(|| bad("truncated leaf"))?;
-                g.slots[i] = Slot::leaf(*kh, *vh);
-                rest = r;
-            } else {
-                let (v, r) = rest
-                    .split_first_chunk::<8>()
-                    .ok_or_else(|| bad("truncated child"))?;
-                let (h, r) = r
-                    .split_first_chunk::<32>()
-                    .ok_or_else(|| bad("truncated child"))?;
-                g.slots[i] = Slot::Child {
-                    version: u64::from_be_bytes(*v),
-                    hash: *h,
-                };
-                rest = r;
-            }
-        }
-        if !rest.is_empty() {
-            return Err(bad("trailing bytes"));
-        }
-        Ok(g)
+        (present, leaves)
     }
 
     fn occupied(&self) -> usize {
         self.slots.iter().filter(|s| **s != Slot::Empty).count()
+    }
+}
+
+/// The first four bytes of a delta record (see [`Group::encode_delta_into`]).
+const DELTA_MARKER: [u8; 4] = [0, 0, 0xff, 0xff];
+/// Marker, base version, `dirty`, `present` and `leaf` bitmaps.
+const DELTA_HEADER: usize = 4 + 8 + 2 + 4;
+
+fn bad_group(why: &str) -> StateError {
+    StateError::Corrupted(format!("bad group node: {why}"))
+}
+
+/// Decodes the slots of a `present`/`leaf` header from `rest` into `g` (only the slots in
+/// `present` are written); `rest` must hold exactly them.
+fn decode_slots(
+    g: &mut Group,
+    present: u16,
+    leaves: u16,
+    mut rest: &[u8],
+) -> Result<(), StateError> {
+    if leaves & !present != 0 {
+        return Err(bad_group("leaf bitmap outside present bitmap"));
+    }
+    for i in 0..16 {
+        if present & (1 << i) == 0 {
+            continue;
+        }
+        if leaves & (1 << i) != 0 {
+            let (kh, r) = rest
+                .split_first_chunk::<32>()
+                .ok_or_else(|| bad_group("truncated leaf"))?;
+            let (vh, r) = r
+                .split_first_chunk::<32>()
+                .ok_or_else(|| bad_group("truncated leaf"))?;
+            g.slots[i] = Slot::leaf(*kh, *vh);
+            rest = r;
+        } else {
+            let (v, r) = rest
+                .split_first_chunk::<8>()
+                .ok_or_else(|| bad_group("truncated child"))?;
+            let (h, r) = r
+                .split_first_chunk::<32>()
+                .ok_or_else(|| bad_group("truncated child"))?;
+            g.slots[i] = Slot::Child {
+                version: u64::from_be_bytes(*v),
+                hash: *h,
+            };
+            rest = r;
+        }
+    }
+    if !rest.is_empty() {
+        return Err(bad_group("trailing bytes"));
+    }
+    Ok(())
+}
+
+/// One stored group record: a whole group, or a delta against the record of an earlier
+/// version at the same path.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Record {
+    Full(Group),
+    /// The group at `(base, same path)` with the slots in `dirty` replaced by those of
+    /// `slots` (whose other slots are empty).
+    Delta {
+        base: Version,
+        dirty: u16,
+        slots: Group,
+    },
+}
+
+impl Record {
+    /// Decodes [`Group::encode`] or [`Group::encode_delta_into`]; anything else is
+    /// `Corrupted`.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Record, StateError> {
+        let Some(rest) = bytes.strip_prefix(&DELTA_MARKER) else {
+            return Group::decode(bytes).map(Record::Full);
+        };
+        let (base, rest) = rest
+            .split_first_chunk::<8>()
+            .ok_or_else(|| bad_group("truncated delta"))?;
+        let (head, rest) = rest
+            .split_first_chunk::<6>()
+            .ok_or_else(|| bad_group("truncated delta"))?;
+        let dirty = u16::from_be_bytes([head[0], head[1]]);
+        let present = u16::from_be_bytes([head[2], head[3]]);
+        let leaves = u16::from_be_bytes([head[4], head[5]]);
+        if present & !dirty != 0 {
+            return Err(bad_group("delta slot outside its dirty bitmap"));
+        }
+        let mut slots = Group::default();
+        decode_slots(&mut slots, present, leaves, rest)?;
+        Ok(Record::Delta {
+            base: u64::from_be_bytes(*base),
+            dirty,
+            slots,
+        })
+    }
+}
+
+impl Group {
+    /// Replaces the slots in `dirty` by those of `slots` (a delta record's).
+    pub(crate) fn apply_delta(&mut self, dirty: u16, slots: &Group) {
+        for i in 0..16 {
+            if dirty & (1 << i) != 0 {
+                self.slots[i] = slots.slots[i];
+            }
+        }
     }
 }
 
@@ -406,12 +540,25 @@ pub(crate) fn missing(key: &NodeKey) -> StateError {
 /// The result of applying a batch to the tree.
 #[derive(Debug, Default)]
 pub(crate) struct TreeUpdate {
-    /// Groups written by this version, each with its summary table (see `Group::table`).
-    pub(crate) new_nodes: Vec<(NodeKey, Box<Group>, Table)>,
+    /// Groups written by this version.
+    pub(crate) new_nodes: Vec<Written>,
     /// Groups of earlier versions that this version replaced or removed.
     pub(crate) stale: Vec<NodeKey>,
     /// The new root hash.
     pub(crate) root: Hash,
+}
+
+/// A group written by an update.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub(crate) key: NodeKey,
+    pub(crate) group: Box<Group>,
+    /// Its summary table (see `Group::table`).
+    pub(crate) table: Table,
+    /// The slots that differ from the group this one replaces at the same path, if it
+    /// replaces one (a superset: a dirty slot may hold what it held). Meaningless for a
+    /// group at a path that had none.
+    pub(crate) dirty: u16,
 }
 
 /// What a slot's subtree became after an update.
@@ -447,9 +594,12 @@ pub(crate) fn apply<R: NodeReader + ?Sized>(
     let dirty = update_slots(&mut ctx, NibblePath::ROOT, &mut root, changes)?;
     let table = table_after(&root, table, dirty);
     ctx.out.root = table[1].hash();
-    ctx.out
-        .new_nodes
-        .push((NodeKey::root(version), root, table));
+    ctx.out.new_nodes.push(Written {
+        key: NodeKey::root(version),
+        group: root,
+        table,
+        dirty,
+    });
     Ok(ctx.out)
 }
 
@@ -562,7 +712,7 @@ fn build<R: NodeReader + ?Sized>(
         _ => {
             let mut g = Box::<Group>::default();
             update_slots(ctx, path, &mut g, puts)?;
-            Ok(finish(ctx, path, g, None, 0))
+            Ok(finish(ctx, path, g, None, 0xffff))
         }
     }
 }
@@ -594,14 +744,15 @@ fn finish<R: NodeReader + ?Sized>(
     }
     let table = table_after(&g, table, dirty);
     let hash = table[1].hash();
-    ctx.out.new_nodes.push((
-        NodeKey {
+    ctx.out.new_nodes.push(Written {
+        key: NodeKey {
             version: ctx.version,
             path,
         },
-        g,
+        group: g,
         table,
-    ));
+        dirty,
+    });
     Sub::Group(hash)
 }
 
@@ -784,6 +935,65 @@ mod tests {
         let mut wrong = bytes;
         wrong[3] |= 0x04; // leaf bit for an absent slot
         assert!(Group::decode(&wrong).is_err());
+    }
+
+    #[test]
+    fn delta_records_roundtrip_apply_and_are_strict() {
+        let mut old = Group::default();
+        old.slots[0] = Slot::leaf([1; 32], [2; 32]);
+        old.slots[3] = Slot::Child {
+            version: 4,
+            hash: [5; 32],
+        };
+        old.slots[9] = Slot::leaf([6; 32], [7; 32]);
+        let mut new = old.clone();
+        new.slots[3] = Slot::Child {
+            version: 8,
+            hash: [9; 32],
+        };
+        new.slots[9] = Slot::Empty;
+        new.slots[12] = Slot::leaf([10; 32], [11; 32]);
+        let dirty = (1 << 3) | (1 << 9) | (1 << 12) | (1 << 15);
+        let mut bytes = Vec::new();
+        new.encode_delta_into(4, dirty, &mut bytes);
+        assert_eq!(bytes.len(), new.delta_len(dirty));
+        assert_eq!(bytes.len(), DELTA_HEADER + 40 + 64);
+        assert_eq!(new.encode().len(), new.encoded_len());
+        let Record::Delta {
+            base,
+            dirty: d,
+            slots,
+        } = Record::decode(&bytes).unwrap()
+        else {
+            panic!("not a delta");
+        };
+        assert_eq!((base, d), (4, dirty));
+        let mut applied = old.clone();
+        applied.apply_delta(d, &slots);
+        assert_eq!(applied, new);
+        // A whole group never starts with the delta marker, and still decodes as itself.
+        assert_eq!(
+            Record::decode(&new.encode()).unwrap(),
+            Record::Full(new.clone())
+        );
+        assert_eq!(
+            Record::decode(&Group::default().encode()).unwrap(),
+            Record::Full(Group::default())
+        );
+        for cut in 0..bytes.len() {
+            assert!(Record::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(Record::decode(&extra).is_err());
+        // A present slot outside the dirty bitmap.
+        let mut wrong = bytes.clone();
+        wrong[12..14].copy_from_slice(&(1u16 << 3).to_be_bytes());
+        assert!(Record::decode(&wrong).is_err());
+        // A leaf bit outside the present bitmap.
+        let mut wrong = bytes;
+        wrong[17] |= 1;
+        assert!(Record::decode(&wrong).is_err());
     }
 
     #[test]

@@ -11,14 +11,18 @@
 //!   second of the calling thread's CPU time,
 //! - proofs of 20,000 random existing keys: generation rate (wall and thread CPU time), and
 //!   the SCALE and compressed sizes of 2,000 of them,
-//! - peak RSS (`VmHWM`) and disk bytes per key of both stores.
+//! - peak RSS (`VmHWM`) and disk bytes per key of both stores,
+//! - the bytes of Keel's commit write batches per update (`Store::commit_bytes`).
 //!
 //! The store prunes all history after each fill chunk and each measured phase, as a node
 //! keeping a short history would (the thread CPU time of the prune after the commit rounds is
 //! reported per update, apart from the commit); the raw peer has no history.
 //!
-//! `keel-bench-scale --sizes 10000,100000,1000000 [--rounds 11] [--dir D] [--json FILE]`
-//! (one JSON object per size on stdout and in FILE).
+//! `keel-bench-scale --sizes 10000,100000,1000000 [--rounds 11] [--dir D] [--json FILE]
+//! [--hold N]` (one JSON object per size on stdout and in FILE; progress on stderr). `--hold N`
+//! runs N more rounds of 1,000-update commits (Keel and raw alternating, untimed) after the
+//! last size's figures, between `hold start` and `hold end` lines on stderr: a window to
+//! attach `perf` to.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -35,6 +39,7 @@ struct Args {
     rounds: usize,
     dir: Option<PathBuf>,
     json: Option<PathBuf>,
+    hold: usize,
 }
 
 fn parse() -> Args {
@@ -43,6 +48,7 @@ fn parse() -> Args {
         rounds: 11,
         dir: None,
         json: None,
+        hold: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,7 +63,8 @@ fn parse() -> Args {
             "--rounds" => a.rounds = val.parse().expect("--rounds N"),
             "--dir" => a.dir = Some(val.into()),
             "--json" => a.json = Some(val.into()),
-            other => panic!("unknown flag {other} (--sizes, --rounds, --dir, --json)"),
+            "--hold" => a.hold = val.parse().expect("--hold N"),
+            other => panic!("unknown flag {other} (--sizes, --rounds, --dir, --json, --hold)"),
         }
     }
     a
@@ -190,15 +197,14 @@ fn main() {
             filled = end;
         }
         let load_start = load_avg();
+        eprintln!("{keys} keys: filled; commits");
+        let b0 = chain.store.commit_bytes();
         let c1k = commits(&mut chain, &raw, keys, 1_000, a.rounds, &mut round);
-        let c10k = commits(
-            &mut chain,
-            &raw,
-            keys,
-            10_000,
-            a.rounds.div_ceil(2).max(3),
-            &mut round,
-        );
+        let b1 = chain.store.commit_bytes();
+        let rounds_10k = a.rounds.div_ceil(2).max(3);
+        let c10k = commits(&mut chain, &raw, keys, 10_000, rounds_10k, &mut round);
+        let bytes_1k = (b1 - b0) as f64 / (a.rounds as f64 * 1_000.0);
+        let bytes_10k = (chain.store.commit_bytes() - b1) as f64 / (rounds_10k as f64 * 10_000.0);
         let mut tps = Vec::new();
         let blocks = a.rounds.div_ceil(2).max(3);
         let cpu = thread_cpu();
@@ -249,6 +255,8 @@ fn main() {
              \"proof_mean_bytes\":{pm:.0},\"proof_max_bytes\":{px},\
              \"compressed_mean_bytes\":{cm:.0},\"compressed_max_bytes\":{cx},\
              \"peak_rss_mib\":{:.0},\"disk_bytes_per_key\":{:.0},\"raw_disk_bytes_per_key\":{:.0},\
+             \"commit_1k_batch_bytes_per_update\":{bytes_1k:.0},\
+             \"commit_10k_batch_bytes_per_update\":{bytes_10k:.0},\
              \"load_start\":\"{load_start}\",\"load_end\":\"{}\"}}",
             c1k[0],
             c1k[1],
@@ -277,5 +285,19 @@ fn main() {
         if let Some(p) = &a.json {
             std::fs::write(p, &json_out).expect("write json");
         }
+    }
+    if a.hold > 0 {
+        eprintln!("hold start");
+        let keys = filled;
+        for _ in 0..a.hold {
+            round += 1;
+            let pairs = updates(keys, 1_000, round);
+            chain.store.commit(&change_set(&pairs)).expect("commit");
+            raw.write(&pairs);
+            if round.is_multiple_of(20) {
+                prune_all(&mut chain.store);
+            }
+        }
+        eprintln!("hold end");
     }
 }
