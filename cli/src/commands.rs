@@ -519,12 +519,8 @@ fn profile(
         .as_deref()
         .and_then(crate::typed::Meta::from_code)
         .filter(|m| m.method(&c.method).is_some());
-    let explicit = c.args.iter().any(|a| crate::typed::is_explicit(a));
     let resolve = |name: &str| dd.resolve_contract(name).ok();
-    let args = match &meta {
-        Some(m) if !explicit => m.encode_args(&c.method, &c.args, &resolve)?,
-        _ => encode_args(&crate::typed::resolve_contract_words(&c.args, &resolve))?,
-    };
+    let args = call_args(meta.as_ref(), &c.method, &c.args, &resolve)?;
     check_method(dd, &contract, &c.method)?;
     let kit = |e| kit_failure(e, &dd.path);
     let mut builds = Vec::new();
