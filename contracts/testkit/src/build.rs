@@ -124,8 +124,8 @@ fn build_uncached(dir: &Path) -> Result<Vec<u8>, Error> {
     cmd.env("CARGO_TERM_COLOR", "never");
     // Keep the name section (and drop DWARF): `build_wasm` strips the toolchain's sections
     // itself, so that its bytes have exactly the code of the named build. (A build with the
-    // profile's `strip = true` lays the module out differently: its types and functions come in
-    // another order.)
+    // profile's `strip = true` is not that: its type, function and code sections differ from
+    // this build's in their bytes, at the same sizes.)
     cmd.env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
     let out = cmd
         .output()
