@@ -408,10 +408,7 @@ fn call(ctx: &Ctx, dd: &mut DataDir, c: &CallArgs, commit: bool) -> Result<(), F
     let sender = ctx.sender()?;
     // With the contract's metadata, plain words typed by the method's signature
     // (`deposit 1 @bob 15000`); a call with any `TYPE:VALUE` word keeps the explicit syntax.
-    let meta = contract_code(dd, &contract)?
-        .as_deref()
-        .and_then(crate::typed::Meta::from_code)
-        .filter(|m| m.method(&c.method).is_some());
+    let meta = method_meta(dd, &contract, &c.method)?;
     // `addr:NAME` (and, typed by metadata, a bare NAME) names a contract deployed here.
     let resolve = |name: &str| dd.resolve_contract(name).ok();
     let args = call_args(meta.as_ref(), &c.method, &c.args, &resolve)?;
@@ -515,10 +512,7 @@ fn profile(
 ) -> Result<(), Failure> {
     let contract = dd.resolve_contract(&c.address)?;
     let sender = ctx.sender()?;
-    let meta = contract_code(dd, &contract)?
-        .as_deref()
-        .and_then(crate::typed::Meta::from_code)
-        .filter(|m| m.method(&c.method).is_some());
+    let meta = method_meta(dd, &contract, &c.method)?;
     let resolve = |name: &str| dd.resolve_contract(name).ok();
     let args = call_args(meta.as_ref(), &c.method, &c.args, &resolve)?;
     check_method(dd, &contract, &c.method)?;
@@ -623,6 +617,19 @@ fn contract_code(dd: &DataDir, contract: &[u8; 32]) -> Result<Option<Vec<u8>>, F
     keel_engine::contract_code(dd.chain.store(), contract)
         .map(|c| c.map(|(_, code)| code))
         .map_err(|e| kit_failure(e.into(), &dd.path))
+}
+
+/// The metadata of a deployed contract if it describes `method` (then plain argument words are
+/// typed by the method's signature).
+fn method_meta(
+    dd: &DataDir,
+    contract: &[u8; 32],
+    method: &str,
+) -> Result<Option<crate::typed::Meta>, Failure> {
+    Ok(contract_code(dd, contract)?
+        .as_deref()
+        .and_then(crate::typed::Meta::from_code)
+        .filter(|m| m.method(method).is_some()))
 }
 
 /// The exported methods of a deployed contract, or `None` if there is no contract there.

@@ -135,8 +135,9 @@ pub type StorageEntry = (Vec<u8>, Vec<u8>);
 /// RocksDB store, with a gas report, snapshots and typed helpers. Each
 /// [`call`](TestChain::call), [`deploy`](TestChain::deploy) or
 /// [`execute_block`](TestChain::execute_block) is one block, executed with
-/// `Engine::execute_block` at the chain's current height and timestamp and committed to the
-/// store. Height and timestamp move only when you say so ([`TestChain::advance`],
+/// `Engine::execute_block_traced` (the receipts, gas and root of `Engine::execute_block`, plus
+/// the call tree the gas report's nested rows come from) at the chain's current height and
+/// timestamp and committed to the store. Height and timestamp move only when you say so ([`TestChain::advance`],
 /// [`TestChain::set_timestamp`]), unless [`TestChain::set_auto_advance`] is on.
 pub struct TestChain {
     chain: Chain<Backend>,
