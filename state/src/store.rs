@@ -25,7 +25,9 @@ use rocksdb::{
 };
 
 use crate::error::DamagedPart;
-use crate::tree::{self, Group, NibblePath, NodeKey, NodeReader, Record, Slot, Table, hex_short};
+use crate::tree::{
+    self, Group, NibblePath, NodeKey, NodeReader, Record, Slot, Table, Written, hex_short,
+};
 use crate::{ChangeSet, Entry, StateError, StateRead, StateStore, Version, bounds_empty};
 
 /// Column family of group records: `NodeKey::encode` → `Group::encode` (a whole group) or
@@ -120,9 +122,6 @@ const WRITE_CACHE_GROUPS: usize = 360_000;
 /// then costs one point read per record of its chain. The records of a chain become stale
 /// together, when a whole record or a removal ends it (see [`Chain`]).
 const MAX_DELTAS: usize = 16;
-
-/// A chain longer than this (records, not deltas) on disk is `Corrupted`: no commit writes one.
-const MAX_CHAIN_READ: usize = 64;
 
 /// Stale-index entries deleted per write batch while pruning.
 const PRUNE_CHUNK: usize = 50_000;
@@ -242,7 +241,12 @@ pub struct Store {
     /// Bytes of the write batches commits have written since the open (see
     /// [`Store::commit_bytes`]).
     commit_bytes: u64,
+    /// The size of the last commit's write batch, at most [`MAX_BATCH_RESERVE`].
+    last_batch_bytes: usize,
 }
+
+/// A commit reserves its batch's bytes up to this much in advance (see `last_batch_bytes`).
+const MAX_BATCH_RESERVE: usize = 64 << 20;
 
 /// Latest values written by recent commits, so that the next blocks' reads of the keys they
 /// wrote (balances of active accounts, counters) skip RocksDB. It mirrors the `latest`
@@ -277,10 +281,22 @@ impl ValueCache {
             self.bytes = 0;
         }
         let size = key.len() + value.map_or(0, <[u8]>::len);
-        match self.map.insert(key.to_vec(), value.map(<[u8]>::to_vec)) {
-            Some(old) => self.bytes = self.bytes + size - key.len() - old.map_or(0, |v| v.len()),
-            None => self.bytes += size,
+        // An entry the cache holds is overwritten in place (no new allocation for the key,
+        // and the old value's buffer is reused when it is big enough).
+        if let Some(slot) = self.map.get_mut(key) {
+            let old = slot.as_ref().map_or(0, Vec::len);
+            match (slot.as_mut(), value) {
+                (Some(buf), Some(v)) => {
+                    buf.clear();
+                    buf.extend_from_slice(v);
+                }
+                (_, v) => *slot = v.map(<[u8]>::to_vec),
+            }
+            self.bytes = self.bytes + size - key.len() - old;
+            return;
         }
+        self.map.insert(key.to_vec(), value.map(<[u8]>::to_vec));
+        self.bytes += size;
     }
 
     /// `Some(value)` if the cache knows `key`'s latest value.
@@ -465,6 +481,10 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
                 // A big commit writes about 1 KiB of group nodes per changed key.
                 o.set_write_buffer_size(128 << 20);
             }
+            if *name == CF_LATEST || *name == CF_VALUES {
+                // Randomly keyed inserts: a memtable that fits the last-level cache.
+                o.set_write_buffer_size(16 << 20);
+            }
             if *name == CF_NODES || *name == CF_VALUES || *name == CF_STALE {
                 // Hashes do not compress.
                 o.set_compression_type(DBCompressionType::None);
@@ -479,15 +499,18 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
 
 /// A cached group, its precomputed summary table and the records it is stored as.
 struct Cached {
+    /// The version that wrote it (its [`NodeKey`] is this and its path).
+    version: Version,
     group: Box<Group>,
     table: Table,
     chain: Chain,
 }
 
 impl Cached {
-    fn new(group: Group, chain: Chain) -> Cached {
+    fn new(version: Version, group: Group, chain: Chain) -> Cached {
         let table = Box::new(group.table());
         Cached {
+            version,
             group: Box::new(group),
             table,
             chain,
@@ -501,31 +524,67 @@ impl Cached {
 /// (nothing is stale), a whole record or the group's removal lists every record of the
 /// chain in the stale index under the version that ends it. So no version that can still
 /// read the group loses one of its records to `prune`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The versions are held inline (no allocation of their own), so that a commit reading a
+/// cached group's chain touches the cache entry it already reads, not another cold line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Chain {
-    versions: Vec<Version>,
+    /// `versions[..len]`, newest first; `len` is at least 1.
+    versions: [Version; CHAIN_RECORDS],
+    len: u8,
     delta_bytes: usize,
 }
+
+/// The most records a chain has: one whole record and [`MAX_DELTAS`] deltas. A longer chain
+/// on disk is `Corrupted`: no commit writes one.
+const CHAIN_RECORDS: usize = MAX_DELTAS + 1;
 
 impl Chain {
     /// A whole record written at `version`.
     fn whole(version: Version) -> Chain {
+        let mut versions = [0; CHAIN_RECORDS];
+        versions[0] = version;
         Chain {
-            versions: vec![version],
+            versions,
+            len: 1,
             delta_bytes: 0,
         }
     }
 
-    fn deltas(&self) -> usize {
-        self.versions.len().saturating_sub(1)
+    /// The versions of its records, newest first.
+    fn records(&self) -> &[Version] {
+        &self.versions[..usize::from(self.len)]
     }
-}
 
-/// How a commit stores one group.
-#[derive(Clone, Copy)]
-enum Encoding {
-    Whole,
-    Delta { base: Version, dirty: u16 },
+    /// The version of its newest record.
+    fn head(&self) -> Version {
+        self.versions[0]
+    }
+
+    fn deltas(&self) -> usize {
+        usize::from(self.len).saturating_sub(1)
+    }
+
+    /// A delta record of `bytes` bytes written at `version` on top of this chain (the caller
+    /// checks `deltas() < MAX_DELTAS`).
+    fn push_newer(&mut self, version: Version, bytes: usize) {
+        let n = usize::from(self.len);
+        self.versions.copy_within(0..n, 1);
+        self.versions[0] = version;
+        self.len += 1;
+        self.delta_bytes += bytes;
+    }
+
+    /// Records that this chain rests on an older record at `base`; false if it is full.
+    fn push_older(&mut self, base: Version) -> bool {
+        let n = usize::from(self.len);
+        if n >= CHAIN_RECORDS {
+            return false;
+        }
+        self.versions[n] = base;
+        self.len += 1;
+        true
+    }
 }
 
 /// A change with its key hash.
@@ -782,9 +841,83 @@ fn create(path: &Path) -> Result<(), StateError> {
     }
 }
 
-/// The group node cache: a [`NodeKey`] is a version and a nibble path, hashed with
-/// [`KeyHasher`]. Nothing iterates it, so its order never matters.
-type NodeCache = HashMap<NodeKey, Cached, BuildHasherDefault<KeyHasher>>;
+/// Paths of at most this many nibbles have a fixed place in [`NodeCache::top`].
+const TOP_DEPTH: usize = WRITE_CACHE_DEPTH;
+/// The number of paths of at most [`TOP_DEPTH`] nibbles: 1 + 16 + … + 16^4.
+const TOP_SLOTS: usize = (16usize.pow(TOP_DEPTH as u32 + 1) - 1) / 15;
+
+/// The group node cache. It holds groups of the latest version only, so at most one per
+/// nibble path, and is keyed by path: a lookup by [`NodeKey`] finds the group at its path
+/// and checks the version. The top [`TOP_DEPTH`] levels sit in an array indexed by path
+/// (one cache line per lookup, no hashing, and a commit's insert lands on the entry its
+/// take emptied); deeper groups in a hash map keyed by path with [`KeyHasher`]. Nothing
+/// iterates it, so no order ever matters.
+#[derive(Default)]
+struct NodeCache {
+    /// `TOP_SLOTS` entries once anything was inserted, indexed by [`top_index`].
+    top: Vec<Option<Cached>>,
+    deep: HashMap<NibblePath, Cached, BuildHasherDefault<KeyHasher>>,
+    len: usize,
+}
+
+/// The place of a path of at most [`TOP_DEPTH`] nibbles in [`NodeCache::top`]: the paths of
+/// each length in order, shorter first.
+#[inline]
+fn top_index(path: &NibblePath) -> usize {
+    let d = path.len();
+    let nibbles = usize::from(u16::from_be_bytes([path.byte(0), path.byte(1)])) >> (4 * (4 - d));
+    (16usize.pow(d as u32) - 1) / 15 + nibbles
+}
+
+impl NodeCache {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn slot(&self, path: &NibblePath) -> Option<&Cached> {
+        if path.len() <= TOP_DEPTH {
+            self.top.get(top_index(path))?.as_ref()
+        } else {
+            self.deep.get(path)
+        }
+    }
+
+    /// The cached group stored at `key`.
+    fn get(&self, key: &NodeKey) -> Option<&Cached> {
+        self.slot(&key.path).filter(|c| c.version == key.version)
+    }
+
+    /// Takes the cached group stored at `key` out.
+    fn remove(&mut self, key: &NodeKey) -> Option<Cached> {
+        let taken = if key.path.len() <= TOP_DEPTH {
+            let e = self.top.get_mut(top_index(&key.path))?;
+            if e.as_ref()?.version != key.version {
+                return None;
+            }
+            e.take()
+        } else {
+            if self.deep.get(&key.path)?.version != key.version {
+                return None;
+            }
+            self.deep.remove(&key.path)
+        };
+        self.len -= usize::from(taken.is_some());
+        taken
+    }
+
+    /// Caches `c` as the group at its path (replacing any other).
+    fn insert(&mut self, path: NibblePath, c: Cached) {
+        let old = if path.len() <= TOP_DEPTH {
+            if self.top.is_empty() {
+                self.top.resize_with(TOP_SLOTS, || None);
+            }
+            self.top[top_index(&path)].replace(c)
+        } else {
+            self.deep.insert(path, c)
+        };
+        self.len += usize::from(old.is_none());
+    }
+}
 
 /// A multiply-rotate hasher for [`NodeKey`]s (a version and the first nibbles of key
 /// hashes, which blake3 spreads): SipHash's DoS resistance buys nothing for keys nobody
@@ -841,7 +974,7 @@ fn disk_group(db: &DB, key: &NodeKey) -> Result<(Group, Chain), StateError> {
         match record {
             Record::Full(g) => break g,
             Record::Delta { base, dirty, slots } => {
-                if base >= at.version || chain.versions.len() >= MAX_CHAIN_READ {
+                if base >= at.version || !chain.push_older(base) {
                     return Err(StateError::Corrupted(format!(
                         "bad delta chain at group (version {}, {} nibbles)",
                         at.version,
@@ -850,7 +983,6 @@ fn disk_group(db: &DB, key: &NodeKey) -> Result<(Group, Chain), StateError> {
                 }
                 deltas.push((dirty, slots));
                 at.version = base;
-                chain.versions.push(base);
             }
         }
     };
@@ -910,8 +1042,25 @@ struct CommitNodes<'a> {
     cache: RefCell<&'a mut NodeCache>,
     /// Groups down to [`WRITE_CACHE_DEPTH`] nibbles read from RocksDB.
     reads: Cell<u64>,
-    /// The records of each group taken (by path: a commit replaces at most one per path).
-    taken: RefCell<HashMap<NibblePath, Chain, BuildHasherDefault<KeyHasher>>>,
+    /// The records of each group taken, in the order taken: the order of
+    /// [`tree::TreeUpdate::stale`].
+    taken: RefCell<Vec<Option<Chain>>>,
+    /// How the groups written are stored, decided and encoded as the tree finishes each.
+    plan: RefCell<Plan>,
+}
+
+/// The records a commit writes for its new groups (see [`NodeReader::wrote`]).
+struct Plan {
+    version: Version,
+    /// Groups in the cache, counting those this commit will put back.
+    cache_len: usize,
+    /// Per group written, in order: its encoded record's end in `bytes`, its path, its
+    /// chain, and whether it stays in the cache.
+    records: Vec<(usize, NibblePath, Chain, bool)>,
+    bytes: Vec<u8>,
+    scratch: Vec<u8>,
+    /// Records that became stale (see [`Chain`]).
+    stale: Vec<NodeKey>,
 }
 
 impl NodeReader for CommitNodes<'_> {
@@ -933,8 +1082,52 @@ impl NodeReader for CommitNodes<'_> {
                 (Box::new(g), None, chain)
             }
         };
-        self.taken.borrow_mut().insert(key.path, chain);
+        self.taken.borrow_mut().push(Some(chain));
         Ok((group, table))
+    }
+
+    fn wrote(&self, w: &Written) {
+        let mut plan = self.plan.borrow_mut();
+        let plan = &mut *plan;
+        let version = plan.version;
+        let depth = w.key.path.len();
+        let cached = depth <= WRITE_CACHE_DEPTH
+            || (depth == WRITE_CACHE_DEPTH + 1 && plan.cache_len < WRITE_CACHE_GROUPS);
+        plan.cache_len += usize::from(cached);
+        let prev = w
+            .replaces
+            .and_then(|i| self.taken.borrow_mut().get_mut(i)?.take());
+        let chain = match prev {
+            Some(mut chain) => {
+                let whole = w.group.encoded_len();
+                let delta = w.group.delta_len(w.dirty);
+                let base = chain.head();
+                if cached
+                    && chain.deltas() < MAX_DELTAS
+                    && 2 * delta <= whole
+                    && chain.delta_bytes + delta <= whole
+                    && base < version
+                {
+                    w.group.encode_delta_into(base, w.dirty, &mut plan.scratch);
+                    chain.push_newer(version, delta);
+                    chain
+                } else {
+                    plan.stale.extend(chain.records().iter().map(|&v| NodeKey {
+                        version: v,
+                        path: w.key.path,
+                    }));
+                    w.group.encode_into(&mut plan.scratch);
+                    Chain::whole(version)
+                }
+            }
+            None => {
+                w.group.encode_into(&mut plan.scratch);
+                Chain::whole(version)
+            }
+        };
+        plan.bytes.extend_from_slice(&plan.scratch);
+        plan.records
+            .push((plan.bytes.len(), w.key.path, chain, cached));
     }
 }
 
@@ -1038,6 +1231,7 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
         values: ValueCache::default(),
         format: FORMAT_VERSION,
         commit_bytes: 0,
+        last_batch_bytes: 0,
     };
     store.manifest_seen = observe_manifest(path);
     store
@@ -1181,7 +1375,7 @@ impl Store {
                 return;
             }
             if k.path.len() < CACHE_DEPTH {
-                for (n, s) in g.slots.iter().enumerate() {
+                for (n, s) in g.slots().iter().enumerate() {
                     if let Slot::Child { version, hash } = s {
                         match child_key(&k, n, *version) {
                             Ok(ck) => {
@@ -1197,7 +1391,7 @@ impl Store {
                 .borrow_mut()
                 .remove(&k)
                 .unwrap_or_else(|| Chain::whole(k.version));
-            cache.insert(k, Cached::new(g.clone(), chain));
+            cache.insert(k.path, Cached::new(k.version, g.clone(), chain));
         })
         .map_err(|e| self.as_damage(e, Tree))?;
         if let Some(e) = bad {
@@ -1688,15 +1882,25 @@ impl Store {
             .iter()
             .map(|(kh, _, v)| (*kh, v.map(value_hash)))
             .collect();
+        let cache_len = self.cache.len();
         let reader = CommitNodes {
             db: &self.db,
             cache: RefCell::new(&mut self.cache),
             reads: Cell::new(0),
             taken: RefCell::default(),
+            plan: RefCell::new(Plan {
+                version,
+                cache_len,
+                records: Vec::new(),
+                bytes: Vec::with_capacity(self.last_batch_bytes),
+                scratch: Vec::with_capacity(4 + 16 * 64),
+                stale: Vec::new(),
+            }),
         };
         let update = tree::apply(&reader, self.version, version, &hashed);
         self.commit_node_reads += reader.reads.get();
-        let mut taken = reader.taken.into_inner();
+        let taken = reader.taken.into_inner();
+        let plan = reader.plan.into_inner();
         let update = update?;
 
         let (nodes, values, latest, stale, meta) = (
@@ -1706,75 +1910,35 @@ impl Store {
             self.cf(CF_STALE)?,
             self.cf(CF_META)?,
         );
-        // How each new group is stored, its chain, and whether it stays in the cache; the
-        // records that become stale (see `Chain`).
-        let mut cache_len = self.cache.len();
-        let mut stale_nodes: Vec<NodeKey> = Vec::with_capacity(update.stale.len());
-        let mut plan: Vec<(Encoding, Chain, bool)> = Vec::with_capacity(update.new_nodes.len());
-        for w in &update.new_nodes {
-            let depth = w.key.path.len();
-            let cached = depth <= WRITE_CACHE_DEPTH
-                || (depth == WRITE_CACHE_DEPTH + 1 && cache_len < WRITE_CACHE_GROUPS);
-            cache_len += usize::from(cached);
-            let (encoding, chain) = match taken.remove(&w.key.path) {
-                Some(prev) => {
-                    let whole = w.group.encoded_len();
-                    let delta = w.group.delta_len(w.dirty);
-                    let base = prev.versions[0];
-                    if cached
-                        && prev.deltas() < MAX_DELTAS
-                        && 2 * delta <= whole
-                        && prev.delta_bytes + delta <= whole
-                        && base < version
-                    {
-                        let mut chain = prev;
-                        chain.versions.insert(0, version);
-                        chain.delta_bytes += delta;
-                        (
-                            Encoding::Delta {
-                                base,
-                                dirty: w.dirty,
-                            },
-                            chain,
-                        )
-                    } else {
-                        stale_nodes.extend(prev.versions.iter().map(|&v| NodeKey {
-                            version: v,
-                            path: w.key.path,
-                        }));
-                        (Encoding::Whole, Chain::whole(version))
-                    }
-                }
-                None => (Encoding::Whole, Chain::whole(version)),
-            };
-            plan.push((encoding, chain, cached));
-        }
+        let mut stale_nodes = plan.stale;
         // Groups this version removed: their whole chains are stale.
-        for k in &update.stale {
-            if let Some(prev) = taken.remove(&k.path) {
-                stale_nodes.extend(prev.versions.iter().map(|&v| NodeKey {
+        for (k, prev) in update.stale.iter().zip(taken) {
+            if let Some(prev) = prev {
+                stale_nodes.extend(prev.records().iter().map(|&v| NodeKey {
                     version: v,
                     path: k.path,
                 }));
             }
         }
-        let mut batch = WriteBatch::default();
+        // Sized from the last commit's batch, so that it does not grow by copying itself.
+        let mut batch = WriteBatch::with_capacity_bytes(self.last_batch_bytes + (4 << 10));
         // Each column family's entries go in in key order: the memtable inserts sequentially.
         // All new groups have this version: their encoded keys sort as their paths do
         // (nibble count, then packed nibbles).
-        let mut order: Vec<usize> = (0..plan.len()).collect();
-        order.sort_unstable_by_key(|i| update.new_nodes[*i].key.path);
-        let (mut buf, mut key) = (Vec::with_capacity(4 + 16 * 64), Vec::with_capacity(41));
-        for i in order {
-            let w = &update.new_nodes[i];
-            match plan[i].0 {
-                Encoding::Whole => w.group.encode_into(&mut buf),
-                Encoding::Delta { base, dirty } => w.group.encode_delta_into(base, dirty, &mut buf),
-            }
-            key.clear();
-            w.key.encode_to(&mut key);
-            batch.put_cf(nodes, &key, &buf);
+        let mut order: Vec<(NibblePath, usize, usize)> = Vec::with_capacity(plan.records.len());
+        let mut from = 0;
+        for (end, path, _, _) in &plan.records {
+            order.push((*path, from, *end));
+            from = *end;
         }
+        order.sort_unstable_by_key(|r| r.0);
+        let mut key = Vec::with_capacity(41);
+        for (path, from, end) in order {
+            key.clear();
+            NodeKey { version, path }.encode_to(&mut key);
+            batch.put_cf(nodes, &key, &plan.bytes[from..end]);
+        }
+        let mut buf = plan.scratch;
         // The SCALE encoding of the list of encoded keys (`Vec<Vec<u8>>`), built in place.
         buf.clear();
         Compact(stale_nodes.len() as u32).encode_to(&mut buf);
@@ -1809,6 +1973,7 @@ impl Store {
         for (k, v) in metadata {
             batch.put_cf(meta, app_key(k), v);
         }
+        self.last_batch_bytes = batch.size_in_bytes().min(MAX_BATCH_RESERVE);
         self.commit_bytes += batch.size_in_bytes() as u64;
         self.write(batch)?;
 
@@ -1820,11 +1985,12 @@ impl Store {
         }
         // The groups this version replaced (`update.stale`) left the cache when the commit's
         // reader took them; the others were never in it.
-        for (w, (_, chain, cached)) in update.new_nodes.into_iter().zip(plan) {
+        for (w, (_, _, chain, cached)) in update.new_nodes.into_iter().zip(plan.records) {
             if cached {
                 self.cache.insert(
-                    w.key,
+                    w.key.path,
                     Cached {
+                        version: w.key.version,
                         group: w.group,
                         table: w.table,
                         chain,
@@ -1929,7 +2095,7 @@ impl Store {
         while let Some((key, expected)) = stack.pop() {
             let (g, chain) = disk_group(&self.db, &key).map_err(|e| self.as_damage(e, Tree))?;
             groups += 1;
-            records += chain.versions.len() as u64;
+            records += chain.records().len() as u64;
             if g.hash() != expected {
                 return Err(self.damaged(
                     Tree,
@@ -1939,7 +2105,7 @@ impl Store {
                     ),
                 ));
             }
-            for (n, s) in g.slots.iter().enumerate().rev() {
+            for (n, s) in g.slots().iter().enumerate().rev() {
                 match s {
                     Slot::Empty => {}
                     Slot::Leaf { key_hash, .. } => {
