@@ -102,16 +102,18 @@ const CACHE_DEPTH: usize = 3;
 /// Groups of the latest version down to this many nibbles are kept in RAM, with their
 /// summary tables, once a commit has written them: the next commit that changes one neither
 /// reads it back nor rehashes its unchanged leaves. At most 69,905 groups (all of the first
-/// five group levels), about 2.8 KiB each; a group leaves the cache when a commit replaces
-/// it. Groups one level deeper are kept too while the cache holds fewer than
-/// [`WRITE_CACHE_GROUPS`] groups.
+/// five group levels), about 3 KiB each; a group leaves the cache when a commit replaces
+/// it. Deeper groups are kept too while the cache holds fewer than [`WRITE_CACHE_GROUPS`]
+/// groups.
 const WRITE_CACHE_DEPTH: usize = 4;
 
-/// The cache takes groups deeper than [`WRITE_CACHE_DEPTH`] (one level deeper only) while
-/// it holds fewer groups than this: at most about 1 GiB of RAM. At a million keys that is
-/// every group of the tree (the sixth level has about 260k groups), so a commit reads
-/// nothing back; at ten million keys about a third of the sixth level.
-const WRITE_CACHE_GROUPS: usize = 360_000;
+/// The cache takes groups deeper than [`WRITE_CACHE_DEPTH`] while it holds fewer groups than
+/// this: at most about 1.2 GiB of RAM. At a million keys that is every group of the tree
+/// (the sixth level has about 260k groups and the seventh about 30k), so a commit reads
+/// nothing back; at ten million keys about a third of the sixth level. A group in the cache
+/// stays there when a commit replaces it (the replacement takes its place), so what the
+/// cache holds once full is what it held when it filled.
+const WRITE_CACHE_GROUPS: usize = 400_000;
 
 /// A commit stores a group that replaces one at the same path as a *delta record* (the
 /// changed slots and the version of the record it applies to) instead of the whole group
@@ -1091,8 +1093,7 @@ impl NodeReader for CommitNodes<'_> {
         let plan = &mut *plan;
         let version = plan.version;
         let depth = w.key.path.len();
-        let cached = depth <= WRITE_CACHE_DEPTH
-            || (depth == WRITE_CACHE_DEPTH + 1 && plan.cache_len < WRITE_CACHE_GROUPS);
+        let cached = depth <= WRITE_CACHE_DEPTH || plan.cache_len < WRITE_CACHE_GROUPS;
         plan.cache_len += usize::from(cached);
         let prev = w
             .replaces
