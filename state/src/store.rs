@@ -2289,3 +2289,130 @@ impl StateStore for Store {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn path(nibbles: &[usize]) -> NibblePath {
+        nibbles.iter().fold(NibblePath::ROOT, |p, &n| p.child(n))
+    }
+
+    /// Every path of at most `TOP_DEPTH` nibbles has its own place in the top array.
+    #[test]
+    fn top_index_is_a_bijection_onto_the_top_array() {
+        let mut seen = vec![false; TOP_SLOTS];
+        let mut level = vec![NibblePath::ROOT];
+        for _ in 0..=TOP_DEPTH {
+            let mut next = Vec::new();
+            for p in &level {
+                let i = top_index(p);
+                assert!(i < TOP_SLOTS, "index {i} of a {}-nibble path", p.len());
+                assert!(!seen[i], "two paths at index {i}");
+                seen[i] = true;
+                if p.len() < TOP_DEPTH {
+                    next.extend((0..16).map(|n| p.child(n)));
+                }
+            }
+            level = next;
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
+
+    /// The cache answers by (version, path): a group of another version at the same path is
+    /// not the one asked for, and is neither returned nor taken.
+    #[test]
+    fn node_cache_matches_versions_at_every_depth() {
+        let mut cache = NodeCache::default();
+        for p in [
+            path(&[]),
+            path(&[3, 1]),
+            path(&[15, 15, 15, 15]),
+            path(&[1, 2, 3, 4, 5, 6]),
+        ] {
+            let mut g = Group::default();
+            g.set(2, Slot::leaf([7; 32], [8; 32]));
+            cache.insert(p, Cached::new(5, g.clone(), Chain::whole(5)));
+            let at = |version| NodeKey { version, path: p };
+            assert!(cache.get(&at(4)).is_none());
+            assert!(cache.remove(&at(6)).is_none());
+            assert_eq!(*cache.get(&at(5)).unwrap().group, g);
+            // A commit's replacement lands on the same entry.
+            cache.insert(p, Cached::new(9, g.clone(), Chain::whole(9)));
+            assert!(cache.get(&at(5)).is_none());
+            assert_eq!(cache.len(), 1);
+            assert_eq!(cache.remove(&at(9)).unwrap().version, 9);
+            assert_eq!(cache.len(), 0);
+            assert!(cache.get(&at(9)).is_none());
+        }
+    }
+
+    /// A chain holds at most `CHAIN_RECORDS` records: commits never extend a full one, and a
+    /// longer chain on disk is `Corrupted`, while the longest a commit writes reads back.
+    #[test]
+    fn chains_longer_than_a_commit_writes_are_corrupted() {
+        let mut chain = Chain::whole(1);
+        for v in 2..=CHAIN_RECORDS as u64 {
+            chain.push_newer(v, 10);
+        }
+        assert_eq!(chain.deltas(), MAX_DELTAS);
+        assert_eq!(chain.head(), CHAIN_RECORDS as u64);
+        assert_eq!(chain.records().len(), CHAIN_RECORDS);
+        assert_eq!(chain.records().last(), Some(&1));
+        let mut full = chain;
+        assert!(!full.push_older(0));
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let p = path(&[4, 2]);
+        let mut g = Group::default();
+        g.set(0, Slot::leaf([1; 32], [2; 32]));
+        g.set(9, Slot::leaf([3; 32], [4; 32]));
+        let cf = store.cf(CF_NODES).unwrap();
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            cf,
+            NodeKey {
+                version: 1,
+                path: p,
+            }
+            .encode(),
+            g.encode(),
+        );
+        let mut buf = Vec::new();
+        for v in 2..=CHAIN_RECORDS as u64 + 1 {
+            g.set(0, Slot::leaf([1; 32], [v as u8; 32]));
+            g.encode_delta_into(v - 1, 1, &mut buf);
+            batch.put_cf(
+                cf,
+                NodeKey {
+                    version: v,
+                    path: p,
+                }
+                .encode(),
+                &buf,
+            );
+        }
+        store.db.write(batch).unwrap();
+        let top = NodeKey {
+            version: CHAIN_RECORDS as u64,
+            path: p,
+        };
+        let (read, chain) = disk_group(&store.db, &top).unwrap();
+        assert_eq!(chain.records().len(), CHAIN_RECORDS);
+        assert_eq!(
+            read.slots()[0],
+            Slot::leaf([1; 32], [CHAIN_RECORDS as u8; 32])
+        );
+        assert_eq!(read.slots()[9], Slot::leaf([3; 32], [4; 32]));
+        let over = NodeKey {
+            version: CHAIN_RECORDS as u64 + 1,
+            path: p,
+        };
+        assert!(matches!(
+            disk_group(&store.db, &over),
+            Err(StateError::Corrupted(_))
+        ));
+    }
+}

@@ -71,7 +71,7 @@ impl NibblePath {
     }
 
     /// This path extended by nibble `n` (`n < 16`; the caller keeps `len < 64`).
-    fn child(&self, n: usize) -> NibblePath {
+    pub(crate) fn child(&self, n: usize) -> NibblePath {
         let mut p = *self;
         let d = self.len();
         let n = (n & 0x0f) as u8;
@@ -1127,6 +1127,20 @@ mod tests {
             }
             g.retable(&mut t, dirty);
             assert_eq!(*t, g.table());
+            // The bitmaps describe the slots: sizes, counts and the collapse from them agree
+            // with a scan and with the encoding.
+            let full: Vec<&Slot> = g.slots().iter().filter(|s| **s != Slot::Empty).collect();
+            assert_eq!(g.occupied(), full.len());
+            assert_eq!(g.encoded_len(), g.encode().len());
+            let mut delta = Vec::new();
+            g.encode_delta_into(1, dirty, &mut delta);
+            assert_eq!(g.delta_len(dirty), delta.len());
+            let only = match full.as_slice() {
+                [one @ Slot::Leaf { .. }] => Some(*one),
+                _ => None,
+            };
+            assert_eq!(g.only_leaf(), only);
+            assert_eq!(Group::decode(&g.encode()).unwrap(), g);
         }
     }
 }
