@@ -1054,7 +1054,9 @@ struct CommitNodes<'a> {
 /// The records a commit writes for its new groups (see [`NodeReader::wrote`]).
 struct Plan {
     version: Version,
-    /// Groups in the cache, counting those this commit will put back.
+    /// Groups in the cache now (taken ones no longer count), plus those this commit has
+    /// decided to put back: a replacement is taken before it is written, so a group the
+    /// cache holds keeps its place however full the cache is.
     cache_len: usize,
     /// Per group written, in order: its encoded record's end in `bytes`, its path, its
     /// chain, and whether it stays in the cache.
@@ -1075,7 +1077,11 @@ impl NodeReader for CommitNodes<'_> {
 
     fn take_node(&self, key: &NodeKey) -> Result<(Box<Group>, Option<Table>), StateError> {
         let (group, table, chain) = match self.cache.borrow_mut().remove(key) {
-            Some(c) => (c.group, Some(c.table), c.chain),
+            Some(c) => {
+                let mut plan = self.plan.borrow_mut();
+                plan.cache_len = plan.cache_len.saturating_sub(1);
+                (c.group, Some(c.table), c.chain)
+            }
             None => {
                 if key.path.len() <= WRITE_CACHE_DEPTH {
                     self.reads.set(self.reads.get() + 1);
