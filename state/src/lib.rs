@@ -44,7 +44,7 @@
 //! 4,400 groups) are loaded into RAM at open, with their binary hashes (summary tables);
 //! every group a commit writes down to 4 nibbles (and any deeper one while the cache holds
 //! fewer than 400k groups) stays there too; the cache holds one group per path, the top five
-//! group levels in an array indexed by path. A commit moves the cached groups it replaces out of
+//! group levels in arrays indexed by path. A commit moves the cached groups it replaces out of
 //! the cache and brings their tables up to date by rehashing only the summaries above
 //! changed slots; proofs use the tables as they are. A cached group that replaces one at
 //! the same path is usually stored as a *delta record*: its changed slots and the version of

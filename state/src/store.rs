@@ -845,30 +845,28 @@ fn create(path: &Path) -> Result<(), StateError> {
 
 /// Paths of at most this many nibbles have a fixed place in [`NodeCache::top`].
 const TOP_DEPTH: usize = WRITE_CACHE_DEPTH;
-/// The number of paths of at most [`TOP_DEPTH`] nibbles: 1 + 16 + … + 16^4.
-const TOP_SLOTS: usize = (16usize.pow(TOP_DEPTH as u32 + 1) - 1) / 15;
 
 /// The group node cache. It holds groups of the latest version only, so at most one per
 /// nibble path, and is keyed by path: a lookup by [`NodeKey`] finds the group at its path
-/// and checks the version. The top [`TOP_DEPTH`] levels sit in an array indexed by path
-/// (one cache line per lookup, no hashing, and a commit's insert lands on the entry its
-/// take emptied); deeper groups in a hash map keyed by path with [`KeyHasher`]. Nothing
+/// and checks the version. Paths of at most [`TOP_DEPTH`] nibbles sit in arrays indexed by
+/// path, one per length, allocated when that length gets its first group (so a small store
+/// does not pay for 65,536 entries): one cache line per lookup, no hashing, and a commit's
+/// insert lands on the entry its take emptied; deeper groups in a hash map keyed by path with [`KeyHasher`]. Nothing
 /// iterates it, so no order ever matters.
 #[derive(Default)]
 struct NodeCache {
-    /// `TOP_SLOTS` entries once anything was inserted, indexed by [`top_index`].
-    top: Vec<Option<Cached>>,
+    /// Per path length `d <= TOP_DEPTH`: `16^d` entries once a group of that length was
+    /// inserted, indexed by [`top_index`].
+    top: Box<[Vec<Option<Cached>>; TOP_DEPTH + 1]>,
     deep: HashMap<NibblePath, Cached, BuildHasherDefault<KeyHasher>>,
     len: usize,
 }
 
-/// The place of a path of at most [`TOP_DEPTH`] nibbles in [`NodeCache::top`]: the paths of
-/// each length in order, shorter first.
+/// The place of a path of at most [`TOP_DEPTH`] nibbles in its length's array of
+/// [`NodeCache::top`]: its nibbles read as a number.
 #[inline]
 fn top_index(path: &NibblePath) -> usize {
-    let d = path.len();
-    let nibbles = usize::from(u16::from_be_bytes([path.byte(0), path.byte(1)])) >> (4 * (4 - d));
-    (16usize.pow(d as u32) - 1) / 15 + nibbles
+    usize::from(u16::from_be_bytes([path.byte(0), path.byte(1)])) >> (4 * (TOP_DEPTH - path.len()))
 }
 
 impl NodeCache {
@@ -878,7 +876,7 @@ impl NodeCache {
 
     fn slot(&self, path: &NibblePath) -> Option<&Cached> {
         if path.len() <= TOP_DEPTH {
-            self.top.get(top_index(path))?.as_ref()
+            self.top[path.len()].get(top_index(path))?.as_ref()
         } else {
             self.deep.get(path)
         }
@@ -892,7 +890,7 @@ impl NodeCache {
     /// Takes the cached group stored at `key` out.
     fn remove(&mut self, key: &NodeKey) -> Option<Cached> {
         let taken = if key.path.len() <= TOP_DEPTH {
-            let e = self.top.get_mut(top_index(&key.path))?;
+            let e = self.top[key.path.len()].get_mut(top_index(&key.path))?;
             if e.as_ref()?.version != key.version {
                 return None;
             }
@@ -910,10 +908,11 @@ impl NodeCache {
     /// Caches `c` as the group at its path (replacing any other).
     fn insert(&mut self, path: NibblePath, c: Cached) {
         let old = if path.len() <= TOP_DEPTH {
-            if self.top.is_empty() {
-                self.top.resize_with(TOP_SLOTS, || None);
+            let level = &mut self.top[path.len()];
+            if level.is_empty() {
+                level.resize_with(1 << (4 * path.len()), || None);
             }
-            self.top[top_index(&path)].replace(c)
+            level[top_index(&path)].replace(c)
         } else {
             self.deep.insert(path, c)
         };
@@ -2305,25 +2304,25 @@ mod tests {
         nibbles.iter().fold(NibblePath::ROOT, |p, &n| p.child(n))
     }
 
-    /// Every path of at most `TOP_DEPTH` nibbles has its own place in the top array.
+    /// Every path of at most `TOP_DEPTH` nibbles has its own place in its length's array.
     #[test]
-    fn top_index_is_a_bijection_onto_the_top_array() {
-        let mut seen = vec![false; TOP_SLOTS];
+    fn top_index_is_a_bijection_onto_each_length() {
         let mut level = vec![NibblePath::ROOT];
-        for _ in 0..=TOP_DEPTH {
+        for d in 0..=TOP_DEPTH {
+            let mut seen = vec![false; 1 << (4 * d)];
             let mut next = Vec::new();
             for p in &level {
                 let i = top_index(p);
-                assert!(i < TOP_SLOTS, "index {i} of a {}-nibble path", p.len());
-                assert!(!seen[i], "two paths at index {i}");
+                assert!(i < seen.len(), "index {i} of a {d}-nibble path");
+                assert!(!seen[i], "two {d}-nibble paths at index {i}");
                 seen[i] = true;
-                if p.len() < TOP_DEPTH {
+                if d < TOP_DEPTH {
                     next.extend((0..16).map(|n| p.child(n)));
                 }
             }
+            assert!(seen.iter().all(|s| *s));
             level = next;
         }
-        assert!(seen.iter().all(|s| *s));
     }
 
     /// The cache answers by (version, path): a group of another version at the same path is
