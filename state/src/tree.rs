@@ -239,6 +239,12 @@ impl Group {
         &self.slots
     }
 
+    /// Loads the bitmaps' cache line (see `touch`).
+    #[inline]
+    pub(crate) fn touch(&self) -> usize {
+        usize::from(self.present)
+    }
+
     /// Sets slot `i` (`i < 16`), keeping the bitmaps in step.
     #[inline]
     pub(crate) fn set(&mut self, i: usize, slot: Slot) {
@@ -260,33 +266,32 @@ impl Group {
         self.slots[i & 15] = slot;
     }
 
-    /// The binary subtree summaries of this group as a heap: index 1 is the group's root,
-    /// `2i` and `2i + 1` are the children of `i`, and 16..32 are the slots.
-    pub(crate) fn table(&self) -> [Summary; 32] {
-        let mut t = [Summary::Empty; 32];
+    /// The binary subtree summaries of this group (see [`Summaries`]).
+    pub(crate) fn table(&self) -> Summaries {
+        let mut t = Summaries::default();
         for (i, s) in self.slots.iter().enumerate() {
-            t[16 + i] = s.summary();
+            t.set(16 + i, s.summary());
         }
         for i in (1..16).rev() {
-            t[i] = Summary::combine(t[2 * i], t[2 * i + 1]);
+            t.set(i, Summary::combine(t.get(2 * i), t.get(2 * i + 1)));
         }
         t
     }
 
     /// The hash of the subtree this group roots (with the collapse rule applied).
     pub(crate) fn hash(&self) -> Hash {
-        self.table()[1].hash()
+        self.table().get(1).hash()
     }
 
     /// Brings `t`, this group's table before the slots in `dirty` (bit `i` for slot `i`)
     /// changed, up to date: only the summaries above a changed slot are recomputed, so a
     /// group with one changed slot costs at most 4 internal hashes instead of 15 plus one per
     /// leaf. The result equals [`Group::table`].
-    pub(crate) fn retable(&self, t: &mut [Summary; 32], dirty: u16) {
+    pub(crate) fn retable(&self, t: &mut Summaries, dirty: u16) {
         let mut mask = u32::from(dirty);
         for (i, s) in self.slots.iter().enumerate() {
             if mask & (1 << i) != 0 {
-                t[16 + i] = s.summary();
+                t.set(16 + i, s.summary());
             }
         }
         // `mask` has bit `j` for heap index `base + j` of the level being combined into.
@@ -303,7 +308,7 @@ impl Group {
             for j in 0..width {
                 if parents & (1 << j) != 0 {
                     let p = base + j;
-                    t[p] = Summary::combine(t[2 * p], t[2 * p + 1]);
+                    t.combine_into(p);
                 }
             }
             mask = parents;
@@ -532,7 +537,88 @@ impl Group {
 }
 
 /// A group's precomputed summary table (see `Group::table`).
-pub(crate) type Table = Box<[Summary; 32]>;
+pub(crate) type Table = Box<Summaries>;
+
+/// The summaries of a group's binary subtrees as a heap: index 1 is the group's root, `2i`
+/// and `2i + 1` are the children of `i`, and 16..32 are the slots.
+///
+/// Laid out for the commit's memory access: summary `i`'s hash is the 32 bytes at offset
+/// `32 i` and the kind bitmaps sit in the first 32 bytes, so two siblings share one cache
+/// line and the kinds share the root's. Updating one slot reads and writes five lines
+/// (a 33-byte enum per summary straddled lines: seven or eight). An empty summary's hash
+/// bytes are zero, so equal tables compare equal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub(crate) struct Summaries {
+    /// Bit `i`: summary `i` is [`Summary::Single`].
+    single: u32,
+    /// Bit `i`: summary `i` is [`Summary::Multi`].
+    multi: u32,
+    _pad: [u8; 24],
+    /// `hashes[i - 1]` is summary `i`'s hash.
+    hashes: [Hash; 31],
+}
+
+impl Default for Summaries {
+    fn default() -> Summaries {
+        Summaries {
+            single: 0,
+            multi: 0,
+            _pad: [0; 24],
+            hashes: [[0; 32]; 31],
+        }
+    }
+}
+
+impl Summaries {
+    /// Summary `i` (`1 <= i < 32`).
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Summary {
+        let bit = 1u32 << (i & 31);
+        if self.multi & bit != 0 {
+            Summary::Multi(self.hashes[(i & 31).saturating_sub(1)])
+        } else if self.single & bit != 0 {
+            Summary::Single(self.hashes[(i & 31).saturating_sub(1)])
+        } else {
+            Summary::Empty
+        }
+    }
+
+    /// Sets summary `i` (`1 <= i < 32`).
+    #[inline]
+    pub(crate) fn set(&mut self, i: usize, s: Summary) {
+        let i = i & 31;
+        let bit = 1u32 << i;
+        self.single &= !bit;
+        self.multi &= !bit;
+        let h = &mut self.hashes[i.saturating_sub(1)];
+        match s {
+            Summary::Empty => *h = [0; 32],
+            Summary::Single(x) => {
+                self.single |= bit;
+                *h = x;
+            }
+            Summary::Multi(x) => {
+                self.multi |= bit;
+                *h = x;
+            }
+        }
+    }
+
+    /// Summary `p` recomputed from its children (`1 <= p < 16`); an empty child's hash is
+    /// not read.
+    #[inline]
+    fn combine_into(&mut self, p: usize) {
+        let s = Summary::combine(self.get(2 * p), self.get(2 * p + 1));
+        self.set(p, s);
+    }
+
+    /// Loads the cache line of summary `i` and its sibling (see `touch`).
+    #[inline]
+    pub(crate) fn touch(&self, i: usize) -> usize {
+        usize::from(self.hashes[(i & 31).saturating_sub(1)][0])
+    }
+}
 
 /// Read access to stored group nodes. A missing node is `Corrupted`: the tree only points
 /// at nodes that were written, and callers check version availability first.
@@ -662,10 +748,11 @@ pub(crate) fn apply<R: NodeReader + ?Sized>(
     };
     let root_key = NodeKey::root(prev_version);
     let (mut root, table) = reader.take_node(&root_key)?;
+    touch(&root, table.as_deref(), nibbles_at(changes, 0));
     ctx.out.stale.push(root_key);
     let dirty = update_slots(&mut ctx, NibblePath::ROOT, &mut root, changes)?;
     let table = table_after(&root, table, dirty);
-    ctx.out.root = table[1].hash();
+    ctx.out.root = table.get(1).hash();
     let w = Written {
         key: NodeKey::root(version),
         group: root,
@@ -676,6 +763,47 @@ pub(crate) fn apply<R: NodeReader + ?Sized>(
     reader.wrote(&w);
     ctx.out.new_nodes.push(w);
     Ok(ctx.out)
+}
+
+/// The slots (bit `i` for slot `i`) that `changes` fall in at nibble depth `depth`.
+#[inline]
+fn nibbles_at(changes: &[(Hash, Option<Hash>)], depth: usize) -> u16 {
+    if depth >= MAX_NIBBLES {
+        return 0;
+    }
+    changes
+        .iter()
+        .fold(0u16, |m, c| m | 1 << nibble(&c.0, depth))
+}
+
+/// Loads the cache lines of `group` (its bitmaps and the slots in `dirty`) and of its table
+/// (the summaries `retable` reads above those slots) that the update of those slots will
+/// touch, all at once and before any is needed. A group just taken from the cache is
+/// usually in none of the CPU's caches; read in the order the update needs them, its
+/// lines would each wait for the last (the bitmaps, then a slot, then, after the whole
+/// subtree below, the table). Loads whose results are never used do not hold up the
+/// instructions after them, so their misses overlap. Only timing depends on this.
+#[inline]
+fn touch(group: &Group, table: Option<&Summaries>, dirty: u16) {
+    let mut acc = usize::from(group.present);
+    let mut m = dirty;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        acc = acc.wrapping_add(usize::from(matches!(
+            group.slots[i & 15],
+            Slot::Leaf { .. }
+        )));
+        if let Some(t) = table {
+            let mut idx = 16 + (i & 15);
+            while idx > 1 {
+                acc = acc.wrapping_add(t.touch(idx));
+                idx /= 2;
+            }
+            acc = acc.wrapping_add(t.touch(1));
+        }
+    }
+    std::hint::black_box(acc);
 }
 
 /// The (empty) root group every store starts with at version 0.
@@ -765,6 +893,7 @@ fn update_slots<R: NodeReader + ?Sized>(
                     path: child_path,
                 };
                 let (mut child, table) = ctx.reader.take_node(&key)?;
+                touch(&child, table.as_deref(), nibbles_at(sub, depth + 1));
                 let taken = ctx.out.stale.len();
                 ctx.out.stale.push(key);
                 let child_dirty = update_slots(ctx, child_path, &mut child, sub)?;
@@ -830,7 +959,7 @@ fn finish<R: NodeReader + ?Sized>(
         return Sub::Leaf(*key_hash, *value_hash, *hash);
     }
     let table = table_after(&g, table, dirty);
-    let hash = table[1].hash();
+    let hash = table.get(1).hash();
     let w = Written {
         key: NodeKey {
             version: ctx.version,
@@ -864,7 +993,7 @@ pub(crate) fn prove<R: NodeReader + ?Sized>(
         // The summary of heap index `idx` at `level` (its slots: `first..first + width`).
         let summary = |idx: usize, level: usize, need_hash: bool| -> Summary {
             if let Some(t) = &table {
-                return t[idx];
+                return t.get(idx);
             }
             let width = 16 >> level;
             let first = (idx << (4 - level)) - 16;
@@ -878,7 +1007,7 @@ pub(crate) fn prove<R: NodeReader + ?Sized>(
             // A child group must hold two or more leaves (and, when its hashes are at hand,
             // match its parent's pointer).
             let ok = match (&table, summary(1, 0, false)) {
-                (Some(t), _) => matches!(t[1], Summary::Multi(got) if got == h),
+                (Some(t), _) => matches!(t.get(1), Summary::Multi(got) if got == h),
                 (None, s) => matches!(s, Summary::Multi(_)),
             };
             if !ok {
