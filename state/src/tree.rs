@@ -547,7 +547,7 @@ pub(crate) type Table = Box<Summaries>;
 /// line and the kinds share the root's. Updating one slot reads and writes five lines
 /// (a 33-byte enum per summary straddled lines: seven or eight). An empty summary's hash
 /// bytes are zero, so equal tables compare equal.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[repr(C, align(64))]
 pub(crate) struct Summaries {
     /// Bit `i`: summary `i` is [`Summary::Single`].
@@ -557,17 +557,6 @@ pub(crate) struct Summaries {
     _pad: [u8; 24],
     /// `hashes[i - 1]` is summary `i`'s hash.
     hashes: [Hash; 31],
-}
-
-impl Default for Summaries {
-    fn default() -> Summaries {
-        Summaries {
-            single: 0,
-            multi: 0,
-            _pad: [0; 24],
-            hashes: [[0; 32]; 31],
-        }
-    }
 }
 
 impl Summaries {
@@ -1225,6 +1214,19 @@ mod tests {
     }
 
     #[test]
+    fn summaries_put_siblings_in_one_cache_line() {
+        // Summary `i`'s hash at offset `32 i`, the kinds in the root's line: 16 lines.
+        assert_eq!(std::mem::size_of::<Summaries>(), 1024);
+        assert_eq!(std::mem::align_of::<Summaries>(), 64);
+        let t = Summaries::default();
+        let base = std::ptr::from_ref(&t) as usize;
+        for i in 1..32usize {
+            assert_eq!(std::ptr::from_ref(&t.hashes[i - 1]) as usize - base, 32 * i);
+        }
+        assert!((std::ptr::from_ref(&t.multi) as usize - base) < 64);
+    }
+
+    #[test]
     fn retable_equals_a_full_table_after_any_change() {
         // A deterministic walk through slot contents: empty, leaves, children.
         let mut x = 0x1234_5678_9abc_def0u64;
@@ -1256,6 +1258,17 @@ mod tests {
             }
             g.retable(&mut t, dirty);
             assert_eq!(*t, g.table());
+            // Every summary equals the one computed from the slots directly (not through
+            // `Summaries`), at every heap index.
+            for i in 1..32usize {
+                let level = (usize::BITS - 1 - i.leading_zeros()) as usize;
+                let (width, first) = (16 >> level, (i << (4 - level)) - 16);
+                assert_eq!(
+                    t.get(i),
+                    range_summary(g.slots(), first, width),
+                    "summary {i}"
+                );
+            }
             // The bitmaps describe the slots: sizes, counts and the collapse from them agree
             // with a scan and with the encoding.
             let full: Vec<&Slot> = g.slots().iter().filter(|s| **s != Slot::Empty).collect();
