@@ -851,8 +851,9 @@ fn create(path: &Path) -> Result<(), StateError> {
 }
 
 /// [`NodeCache::touch_paths`] loads about six cache lines per change: for more changes than
-/// this the lines would no longer fit the L2 cache (2 MiB here) by the time the walk reaches
-/// them, and a pair run of 10,000-update commits was slower with it (about 10%).
+/// this they would not all fit a 2 MiB L2 cache by the time the walk reaches them. (In pair
+/// runs 10,000-update commits were no faster with the pass; with or without this limit
+/// they cost the same within the noise: BENCHMARKS.md, fourth session.)
 const TOUCH_PATHS_MAX: usize = 4096;
 
 /// Paths of at most this many nibbles have a fixed place in [`NodeCache::top`].
