@@ -483,16 +483,11 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
                 // A big commit writes about 1 KiB of group nodes per changed key.
                 o.set_write_buffer_size(128 << 20);
             }
-            if *name == CF_LATEST {
-                // Randomly keyed inserts: a memtable that fits the last-level cache.
+            if *name == CF_LATEST || *name == CF_VALUES {
+                // Randomly keyed inserts: a memtable that fits the last-level cache. (4 MiB
+                // for `values` made 1M-key commits faster, but at 10M keys it cost 0.9 GiB
+                // of peak RSS and 18% more disk: BENCHMARKS.md, fourth session.)
                 o.set_write_buffer_size(16 << 20);
-            }
-            if *name == CF_VALUES {
-                // Randomly keyed too, and read only by historic reads and prune: a smaller
-                // memtable inserts faster still (flushed 4× as often; `latest`, which
-                // execution reads, keeps 16 MiB: smaller ones cost its reads more than
-                // they saved).
-                o.set_write_buffer_size(4 << 20);
             }
             if *name == CF_NODES || *name == CF_VALUES || *name == CF_STALE {
                 // Hashes do not compress.
@@ -919,8 +914,8 @@ impl NodeCache {
     }
 
     /// Loads the entries of the groups [`TOP_DEPTH`] and `TOP_DEPTH - 1` nibbles deep on
-    /// the paths of `changes`, and each such group's bitmaps and the first line of its table, before the
-    /// tree walk needs them. The walk meets those groups one after another, each a miss
+    /// the paths of `changes`, and each such group's bitmaps and the first line of its
+    /// table, before the tree walk needs them. The walk meets those groups one after another, each a miss
     /// that waits for the one before (entry, then group and table); loaded here, in one
     /// pass of independent loads, their misses overlap. Only timing depends on this.
     fn touch_paths(&self, changes: &[(Hash, Option<Hash>)]) {
