@@ -859,8 +859,8 @@ const TOP_DEPTH: usize = WRITE_CACHE_DEPTH;
 /// and checks the version. Paths of at most [`TOP_DEPTH`] nibbles sit in arrays indexed by
 /// path, one per length, allocated when that length gets its first group (so a small store
 /// does not pay for 65,536 entries): one cache line per lookup, no hashing, and a commit's
-/// insert lands on the entry its take emptied; deeper groups in a hash map keyed by path with [`KeyHasher`]. Nothing
-/// iterates it, so no order ever matters.
+/// insert lands on the entry its take emptied; deeper groups in a hash map keyed by path
+/// with [`KeyHasher`]. Nothing iterates it, so no order ever matters.
 #[derive(Default)]
 struct NodeCache {
     /// Per path length `d <= TOP_DEPTH`: `16^d` entries once a group of that length was
@@ -874,7 +874,14 @@ struct NodeCache {
 /// [`NodeCache::top`]: its nibbles read as a number.
 #[inline]
 fn top_index(path: &NibblePath) -> usize {
-    usize::from(u16::from_be_bytes([path.byte(0), path.byte(1)])) >> (4 * (TOP_DEPTH - path.len()))
+    top_index_of([path.byte(0), path.byte(1)], path.len())
+}
+
+/// [`top_index`] of the first `depth` nibbles (`depth <= TOP_DEPTH`) of the path whose
+/// first two bytes are `first` (a key hash's, or a path's).
+#[inline]
+fn top_index_of(first: [u8; 2], depth: usize) -> usize {
+    usize::from(u16::from_be_bytes(first)) >> (4 * (TOP_DEPTH - depth))
 }
 
 impl NodeCache {
@@ -915,9 +922,10 @@ impl NodeCache {
 
     /// Loads the entries of the groups [`TOP_DEPTH`] and `TOP_DEPTH - 1` nibbles deep on
     /// the paths of `changes`, and each such group's bitmaps and the first line of its
-    /// table, before the tree walk needs them. The walk meets those groups one after another, each a miss
-    /// that waits for the one before (entry, then group and table); loaded here, in one
-    /// pass of independent loads, their misses overlap. Only timing depends on this.
+    /// table, before the tree walk needs them. The walk meets those groups one after
+    /// another, each a miss that waits for the one before (entry, then group and table);
+    /// loaded here, in one pass of independent loads, their misses overlap. Only timing
+    /// depends on this.
     fn touch_paths(&self, changes: &[(Hash, Option<Hash>)]) {
         if changes.len() > TOUCH_PATHS_MAX {
             return;
@@ -929,9 +937,7 @@ impl NodeCache {
                 continue;
             }
             for (kh, _) in changes {
-                let i =
-                    usize::from(u16::from_be_bytes([kh[0], kh[1]])) >> (4 * (TOP_DEPTH - depth));
-                if let Some(Some(c)) = level.get(i) {
+                if let Some(Some(c)) = level.get(top_index_of([kh[0], kh[1]], depth)) {
                     acc = acc
                         .wrapping_add(c.table.touch(1))
                         .wrapping_add(c.group.touch());

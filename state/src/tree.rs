@@ -547,9 +547,9 @@ pub(crate) type Table = Box<Summaries>;
 /// contiguous bytes and the kinds sit beside the root's hash (a 33-byte enum per summary
 /// put siblings 66 bytes apart, across two or three lines). Not `align(64)`, which would
 /// put each pair in exactly one line: glibc serves over-aligned boxes by splitting
-/// chunks, and the churn of a full cache then fragmented the heap (peak RSS at 10M keys
-/// 4.1 GiB against 2.8). An empty summary's hash bytes are zero, so equal tables compare
-/// equal.
+/// chunks, and the churn of a full cache then fragmented the heap (about 0.2 GiB more peak
+/// RSS at 10M keys: BENCHMARKS.md, fourth session). An empty summary's hash bytes are
+/// zero, so equal tables compare equal.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
 pub(crate) struct Summaries {
