@@ -77,6 +77,14 @@ pub enum StateError {
     /// An I/O, disk-full or permission failure from the storage layer.
     #[error("storage I/O failed: {0}")]
     Io(String),
+    /// This CPU lacks an instruction that this build's RocksDB was compiled to use (on
+    /// x86_64: SSE4.2 and PCLMULQDQ, for its crc32c checksums; every x86_64 CPU since 2010
+    /// has both). Nothing was opened or written.
+    #[error("this CPU lacks {feature}, which this build's RocksDB needs for its checksums")]
+    UnsupportedCpu {
+        /// The missing CPU feature.
+        feature: &'static str,
+    },
 }
 
 /// The part of a Keel data dir that [`StateError::Damaged`] found damaged.

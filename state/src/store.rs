@@ -170,7 +170,8 @@ impl OpenOptions {
     /// `Foreign` if the dir holds something that is not a Keel store; `NewerFormat` if it was
     /// written by a newer format; `Damaged` if it is a Keel store with a damaged file or
     /// inconsistent records; `RolledBack` if it is whole but older than the version it last
-    /// acknowledged; `Io` on disk or permission failures.
+    /// acknowledged; `Io` on disk or permission failures; `UnsupportedCpu` on an x86_64 CPU
+    /// older than 2010 (no SSE4.2 or PCLMULQDQ, which RocksDB's checksums use).
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Store, StateError> {
         open(path.as_ref(), self)
     }
@@ -1181,7 +1182,26 @@ impl NodeReader for CommitNodes<'_> {
 
 // ------------------------------------------------------------------ opening
 
+/// The CPU features RocksDB's C++ is compiled with (`.cargo/config.toml`): checked before
+/// RocksDB runs any code that uses them.
+fn check_cpu() -> Result<(), StateError> {
+    #[cfg(target_arch = "x86_64")]
+    for (feature, present) in [
+        ("SSE4.2", std::arch::is_x86_feature_detected!("sse4.2")),
+        (
+            "PCLMULQDQ",
+            std::arch::is_x86_feature_detected!("pclmulqdq"),
+        ),
+    ] {
+        if !present {
+            return Err(StateError::UnsupportedCpu { feature });
+        }
+    }
+    Ok(())
+}
+
 fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
+    check_cpu()?;
     let shown = path.display().to_string();
     let fresh = match std::fs::metadata(path) {
         Ok(m) if !m.is_dir() => {

@@ -19,9 +19,9 @@
 //! reported per update, apart from the commit); the raw peer has no history.
 //!
 //! `keel-bench-scale --sizes 10000,100000,1000000 [--rounds 11] [--dir D] [--json FILE]
-//! [--hold N]` (one JSON object per size on stdout and in FILE; progress on stderr). `--hold N`
-//! runs N more rounds of 1,000-update commits (Keel and raw alternating, untimed) after the
-//! last size's figures, between `hold start` and `hold end` lines on stderr: a window to
+//! [--hold N] [--hold-updates U]` (one JSON object per size on stdout and in FILE; progress on
+//! stderr). `--hold N` runs N more rounds of U-update commits (default 1,000; Keel and raw
+//! alternating, untimed) after the last size's figures, between `hold start` and `hold end` lines on stderr: a window to
 //! attach `perf` to.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -40,6 +40,7 @@ struct Args {
     dir: Option<PathBuf>,
     json: Option<PathBuf>,
     hold: usize,
+    hold_updates: u64,
 }
 
 fn parse() -> Args {
@@ -49,6 +50,7 @@ fn parse() -> Args {
         dir: None,
         json: None,
         hold: 0,
+        hold_updates: 1_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -64,7 +66,10 @@ fn parse() -> Args {
             "--dir" => a.dir = Some(val.into()),
             "--json" => a.json = Some(val.into()),
             "--hold" => a.hold = val.parse().expect("--hold N"),
-            other => panic!("unknown flag {other} (--sizes, --rounds, --dir, --json, --hold)"),
+            "--hold-updates" => a.hold_updates = val.parse().expect("--hold-updates U"),
+            other => panic!(
+                "unknown flag {other} (--sizes, --rounds, --dir, --json, --hold, --hold-updates)"
+            ),
         }
     }
     a
@@ -291,7 +296,7 @@ fn main() {
         let keys = filled;
         for _ in 0..a.hold {
             round += 1;
-            let pairs = updates(keys, 1_000, round);
+            let pairs = updates(keys, a.hold_updates, round);
             chain.store.commit(&change_set(&pairs)).expect("commit");
             raw.write(&pairs);
             if round.is_multiple_of(20) {
