@@ -1182,8 +1182,9 @@ impl NodeReader for CommitNodes<'_> {
 
 // ------------------------------------------------------------------ opening
 
-/// The CPU features RocksDB's C++ is compiled with (`.cargo/config.toml`): checked before
-/// RocksDB runs any code that uses them.
+/// The CPU features RocksDB's C++ is compiled with (`.cargo/config.toml`): checked before a
+/// store is opened, so that the usual failure on an old CPU is this typed error, not an
+/// illegal instruction at the first checksum.
 fn check_cpu() -> Result<(), StateError> {
     #[cfg(target_arch = "x86_64")]
     for (feature, present) in [

@@ -21,8 +21,8 @@
 //! `keel-bench-scale --sizes 10000,100000,1000000 [--rounds 11] [--dir D] [--json FILE]
 //! [--hold N] [--hold-updates U]` (one JSON object per size on stdout and in FILE; progress on
 //! stderr). `--hold N` runs N more rounds of U-update commits (default 1,000; Keel and raw
-//! alternating, untimed) after the last size's figures, between `hold start` and `hold end` lines on stderr: a window to
-//! attach `perf` to.
+//! alternating, untimed) after the last size's figures, between `hold start` and `hold end`
+//! lines on stderr: a window to attach `perf` to.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
