@@ -10,7 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -254,57 +254,127 @@ const MAX_BATCH_RESERVE: usize = 64 << 20;
 /// Latest values written by recent commits, so that the next blocks' reads of the keys they
 /// wrote (balances of active accounts, counters) skip RocksDB. It mirrors the `latest`
 /// column family exactly for the keys it holds (a commit updates it after its batch is
-/// written), holds values of at most [`VALUE_CACHE_MAX_VALUE`] bytes, and is emptied when it
-/// reaches [`VALUE_CACHE_ENTRIES`] entries or [`VALUE_CACHE_BYTES`] bytes. Keys come from
-/// contracts, so it uses std's randomly keyed hasher; nothing iterates it.
+/// written), holds keys and values of at most [`VALUE_CACHE_MAX_VALUE`] bytes each, and is
+/// emptied when it reaches [`VALUE_CACHE_ENTRIES`] entries or [`VALUE_CACHE_BYTES`] bytes.
+///
+/// Keys and values sit back to back in one buffer, and the map goes from a keyed hash of the
+/// key to where they are: recording a key allocates nothing of its own, and emptying the
+/// cache frees nothing per entry (a `Vec` per key and per value was about 5% of a 1M-key
+/// commit's samples: BENCHMARKS.md, sixth session). Keys come from contracts, so the hash is
+/// std's randomly keyed SipHash: nobody can line entries up in one probe sequence. Two keys
+/// with the same 64-bit hash share one entry, which names the key it holds: a lookup of the
+/// other is a miss, so a collision costs a RocksDB read, never a wrong value. Nothing
+/// iterates it.
 #[derive(Default)]
 struct ValueCache {
-    map: HashMap<Vec<u8>, Option<Vec<u8>>>,
-    bytes: usize,
+    map: HashMap<u64, CachedValue, BuildHasherDefault<Prehashed>>,
+    hasher: RandomState,
+    /// Per entry, its key and then room for its value. A value rewritten with one that fits
+    /// the room is overwritten in place; otherwise the entry moves to the end, and its old
+    /// bytes stay unused until the cache is emptied (they count towards
+    /// [`VALUE_CACHE_BYTES`]).
+    bytes: Vec<u8>,
 }
+
+/// Where a [`ValueCache`] entry is: its key at `bytes[at..at + key_len]`, then `room` bytes
+/// of which its value takes the first `len`; `len == ABSENT`: the key is deleted.
+#[derive(Clone, Copy)]
+struct CachedValue {
+    at: u32,
+    key_len: u32,
+    len: u32,
+    room: u32,
+}
+
+/// [`CachedValue::len`] of a deleted key.
+const ABSENT: u32 = u32::MAX;
 
 /// See [`ValueCache`].
 const VALUE_CACHE_ENTRIES: usize = 1 << 18;
-/// See [`ValueCache`].
+/// See [`ValueCache`]. With [`VALUE_CACHE_MAX_VALUE`], keeps every offset far below
+/// `u32::MAX`.
 const VALUE_CACHE_BYTES: usize = 64 << 20;
 /// See [`ValueCache`].
 const VALUE_CACHE_MAX_VALUE: usize = 1024;
 
+/// The hasher of a map whose keys are already keyed hashes: it passes them through.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 impl ValueCache {
     /// Records that `key` now holds `value` (`None`: deleted).
     fn record(&mut self, key: &[u8], value: Option<&[u8]>) {
-        if value.is_some_and(|v| v.len() > VALUE_CACHE_MAX_VALUE) {
-            if let Some(old) = self.map.remove(key) {
-                self.bytes -= key.len() + old.map_or(0, |v| v.len());
-            }
+        let h = self.hasher.hash_one(key);
+        if key.len() > VALUE_CACHE_MAX_VALUE
+            || value.is_some_and(|v| v.len() > VALUE_CACHE_MAX_VALUE)
+        {
+            // Whatever the entry holds (this key's older value, or a colliding key's), it
+            // goes: this key's must not outlive its change.
+            self.map.remove(&h);
             return;
         }
-        if self.map.len() >= VALUE_CACHE_ENTRIES || self.bytes >= VALUE_CACHE_BYTES {
+        if self.map.len() >= VALUE_CACHE_ENTRIES || self.bytes.len() >= VALUE_CACHE_BYTES {
             self.map.clear();
-            self.bytes = 0;
+            self.bytes.clear();
         }
-        let size = key.len() + value.map_or(0, <[u8]>::len);
-        // An entry the cache holds is overwritten in place (no new allocation for the key,
-        // and the old value's buffer is reused when it is big enough).
-        if let Some(slot) = self.map.get_mut(key) {
-            let old = slot.as_ref().map_or(0, Vec::len);
-            match (slot.as_mut(), value) {
-                (Some(buf), Some(v)) => {
-                    buf.clear();
-                    buf.extend_from_slice(v);
+        let len = value.map_or(0, <[u8]>::len);
+        if let Some(e) = self.map.get_mut(&h) {
+            let at = e.at as usize;
+            let k = e.key_len as usize;
+            if self.bytes.get(at..at + k) == Some(key) && len <= e.room as usize {
+                match value {
+                    Some(v) => {
+                        self.bytes[at + k..at + k + len].copy_from_slice(v);
+                        e.len = len as u32;
+                    }
+                    None => e.len = ABSENT,
                 }
-                (_, v) => *slot = v.map(<[u8]>::to_vec),
+                return;
             }
-            self.bytes = self.bytes + size - key.len() - old;
-            return;
         }
-        self.map.insert(key.to_vec(), value.map(<[u8]>::to_vec));
-        self.bytes += size;
+        // Below `VALUE_CACHE_BYTES + 2 * VALUE_CACHE_MAX_VALUE`, so the casts are exact.
+        let at = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(value.unwrap_or_default());
+        self.map.insert(
+            h,
+            CachedValue {
+                at,
+                key_len: key.len() as u32,
+                len: if value.is_some() { len as u32 } else { ABSENT },
+                room: len as u32,
+            },
+        );
     }
 
     /// `Some(value)` if the cache knows `key`'s latest value.
-    fn get(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
-        self.map.get(key)
+    fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        let e = self.map.get(&self.hasher.hash_one(key))?;
+        let at = e.at as usize;
+        let k = e.key_len as usize;
+        if self.bytes.get(at..at + k)? != key {
+            return None;
+        }
+        if e.len == ABSENT {
+            return Some(None);
+        }
+        Some(Some(self.bytes.get(at + k..at + k + e.len as usize)?))
     }
 }
 
@@ -508,7 +578,11 @@ struct Cached {
     version: Version,
     group: Box<Group>,
     table: Table,
-    chain: Chain,
+    /// Boxed, so that an entry is 32 bytes: the top arrays and the deep map stay small
+    /// (2 MiB for the 65,536 groups 4 nibbles deep, instead of 11.5 MiB with the chain
+    /// inline), and taking or putting back a group moves half a cache line, not three
+    /// (BENCHMARKS.md, sixth session).
+    chain: Box<Chain>,
 }
 
 impl Cached {
@@ -518,7 +592,7 @@ impl Cached {
             version,
             group: Box::new(group),
             table,
-            chain,
+            chain: Box::new(chain),
         }
     }
 }
@@ -530,8 +604,6 @@ impl Cached {
 /// chain in the stale index under the version that ends it. So no version that can still
 /// read the group loses one of its records to `prune`.
 ///
-/// The versions are held inline (no allocation of their own), so that a commit reading a
-/// cached group's chain touches the cache entry it already reads, not another cold line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Chain {
     /// `versions[..len]`, newest first; `len` is at least 1.
@@ -594,6 +666,14 @@ impl Chain {
 
 /// A change with its key hash.
 type Row<'a> = (Hash, &'a [u8], Option<&'a [u8]>);
+
+/// The first 8 bytes of a hash as a big-endian number: ordered as those bytes are.
+#[inline]
+fn hash_prefix(h: &Hash) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h[..8]);
+    u64::from_be_bytes(b)
+}
 
 // ------------------------------------------------------------------ acknowledgement file
 
@@ -1088,7 +1168,7 @@ struct CommitNodes<'a> {
     reads: Cell<u64>,
     /// The records of each group taken, in the order taken: the order of
     /// [`tree::TreeUpdate::stale`].
-    taken: RefCell<Vec<Option<Chain>>>,
+    taken: RefCell<Vec<Option<Box<Chain>>>>,
     /// How the groups written are stored, decided and encoded as the tree finishes each.
     plan: RefCell<Plan>,
 }
@@ -1102,7 +1182,7 @@ struct Plan {
     cache_len: usize,
     /// Per group written, in order: its encoded record's end in `bytes`, its path, its
     /// chain, and whether it stays in the cache.
-    records: Vec<(usize, NibblePath, Chain, bool)>,
+    records: Vec<(usize, NibblePath, Box<Chain>, bool)>,
     bytes: Vec<u8>,
     scratch: Vec<u8>,
     /// Records that became stale (see [`Chain`]).
@@ -1129,7 +1209,7 @@ impl NodeReader for CommitNodes<'_> {
                     self.reads.set(self.reads.get() + 1);
                 }
                 let (g, chain) = disk_group(self.db, key)?;
-                (Box::new(g), None, chain)
+                (Box::new(g), None, Box::new(chain))
             }
         };
         self.taken.borrow_mut().push(Some(chain));
@@ -1166,12 +1246,13 @@ impl NodeReader for CommitNodes<'_> {
                         path: w.key.path,
                     }));
                     w.group.encode_into(&mut plan.scratch);
-                    Chain::whole(version)
+                    *chain = Chain::whole(version);
+                    chain
                 }
             }
             None => {
                 w.group.encode_into(&mut plan.scratch);
-                Chain::whole(version)
+                Box::new(Chain::whole(version))
             }
         };
         plan.bytes.extend_from_slice(&plan.scratch);
@@ -1946,7 +2027,14 @@ impl Store {
             .checked_add(1)
             .ok_or_else(|| StateError::Corrupted("version overflow".into()))?;
         let mut rows: Vec<Row<'_>> = changes.iter().map(|(k, v)| (key_hash(k), k, v)).collect();
-        rows.sort_unstable_by_key(|r| r.0);
+        // By the key hash's first 8 bytes as a number, then the whole hash: the same order
+        // as comparing the hashes, with one inlined integer comparison instead of a `memcmp`
+        // call in all but vanishingly rare cases.
+        rows.sort_unstable_by(|a, b| {
+            hash_prefix(&a.0)
+                .cmp(&hash_prefix(&b.0))
+                .then_with(|| a.0.cmp(&b.0))
+        });
         let hashed: Vec<(Hash, Option<Hash>)> = rows
             .iter()
             .map(|(kh, _, v)| (*kh, v.map(value_hash)))
@@ -1994,14 +2082,29 @@ impl Store {
         let mut batch = WriteBatch::with_capacity_bytes(self.last_batch_bytes + (4 << 10));
         // Each column family's entries go in in key order: the memtable inserts sequentially.
         // All new groups have this version: their encoded keys sort as their paths do
-        // (nibble count, then packed nibbles).
-        let mut order: Vec<(NibblePath, usize, usize)> = Vec::with_capacity(plan.records.len());
+        // (nibble count, then packed nibbles). The tree finishes the groups of one depth in
+        // path order (it walks the changes in key-hash order, a group after the subtrees
+        // below it), so grouping the records by depth, each depth keeping the tree's order,
+        // puts them in key order without comparing paths.
+        let mut at_depth = [0usize; tree::MAX_NIBBLES + 2];
+        for (_, path, _, _) in &plan.records {
+            at_depth[path.len() + 1] += 1;
+        }
+        for d in 1..at_depth.len() {
+            at_depth[d] += at_depth[d - 1];
+        }
+        let mut order = vec![(NibblePath::ROOT, 0usize, 0usize); plan.records.len()];
         let mut from = 0;
         for (end, path, _, _) in &plan.records {
-            order.push((*path, from, *end));
+            let place = &mut at_depth[path.len()];
+            order[*place] = (*path, from, *end);
+            *place += 1;
             from = *end;
         }
-        order.sort_unstable_by_key(|r| r.0);
+        debug_assert!(
+            order.is_sorted_by_key(|r| r.0),
+            "new groups out of key order"
+        );
         let mut key = Vec::with_capacity(41);
         for (path, from, end) in order {
             key.clear();
@@ -2312,7 +2415,7 @@ impl Iterator for Scan<'_> {
 impl StateRead for Store {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         if let Some(v) = self.values.get(key) {
-            return Ok(v.clone());
+            return Ok(v.map(<[u8]>::to_vec));
         }
         match self
             .db
@@ -2483,5 +2586,85 @@ mod tests {
             disk_group(&store.db, &over),
             Err(StateError::Corrupted(_))
         ));
+    }
+
+    /// The value cache answers exactly what was last recorded for each key, through
+    /// overwrites that fit their room and ones that move, deletions, keys and values too big
+    /// to keep, a hash collision, and the emptying at `VALUE_CACHE_ENTRIES`.
+    #[test]
+    fn value_cache_answers_what_was_last_recorded() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+        let mut cache = ValueCache::default();
+        let mut model: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        let key = |i: u32| {
+            let mut k = vec![4u8; (i % 70) as usize];
+            k.extend_from_slice(&i.to_be_bytes());
+            if i == 0 {
+                k = vec![9; VALUE_CACHE_MAX_VALUE + 1];
+            }
+            k
+        };
+        for _ in 0..20_000 {
+            let k = key(rng.random_range(0..500));
+            let value = match rng.random_range(0..10) {
+                0 => None,
+                1 => Some(vec![7; VALUE_CACHE_MAX_VALUE + 1]),
+                _ => {
+                    let len = rng.random_range(0..80);
+                    Some((0..len).map(|_| rng.random()).collect::<Vec<u8>>())
+                }
+            };
+            cache.record(&k, value.as_deref());
+            let too_big = k.len() > VALUE_CACHE_MAX_VALUE
+                || value
+                    .as_ref()
+                    .is_some_and(|v| v.len() > VALUE_CACHE_MAX_VALUE);
+            if too_big {
+                model.remove(&k);
+            } else {
+                model.insert(k, value);
+            }
+            let probe = key(rng.random_range(0..500));
+            assert_eq!(
+                cache.get(&probe).map(|v| v.map(<[u8]>::to_vec)),
+                model.get(&probe).cloned()
+            );
+        }
+        assert!(cache.get(&key(0)).is_none());
+        for (k, v) in &model {
+            assert_eq!(
+                cache.get(k).map(|v| v.map(<[u8]>::to_vec)).as_ref(),
+                Some(v)
+            );
+        }
+
+        // Two keys with one hash (made by moving an entry): the entry names its key, so the
+        // other key misses, and recording it takes the entry over.
+        let (a, b) = (b"key a".as_slice(), b"key b".as_slice());
+        let mut cache = ValueCache::default();
+        cache.record(b, Some(b"b's value"));
+        let e = cache.map.remove(&cache.hasher.hash_one(b)).unwrap();
+        cache.map.insert(cache.hasher.hash_one(a), e);
+        assert_eq!(cache.get(a), None);
+        cache.record(a, Some(b"a's"));
+        assert_eq!(cache.get(a), Some(Some(&b"a's"[..])));
+        assert_eq!(cache.get(b), None);
+
+        // Full: the next record empties it, and only that key is known after.
+        let mut cache = ValueCache::default();
+        for i in 0..VALUE_CACHE_ENTRIES as u32 {
+            cache.record(&i.to_le_bytes(), Some(&i.to_be_bytes()));
+        }
+        assert_eq!(
+            cache.get(&5u32.to_le_bytes()),
+            Some(Some(&5u32.to_be_bytes()[..]))
+        );
+        let last = (VALUE_CACHE_ENTRIES as u32).to_le_bytes();
+        cache.record(&last, None);
+        assert_eq!(cache.get(&last), Some(None));
+        assert_eq!(cache.get(&5u32.to_le_bytes()), None);
+        assert_eq!(cache.map.len(), 1);
+        assert_eq!(cache.bytes.len(), last.len());
     }
 }

@@ -18,7 +18,7 @@ use keel_proof::{EMPTY, Hash, Proof, ProofTerminal, bit, internal_hash, leaf_has
 use crate::{StateError, Version};
 
 /// The deepest nibble path: a key hash has 64 nibbles.
-const MAX_NIBBLES: usize = 64;
+pub(crate) const MAX_NIBBLES: usize = 64;
 
 /// Nibble `d` (0 = the high nibble of byte 0) of a key hash.
 #[inline]
