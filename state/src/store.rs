@@ -267,7 +267,9 @@ const MAX_BATCH_RESERVE: usize = 64 << 20;
 /// iterates it.
 #[derive(Default)]
 struct ValueCache {
-    map: HashMap<u64, CachedValue, BuildHasherDefault<Prehashed>>,
+    /// Keyed by `hasher`'s hash of the key; [`KeyHasher`] only spreads that hash over the
+    /// table (one multiply), which keeps it as unpredictable as it was.
+    map: HashMap<u64, CachedValue, BuildHasherDefault<KeyHasher>>,
     hasher: RandomState,
     /// Per entry, its key and then room for its value. A value rewritten with one that fits
     /// the room is overwritten in place; otherwise the entry moves to the end, and its old
@@ -296,26 +298,6 @@ const VALUE_CACHE_ENTRIES: usize = 1 << 18;
 const VALUE_CACHE_BYTES: usize = 64 << 20;
 /// See [`ValueCache`].
 const VALUE_CACHE_MAX_VALUE: usize = 1024;
-
-/// The hasher of a map whose keys are already keyed hashes: it passes them through.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
 
 impl ValueCache {
     /// Records that `key` now holds `value` (`None`: deleted).
@@ -603,7 +585,6 @@ impl Cached {
 /// (nothing is stale), a whole record or the group's removal lists every record of the
 /// chain in the stale index under the version that ends it. So no version that can still
 /// read the group loses one of its records to `prune`.
-///
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Chain {
     /// `versions[..len]`, newest first; `len` is at least 1.
@@ -1043,9 +1024,10 @@ impl NodeCache {
     }
 }
 
-/// A multiply-rotate hasher for [`NodeKey`]s (a version and the first nibbles of key
-/// hashes, which blake3 spreads): SipHash's DoS resistance buys nothing for keys nobody
-/// chooses, and its cost showed in commit profiles.
+/// A multiply-rotate hasher for [`NodeKey`]s and paths (a version and the first nibbles of
+/// key hashes, which blake3 spreads): SipHash's DoS resistance buys nothing for keys nobody
+/// chooses, and its cost showed in commit profiles. [`ValueCache`]'s map uses it on keys that
+/// are already randomly keyed SipHashes.
 #[derive(Default)]
 struct KeyHasher(u64);
 
