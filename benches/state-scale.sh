@@ -6,9 +6,10 @@
 # A run to 10M keys takes about 30 minutes on a loaded 2-core machine and needs ~10 GB of
 # free disk in TMPDIR (deleted afterwards).
 #
-# Release-like codegen without rebuilding RocksDB's C++: the same approach as
-# benches/gas-calibration.sh (a copy of the dev target dir in target/calib, per-package
-# opt-level overrides for the workspace crates and the hot dependencies).
+# Release-like codegen without a release build of RocksDB's C++: the dev profile in its own
+# target dir (target/calib; its first build compiles RocksDB once, about 12 minutes on an idle
+# 2-core machine), with per-package opt-level overrides for the workspace crates and the hot
+# dependencies (the approach of benches/gas-calibration.sh).
 #
 #   benches/state-scale.sh [--build-only] LABEL [SIZES]     (SIZES: 10000,100000,1000000)
 set -euo pipefail
@@ -25,9 +26,6 @@ for p in keel-engine keel-state keel-proof keel-benches keel-contracts keel-test
     FLAGS+=(--config "profile.dev.package.$p.$kv")
   done
 done
-if [[ ! -d target/calib/debug && -d target/debug ]]; then
-  mkdir -p target/calib && cp -a target/debug target/calib/debug
-fi
 export CARGO_TARGET_DIR=target/calib CARGO_INCREMENTAL=0
 nice -n 5 cargo build -q "${FLAGS[@]}" -p keel-benches --no-default-features --bin keel-bench-scale
 [[ $BUILD_ONLY == 1 ]] && exit 0

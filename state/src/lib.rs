@@ -34,7 +34,7 @@
 //! | `nodes` | `version (8) ‖ nibble count (1) ‖ packed nibbles` | a whole group: `present: u16 ‖ leaf: u16` bitmaps, then per present slot `key_hash ‖ value_hash` (leaf) or `version: u64 ‖ hash` (child); or a delta: `00 00 ff ff ‖ base version: u64 ‖ dirty: u16`, then the dirty slots as in a whole group (`present ‖ leaf` bitmaps within `dirty`, each present slot) |
 //! | `values` | `key_hash (32) ‖ version (8)` | SCALE `Option<Vec<u8>>` (`None` = deleted at that version) |
 //! | `latest` | raw key | SCALE `Vec<u8>` |
-//! | `stale` | `since (8) ‖ 0x00` / `since (8) ‖ 0x01` | SCALE list of the node keys made stale at `since` / of the key hashes changed at `since` |
+//! | `stale` | `since (8) ‖ 0x00` / `since (8) ‖ 0x02` (`0x01` in formats 1 and 2) | SCALE list of the node keys made stale at `since` / of `(key hash, w)` per key changed at `since`, `w` the version that wrote the value it replaced, 0 if the commit did not know it (format 2: of the key hashes alone) |
 //! | `meta` | `magic`, `format`, `latest`, `oldest`, `root/ ‖ version (8)`; `app/ ‖ key` | SCALE; the embedder's raw bytes |
 //!
 //! A commit is one `WriteBatch` (WAL on) holding the new groups, the stale-index entries, the
@@ -54,7 +54,8 @@
 //! again; a group read from RocksDB reads its chain back to the whole record. The records of
 //! a chain become stale together, under the version that stores the group whole again or
 //! removes it, so `prune` never deletes a record a readable version still reads through a
-//! chain. Format 1 (before deltas) stores open; the first commit marks them format 2.
+//! chain. Format 1 (before deltas) and format 2 (stale key lists without versions) stores
+//! open; the first commit marks them format 3.
 //! The cache holds only groups of the
 //! latest tree, never a wrong one (a failed commit leaves it missing entries, which are then
 //! read from RocksDB), and nothing observable depends on it. Each column family's entries
@@ -68,9 +69,12 @@
 //! **Pruning.** `prune(up_to)` first records `oldest = up_to` (older versions then answer
 //! `VersionUnavailable`), then walks the stale index in version order up to `up_to`: each
 //! node listed under `since <= up_to` is deleted (no version `>= up_to` can reach it: it was
-//! replaced at or before `up_to`); for each key hash listed under `since`, the key's versioned
-//! values older than `since` go with one range delete (the value written at `since` serves
-//! every later version). An interrupted prune resumes on the next call.
+//! replaced at or before `up_to`); for each key listed under `since`, the value it replaced goes
+//! (the value written at `since` serves every later version): with a point delete of
+//! `key_hash ‖ w` when the list names `w`, else with one range delete of the key's values
+//! older than `since`. Commits learn `w` from the value cache, so a key written in every
+//! block leaves point tombstones, not overlapping ranges. An interrupted prune resumes on the
+//! next call.
 //!
 //! **Opening.** `meta` holds a magic string and a format version written at creation; a dir
 //! without them, or without the column families, is `Foreign` unless something marks it as a

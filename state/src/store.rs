@@ -65,10 +65,11 @@ const META_APP: &[u8] = b"app/";
 pub const MAGIC: &[u8] = b"keel-state-store";
 /// The on-disk format this build writes and the newest it reads. The `app/` metadata and the
 /// acknowledgement file are additive: a build that does not know them opens the store and
-/// ignores them. Format 2 added delta group records (see [`MAX_DELTAS`]); this build opens
-/// format-1 stores (whole records only) and records format 2 with its first commit, after
-/// which a format-1 build refuses the store with `NewerFormat`.
-pub const FORMAT_VERSION: u32 = 2;
+/// ignores them. Format 2 added delta group records (see [`MAX_DELTAS`]); format 3 added the
+/// stale lists that name the replaced value's version ([`STALE_VALUE_VERSIONS`]). This build
+/// opens format-1 and format-2 stores and records format 3 with its first commit, after which
+/// an older build refuses the store with `NewerFormat` instead of failing its next prune.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The acknowledgement file inside the data dir: two 80-byte slots, each
 /// `b"KEELACK1" ‖ version (u64 BE) ‖ root (32) ‖ MANIFEST number (u64 BE) ‖ MANIFEST length
@@ -92,8 +93,21 @@ const SAMPLE_HEAD: usize = 64;
 const SAMPLE_TAIL: usize = 16;
 const SAMPLE_SPREAD: u128 = 32;
 
+/// `stale[since ‖ STALE_NODE]`: the encoded keys of the group records version `since` stopped
+/// using.
 const STALE_NODE: u8 = 0;
+/// `stale[since ‖ STALE_VALUES]` (formats 1 and 2): the key hashes version `since` wrote; the
+/// prune deletes each one's versioned values older than `since` with one range delete.
 const STALE_VALUES: u8 = 1;
+/// `stale[since ‖ STALE_VALUE_VERSIONS]` (format 3): `(key hash, w)` per key version `since`
+/// wrote, `w` the version that wrote the value it replaced if the commit knew it (the value
+/// cache's record), else 0. The prune deletes `values[kh ‖ w]` with a point delete, or, for
+/// `w = 0`, with the range delete of [`STALE_VALUES`]. A key written in every block thus
+/// leaves no range tombstones: overlapping ones (`kh ‖ 0 .. kh ‖ since` for each `since`)
+/// made RocksDB fragment a quadratic number of pieces at each `values` memtable switch, on
+/// the committing thread (18% of a token block's samples, BENCHMARKS.md), and in every flush
+/// and compaction after.
+const STALE_VALUE_VERSIONS: u8 = 2;
 
 /// Group nodes down to this many nibbles below the root are loaded into RAM (and checked
 /// against the root) when the store opens (about 4,400 groups in a full tree).
@@ -279,9 +293,12 @@ struct ValueCache {
 }
 
 /// Where a [`ValueCache`] entry is: its key at `bytes[at..at + key_len]`, then `room` bytes
-/// of which its value takes the first `len`; `len == ABSENT`: the key is deleted.
+/// of which its value takes the first `len`; `len == ABSENT`: the key is deleted;
+/// `len == NOT_HELD`: the value is too big to hold (only `version` is known). `version`:
+/// the version that wrote the key last.
 #[derive(Clone, Copy)]
 struct CachedValue {
+    version: Version,
     at: u32,
     key_len: u32,
     len: u32,
@@ -290,6 +307,8 @@ struct CachedValue {
 
 /// [`CachedValue::len`] of a deleted key.
 const ABSENT: u32 = u32::MAX;
+/// [`CachedValue::len`] of a value over [`VALUE_CACHE_MAX_VALUE`].
+const NOT_HELD: u32 = u32::MAX - 1;
 
 /// See [`ValueCache`].
 const VALUE_CACHE_ENTRIES: usize = 1 << 18;
@@ -300,49 +319,70 @@ const VALUE_CACHE_BYTES: usize = 64 << 20;
 const VALUE_CACHE_MAX_VALUE: usize = 1024;
 
 impl ValueCache {
-    /// Records that `key` now holds `value` (`None`: deleted).
-    fn record(&mut self, key: &[u8], value: Option<&[u8]>) {
+    /// Records that `key` holds `value` (`None`: deleted) as of `version`, and returns the
+    /// version that wrote the key before, if the cache knew it (0 if not: versions that
+    /// write keys start at 1).
+    fn record(&mut self, key: &[u8], value: Option<&[u8]>, version: Version) -> Version {
         let h = self.hasher.hash_one(key);
-        if key.len() > VALUE_CACHE_MAX_VALUE
-            || value.is_some_and(|v| v.len() > VALUE_CACHE_MAX_VALUE)
-        {
+        if key.len() > VALUE_CACHE_MAX_VALUE {
             // Whatever the entry holds (this key's older value, or a colliding key's), it
             // goes: this key's must not outlive its change.
             self.map.remove(&h);
-            return;
+            return 0;
         }
+        let held = value.is_none_or(|v| v.len() <= VALUE_CACHE_MAX_VALUE);
         if self.map.len() >= VALUE_CACHE_ENTRIES || self.bytes.len() >= VALUE_CACHE_BYTES {
-            self.map.clear();
-            self.bytes.clear();
+            self.clear();
         }
-        let len = value.map_or(0, <[u8]>::len);
+        let len = if held {
+            value.map_or(0, <[u8]>::len)
+        } else {
+            0
+        };
+        let code = match value {
+            None => ABSENT,
+            Some(_) if !held => NOT_HELD,
+            Some(_) => len as u32,
+        };
+        let mut before = 0;
         if let Some(e) = self.map.get_mut(&h) {
             let at = e.at as usize;
             let k = e.key_len as usize;
-            if self.bytes.get(at..at + k) == Some(key) && len <= e.room as usize {
-                match value {
-                    Some(v) => {
+            if self.bytes.get(at..at + k) == Some(key) {
+                before = e.version;
+                if len <= e.room as usize {
+                    if let (Some(v), true) = (value, held) {
                         self.bytes[at + k..at + k + len].copy_from_slice(v);
-                        e.len = len as u32;
                     }
-                    None => e.len = ABSENT,
+                    e.len = code;
+                    e.version = version;
+                    return before;
                 }
-                return;
             }
         }
         // Below `VALUE_CACHE_BYTES + 2 * VALUE_CACHE_MAX_VALUE`, so the casts are exact.
         let at = self.bytes.len() as u32;
         self.bytes.extend_from_slice(key);
-        self.bytes.extend_from_slice(value.unwrap_or_default());
+        if held {
+            self.bytes.extend_from_slice(value.unwrap_or_default());
+        }
         self.map.insert(
             h,
             CachedValue {
+                version,
                 at,
                 key_len: key.len() as u32,
-                len: if value.is_some() { len as u32 } else { ABSENT },
+                len: code,
                 room: len as u32,
             },
         );
+        before
+    }
+
+    /// Forgets every entry.
+    fn clear(&mut self) {
+        self.map.clear();
+        self.bytes.clear();
     }
 
     /// `Some(value)` if the cache knows `key`'s latest value.
@@ -353,10 +393,11 @@ impl ValueCache {
         if self.bytes.get(at..at + k)? != key {
             return None;
         }
-        if e.len == ABSENT {
-            return Some(None);
+        match e.len {
+            ABSENT => Some(None),
+            NOT_HELD => None,
+            len => Some(Some(self.bytes.get(at + k..at + k + len as usize)?)),
         }
-        Some(Some(self.bytes.get(at + k..at + k + e.len as usize)?))
     }
 }
 
@@ -446,6 +487,13 @@ fn open_error(e: rocksdb::Error, path: &Path) -> StateError {
         };
     }
     StateError::Io(format!("cannot open {shown}: {msg}"))
+}
+
+/// Column family `name` of `db` (borrowing only `db`, so that a commit can update the
+/// store's other fields while it holds the handles).
+fn cf_handle<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily, StateError> {
+    db.cf_handle(name)
+        .ok_or_else(|| StateError::Corrupted(format!("missing column family {name}")))
 }
 
 fn decode<T: Decode>(bytes: &[u8], what: &str) -> Result<T, StateError> {
@@ -1384,9 +1432,7 @@ impl Store {
     }
 
     fn cf(&self, name: &str) -> Result<&ColumnFamily, StateError> {
-        self.db
-            .cf_handle(name)
-            .ok_or_else(|| StateError::Corrupted(format!("missing column family {name}")))
+        cf_handle(&self.db, name)
     }
 
     fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
@@ -1925,6 +1971,7 @@ impl Store {
             // then follow each other instead of each searching from the top.
             let mut node_keys: Vec<Vec<u8>> = Vec::new();
             let mut value_ranges: Vec<([u8; 40], [u8; 40])> = Vec::new();
+            let mut value_points: Vec<[u8; 40]> = Vec::new();
             let mut stale_keys: Vec<Vec<u8>> = Vec::new();
             let mut n = 0;
             let mut it = self.db.raw_iterator_cf(stale);
@@ -1955,6 +2002,23 @@ impl Store {
                         }
                         n += 1 + khs.len();
                     }
+                    [STALE_VALUE_VERSIONS] => {
+                        let replaced: Vec<(Hash, Version)> =
+                            decode(list, "stale key version list")?;
+                        for (kh, w) in &replaced {
+                            match *w {
+                                0 => value_ranges.push((value_key(kh, 0), value_key(kh, since))),
+                                w if w < since => value_points.push(value_key(kh, w)),
+                                _ => {
+                                    return Err(StateError::Corrupted(format!(
+                                        "the stale list of version {since} names a value \
+                                         written at the later version {w}"
+                                    )));
+                                }
+                            }
+                        }
+                        n += 1 + replaced.len();
+                    }
                     _ => return Err(StateError::Corrupted("bad stale index key".into())),
                 }
                 stale_keys.push(k.to_vec());
@@ -1966,10 +2030,23 @@ impl Store {
                 return Ok(());
             }
             node_keys.sort_unstable();
+            // One range per key hash: they all start at `kh ‖ 0`, so the one that reaches
+            // furthest (sorted last) covers the others.
             value_ranges.sort_unstable();
+            value_ranges.dedup_by(|later, earlier| {
+                let same = later.0 == earlier.0;
+                if same {
+                    earlier.1 = later.1;
+                }
+                same
+            });
+            value_points.sort_unstable();
             let mut batch = WriteBatch::default();
             for k in &node_keys {
                 batch.delete_cf(nodes, k);
+            }
+            for k in &value_points {
+                batch.delete_cf(values, k);
             }
             for (from, to) in &value_ranges {
                 batch.delete_range_cf(values, from, to);
@@ -2043,12 +2120,13 @@ impl Store {
         let plan = reader.plan.into_inner();
         let update = update?;
 
+        let db = &self.db;
         let (nodes, values, latest, stale, meta) = (
-            self.cf(CF_NODES)?,
-            self.cf(CF_VALUES)?,
-            self.cf(CF_LATEST)?,
-            self.cf(CF_STALE)?,
-            self.cf(CF_META)?,
+            cf_handle(db, CF_NODES)?,
+            cf_handle(db, CF_VALUES)?,
+            cf_handle(db, CF_LATEST)?,
+            cf_handle(db, CF_STALE)?,
+            cf_handle(db, CF_META)?,
         );
         let mut stale_nodes = plan.stale;
         // Groups this version removed: their whole chains are stale.
@@ -2112,14 +2190,21 @@ impl Store {
                 None => batch.delete_cf(latest, key),
             }
         }
-        let mut khs: Vec<Hash> = Vec::with_capacity(rows.len());
-        for (kh, _, value) in &rows {
+        // The value cache learns each change here (while its key and value are in the CPU's
+        // cache anyway) and says which version wrote the value it replaces. Should the write
+        // fail, the cache is emptied below: it never claims a value the store does not hold.
+        let mut replaced: Vec<(Hash, Version)> = Vec::with_capacity(rows.len());
+        for (kh, key, value) in &rows {
             buf.clear();
             value.encode_to(&mut buf);
             batch.put_cf(values, value_key(kh, version), &buf);
-            khs.push(*kh);
+            replaced.push((*kh, self.values.record(key, *value, version)));
         }
-        batch.put_cf(stale, stale_key(version, STALE_VALUES), khs.encode());
+        batch.put_cf(
+            stale,
+            stale_key(version, STALE_VALUE_VERSIONS),
+            replaced.encode(),
+        );
         batch.put_cf(meta, META_LATEST, version.encode());
         batch.put_cf(meta, root_key(version), update.root.encode());
         if self.format < FORMAT_VERSION {
@@ -2130,14 +2215,14 @@ impl Store {
         }
         self.last_batch_bytes = batch.size_in_bytes().min(MAX_BATCH_RESERVE);
         self.commit_bytes += batch.size_in_bytes() as u64;
-        self.write(batch)?;
+        if let Err(e) = self.write(batch) {
+            self.values.clear();
+            return Err(e);
+        }
 
         self.version = version;
         self.root = update.root;
         self.format = FORMAT_VERSION;
-        for (key, value) in changes.iter() {
-            self.values.record(key, value);
-        }
         // The groups this version replaced (`update.stale`) left the cache when the commit's
         // reader took them; the others were never in it.
         for (w, (_, _, chain, cached)) in update.new_nodes.into_iter().zip(plan.records) {
@@ -2579,6 +2664,8 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
         let mut cache = ValueCache::default();
         let mut model: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        // The version that last wrote each key the cache may know (all but the long key).
+        let mut versions: BTreeMap<Vec<u8>, Version> = BTreeMap::new();
         let key = |i: u32| {
             let mut k = vec![4u8; (i % 70) as usize];
             k.extend_from_slice(&i.to_be_bytes());
@@ -2587,7 +2674,7 @@ mod tests {
             }
             k
         };
-        for _ in 0..20_000 {
+        for version in 1..=20_000 {
             let k = key(rng.random_range(0..500));
             let value = match rng.random_range(0..10) {
                 0 => None,
@@ -2597,7 +2684,15 @@ mod tests {
                     Some((0..len).map(|_| rng.random()).collect::<Vec<u8>>())
                 }
             };
-            cache.record(&k, value.as_deref());
+            let before = cache.record(&k, value.as_deref(), version);
+            if k.len() > VALUE_CACHE_MAX_VALUE {
+                assert_eq!(before, 0);
+            } else {
+                assert_eq!(
+                    Some(before),
+                    Some(versions.insert(k.clone(), version).unwrap_or(0))
+                );
+            }
             let too_big = k.len() > VALUE_CACHE_MAX_VALUE
                 || value
                     .as_ref()
@@ -2625,28 +2720,35 @@ mod tests {
         // other key misses, and recording it takes the entry over.
         let (a, b) = (b"key a".as_slice(), b"key b".as_slice());
         let mut cache = ValueCache::default();
-        cache.record(b, Some(b"b's value"));
+        assert_eq!(cache.record(b, Some(b"b's value"), 3), 0);
         let e = cache.map.remove(&cache.hasher.hash_one(b)).unwrap();
         cache.map.insert(cache.hasher.hash_one(a), e);
         assert_eq!(cache.get(a), None);
-        cache.record(a, Some(b"a's"));
+        assert_eq!(
+            cache.record(a, Some(b"a's"), 4),
+            0,
+            "b's version is not a's"
+        );
         assert_eq!(cache.get(a), Some(Some(&b"a's"[..])));
+        assert_eq!(cache.record(a, None, 5), 4);
         assert_eq!(cache.get(b), None);
 
         // Full: the next record empties it, and only that key is known after.
         let mut cache = ValueCache::default();
         for i in 0..VALUE_CACHE_ENTRIES as u32 {
-            cache.record(&i.to_le_bytes(), Some(&i.to_be_bytes()));
+            cache.record(&i.to_le_bytes(), Some(&i.to_be_bytes()), 1);
         }
         assert_eq!(
             cache.get(&5u32.to_le_bytes()),
             Some(Some(&5u32.to_be_bytes()[..]))
         );
         let last = (VALUE_CACHE_ENTRIES as u32).to_le_bytes();
-        cache.record(&last, None);
+        assert_eq!(cache.record(&last, None, 2), 0);
         assert_eq!(cache.get(&last), Some(None));
         assert_eq!(cache.get(&5u32.to_le_bytes()), None);
-        assert_eq!(cache.map.len(), 1);
-        assert_eq!(cache.bytes.len(), last.len());
+        assert_eq!(cache.record(&5u32.to_le_bytes(), None, 2), 0, "forgotten");
+        assert_eq!(cache.get(&5u32.to_le_bytes()), Some(None));
+        assert_eq!(cache.map.len(), 2);
+        assert_eq!(cache.bytes.len(), 2 * last.len());
     }
 }

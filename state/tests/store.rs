@@ -639,7 +639,7 @@ fn format_1_store_opens_and_is_upgraded_by_its_first_commit() {
     let (v2, root2) = store.commit(&cs).unwrap();
     assert_eq!(root2, reference::root(&model));
     drop(store);
-    assert_eq!(format(dir.path()), 2);
+    assert_eq!(format(dir.path()), keel_state::FORMAT_VERSION);
     assert!(delta_records(dir.path()) > 0);
     let store = Store::open(dir.path()).unwrap();
     store.check(&mut |_, _| {}).unwrap();
@@ -653,4 +653,116 @@ fn format_1_store_opens_and_is_upgraded_by_its_first_commit() {
         .unwrap()
         .verify(&root2, b"k7", Some(&b"w"[..]))
         .unwrap();
+}
+
+/// Prune deletes exactly the versioned values that no readable version uses, whether the
+/// stale list named the replaced value's version (a key the value cache knew: point delete),
+/// did not (after a reopen emptied the cache: range delete), or is a format-2 list of key
+/// hashes alone; every readable version still reads what it wrote.
+#[test]
+fn prune_deletes_replaced_values_by_version_or_by_range() {
+    use keel_state::proof::key_hash;
+    use keel_state::{Hash, Version};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let mut store = Store::open(path).unwrap();
+    let mut model = BTreeMap::new();
+    let mut models = vec![model.clone()];
+    let mut written = std::collections::BTreeSet::new();
+    let mut commit = |store: &mut Store, r: u32| {
+        let mut cs = ChangeSet::new();
+        for i in 0..5u32 {
+            let k = format!("hot{i}").into_bytes();
+            if (r + i) % 9 == 4 {
+                cs.delete(k.clone());
+            } else {
+                cs.put(k.clone(), format!("h{r}-{i}").into_bytes());
+            }
+            written.insert(k);
+        }
+        for i in 0..20u32 {
+            let k = format!("cold{}", (r * 53 + i * 17) % 400).into_bytes();
+            cs.put(k.clone(), vec![r as u8; 10 + (i as usize % 3) * 600]);
+            written.insert(k);
+        }
+        apply_model(&mut model, &cs);
+        store.commit(&cs).unwrap();
+        models.push(model.clone());
+    };
+    for r in 0..30 {
+        commit(&mut store, r);
+    }
+    drop(store);
+    let stale_lists = |path: &Path, tag: u8| -> Vec<(Version, Vec<u8>)> {
+        let db = raw(path);
+        db.iterator_cf(db.cf_handle("stale").unwrap(), rocksdb::IteratorMode::Start)
+            .map(Result::unwrap)
+            .filter(|(k, _)| k[8] == tag)
+            .map(|(k, v)| (u64::from_be_bytes(k[..8].try_into().unwrap()), v.to_vec()))
+            .collect()
+    };
+    // Every commit after the first named the version that wrote each hot key before.
+    let decode = |v: &[u8]| -> Vec<(Hash, Version)> {
+        parity_scale_codec::Decode::decode(&mut &v[..]).unwrap()
+    };
+    let lists = stale_lists(path, 2);
+    assert_eq!(lists.len(), 30);
+    for (since, list) in &lists[1..] {
+        let list = decode(list);
+        let hot = key_hash(b"hot0");
+        let (_, w) = list.iter().find(|(kh, _)| *kh == hot).unwrap();
+        assert_eq!(*w, since - 1);
+        assert!(list.iter().all(|(_, w)| *w < *since));
+    }
+    // The first commit replaced nothing the cache knew.
+    assert!(decode(&lists[0].1).iter().all(|(_, w)| *w == 0));
+    assert!(stale_lists(path, 1).is_empty());
+    // Versions 11-20 as a format-2 store wrote them: key hashes alone, under tag 1.
+    {
+        let db = raw(path);
+        let stale = db.cf_handle("stale").unwrap();
+        for (since, list) in &lists[10..20] {
+            let khs: Vec<Hash> = decode(list).into_iter().map(|(kh, _)| kh).collect();
+            let mut old = since.to_be_bytes().to_vec();
+            old.push(1);
+            let mut new = old.clone();
+            new[8] = 2;
+            db.delete_cf(stale, &new).unwrap();
+            db.put_cf(stale, &old, khs.encode()).unwrap();
+        }
+    }
+    // A reopen empties the value cache: the next commit knows no replaced version.
+    let mut store = Store::open(path).unwrap();
+    for r in 30..45 {
+        commit(&mut store, r);
+    }
+    drop(store);
+    let first_unknown = stale_lists(path, 2)
+        .into_iter()
+        .find(|(since, _)| *since == 31)
+        .unwrap();
+    assert!(decode(&first_unknown.1).iter().all(|(_, w)| *w == 0));
+    let mut store = Store::open(path).unwrap();
+    let check = |store: &Store, from: Version| {
+        for (v, m) in models.iter().enumerate().skip(from as usize) {
+            for k in &written {
+                assert_eq!(
+                    store.get_at(k, v as Version).unwrap().as_ref(),
+                    m.get(k),
+                    "key {} at version {v}",
+                    String::from_utf8_lossy(k)
+                );
+            }
+        }
+    };
+    for up_to in [5, 15, 25, 38] {
+        store.prune(up_to).unwrap();
+        check(&store, up_to);
+    }
+    store.prune(45).unwrap();
+    check(&store, 45);
+    drop(store);
+    // One versioned value per key ever written (a deleted key keeps its `None`).
+    assert_eq!(count(path, "values"), written.len());
+    assert_eq!(count(path, "stale"), 0);
 }

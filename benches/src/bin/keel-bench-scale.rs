@@ -8,7 +8,9 @@
 //!   rounds (`/proc/thread-self/schedstat`, which excludes RocksDB's background threads and
 //!   is updated at scheduler ticks, so only its total over many rounds is meaningful),
 //! - 1,000-transfer token blocks (execution and commit), median tx/s in wall time and tx per
-//!   second of the calling thread's CPU time,
+//!   second of the calling thread's CPU time; then the same number of blocks with a prune
+//!   of all history after each (a node that keeps none), in tx per second of the calling
+//!   thread's CPU and of the whole process's (RocksDB's flushes and compactions too),
 //! - proofs of 20,000 random existing keys: generation rate (wall and thread CPU time), and
 //!   the SCALE and compressed sizes of 2,000 of them,
 //! - peak RSS (`VmHWM`) and disk bytes per key of both stores,
@@ -22,7 +24,8 @@
 //! [--hold N] [--hold-updates U]` (one JSON object per size on stdout and in FILE; progress on
 //! stderr). `--hold N` runs N more rounds of U-update commits (default 1,000; Keel and raw
 //! alternating, untimed) after the last size's figures, between `hold start` and `hold end`
-//! lines on stderr: a window to attach `perf` to.
+//! lines on stderr: a window to attach `perf` to. `--hold-updates 0` holds 1,000-transfer
+//! token blocks instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -80,6 +83,27 @@ fn thread_cpu() -> Duration {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
+/// CPU time of the whole process so far (all threads: RocksDB's flushes and compactions
+/// too; Linux `/proc/self/schedstat`), zero if unavailable.
+fn process_cpu() -> Duration {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| {
+                    let path = t.ok()?.path().join("schedstat");
+                    std::fs::read_to_string(path)
+                        .ok()?
+                        .split_whitespace()
+                        .next()?
+                        .parse::<u64>()
+                        .ok()
+                })
+                .sum::<u64>()
+        })
         .map(Duration::from_nanos)
         .unwrap_or_default()
 }
@@ -221,6 +245,17 @@ fn main() {
         }
         let cpu_tps = (blocks * 1_000) as f64 / (thread_cpu() - cpu).as_secs_f64();
         prune_all(&mut chain.store);
+        // As a node that keeps no history runs: a prune after every block. Thread CPU of the
+        // blocks and prunes, and the whole process's CPU (RocksDB's background threads too:
+        // thread counts only the living ones).
+        let (cpu, pcpu) = (thread_cpu(), process_cpu());
+        for _ in 0..blocks {
+            let txs = chain.transfers(1_000, 1_000);
+            chain.block_ok(&txs);
+            prune_all(&mut chain.store);
+        }
+        let pruned_cpu_tps = (blocks * 1_000) as f64 / (thread_cpu() - cpu).as_secs_f64();
+        let pruned_process_tps = (blocks * 1_000) as f64 / (process_cpu() - pcpu).as_secs_f64();
         let tps = median(&mut tps);
         let version = chain.store.version();
         let n_proofs = 20_000u64;
@@ -256,6 +291,8 @@ fn main() {
              \"raw_10k_ns_per_update\":{:.0},\"raw_10k_cpu_ns\":{:.0},\
              \"commit_10k_ratio\":{:.2},\"commit_10k_cpu_ratio\":{:.2},\"prune_10k_cpu_ns\":{:.0},\
              \"token_block1k_tx_per_s\":{tps:.0},\"token_block1k_cpu_tx_per_s\":{cpu_tps:.0},\
+             \"token_block1k_pruned_cpu_tx_per_s\":{pruned_cpu_tps:.0},\
+             \"token_block1k_pruned_process_cpu_tx_per_s\":{pruned_process_tps:.0},\
              \"proofs_per_s\":{:.0},\"proofs_per_cpu_s\":{:.0},\
              \"proof_mean_bytes\":{pm:.0},\"proof_max_bytes\":{px},\
              \"compressed_mean_bytes\":{cm:.0},\"compressed_max_bytes\":{cx},\
@@ -296,9 +333,14 @@ fn main() {
         let keys = filled;
         for _ in 0..a.hold {
             round += 1;
-            let pairs = updates(keys, a.hold_updates, round);
-            chain.store.commit(&change_set(&pairs)).expect("commit");
-            raw.write(&pairs);
+            if a.hold_updates == 0 {
+                let txs = chain.transfers(1_000, 1_000);
+                chain.block_ok(&txs);
+            } else {
+                let pairs = updates(keys, a.hold_updates, round);
+                chain.store.commit(&change_set(&pairs)).expect("commit");
+                raw.write(&pairs);
+            }
             if round.is_multiple_of(20) {
                 prune_all(&mut chain.store);
             }
