@@ -25,7 +25,7 @@
 //! stderr). `--hold N` runs N more rounds of U-update commits (default 1,000; Keel and raw
 //! alternating, untimed) after the last size's figures, between `hold start` and `hold end`
 //! lines on stderr: a window to attach `perf` to. `--hold-updates 0` holds 1,000-transfer
-//! token blocks instead.
+//! token blocks instead, each followed by a prune of all history.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -336,11 +336,12 @@ fn main() {
             if a.hold_updates == 0 {
                 let txs = chain.transfers(1_000, 1_000);
                 chain.block_ok(&txs);
-            } else {
-                let pairs = updates(keys, a.hold_updates, round);
-                chain.store.commit(&change_set(&pairs)).expect("commit");
-                raw.write(&pairs);
+                prune_all(&mut chain.store);
+                continue;
             }
+            let pairs = updates(keys, a.hold_updates, round);
+            chain.store.commit(&change_set(&pairs)).expect("commit");
+            raw.write(&pairs);
             if round.is_multiple_of(20) {
                 prune_all(&mut chain.store);
             }
