@@ -87,8 +87,8 @@ fn thread_cpu() -> Duration {
         .unwrap_or_default()
 }
 
-/// CPU time of the whole process so far (all threads: RocksDB's flushes and compactions
-/// too; Linux `/proc/self/schedstat`), zero if unavailable.
+/// CPU time of the process's live threads so far (RocksDB's flush and compaction threads
+/// too; the sum of Linux `/proc/self/task/*/schedstat`), zero if unavailable.
 fn process_cpu() -> Duration {
     std::fs::read_dir("/proc/self/task")
         .map(|tasks| {
@@ -245,9 +245,9 @@ fn main() {
         }
         let cpu_tps = (blocks * 1_000) as f64 / (thread_cpu() - cpu).as_secs_f64();
         prune_all(&mut chain.store);
-        // As a node that keeps no history runs: a prune after every block. Thread CPU of the
-        // blocks and prunes, and the whole process's CPU (RocksDB's background threads too:
-        // thread counts only the living ones).
+        // As a node that keeps no history runs: a prune after every block. CPU of the calling
+        // thread (blocks and prunes) and of the whole process (RocksDB's background threads
+        // too).
         let (cpu, pcpu) = (thread_cpu(), process_cpu());
         for _ in 0..blocks {
             let txs = chain.transfers(1_000, 1_000);
