@@ -31,15 +31,20 @@
 //!
 //! | CF | key | value |
 //! |---|---|---|
-//! | `nodes` | `version (8) ‖ nibble count (1) ‖ packed nibbles` | a whole group: `present: u16 ‖ leaf: u16` bitmaps, then per present slot `key_hash ‖ value_hash` (leaf) or `version: u64 ‖ hash` (child); or a delta: `00 00 ff ff ‖ base version: u64 ‖ dirty: u16`, then the dirty slots as in a whole group (`present ‖ leaf` bitmaps within `dirty`, each present slot) |
+//! | `nodes` | `version (8) ‖ nibble count (1) ‖ packed nibbles` | a whole group: `present: u16 ‖ leaf: u16` bitmaps, then per present slot `key_hash ‖ value_hash` (leaf) or `version: u64 ‖ hash` (child); or a delta: `00 00 ff ff ‖ base version: u64 ‖ dirty: u16`, then the dirty slots as in a whole group (`present ‖ leaf` bitmaps within `dirty`, each present slot); and the tree mark: key `0 (8)` → SCALE `u64`, the version whose records were written last (format 4) |
 //! | `values` | `key_hash (32) ‖ version (8)` | SCALE `Option<Vec<u8>>` (`None` = deleted at that version) |
 //! | `latest` | raw key | SCALE `Vec<u8>` |
 //! | `stale` | `since (8) ‖ 0x00` / `since (8) ‖ 0x02` (`0x01` in formats 1 and 2) | SCALE list of the node keys made stale at `since` / of `(key hash, w)` per key changed at `since`, `w` the version that wrote the value it replaced, 0 if the commit did not know it (format 2: of the key hashes alone) |
 //! | `meta` | `magic`, `format`, `latest`, `oldest`, `root/ ‖ version (8)`; `app/ ‖ key` | SCALE; the embedder's raw bytes |
 //!
-//! A commit is one `WriteBatch` (WAL on) holding the new groups, the stale-index entries, the
-//! latest and versioned values and the new `latest` version and root: a crash leaves the
-//! previous version whole. `get_at(key, v)` is a `seek_for_prev` to `key_hash ‖ v` in
+//! A commit is one `WriteBatch` (WAL on) holding the stale-index entries, the latest and
+//! versioned values and the new `latest` version and root: a crash leaves the previous
+//! version whole. Its new groups and the tree mark follow in a second batch written without
+//! the WAL (format 4): a crash may lose the group records of the versions after the last
+//! flush of `nodes`, and the next open rebuilds them from the stale-value lists and the
+//! versioned values (which name and hold everything a version wrote), checking every
+//! rebuilt root against the stored one; a prune reclaims only what versions up to the
+//! flushed tree mark stopped using. `get_at(key, v)` is a `seek_for_prev` to `key_hash ‖ v` in
 //! `values`. The groups of the latest tree down to 3 nibbles (the top 4 group levels, about
 //! 4,400 groups) are loaded into RAM at open, with their binary hashes (summary tables);
 //! every group a commit writes down to 4 nibbles (and any deeper one while the cache holds
@@ -54,8 +59,8 @@
 //! again; a group read from RocksDB reads its chain back to the whole record. The records of
 //! a chain become stale together, under the version that stores the group whole again or
 //! removes it, so `prune` never deletes a record a readable version still reads through a
-//! chain. Format 1 (before deltas) and format 2 (stale key lists without versions) stores
-//! open; the first commit marks them format 3.
+//! chain. Format 1 (before deltas), format 2 (stale key lists without versions) and
+//! format 3 (group records in the WAL) stores open; the first commit marks them format 4.
 //! The cache holds only groups of the
 //! latest tree, never a wrong one (a failed commit leaves it missing entries, which are then
 //! read from RocksDB), and nothing observable depends on it. Each column family's entries

@@ -32,8 +32,20 @@ use crate::{ChangeSet, Entry, StateError, StateRead, StateStore, Version, bounds
 
 /// Column family of group records: `NodeKey::encode` → `Group::encode` (a whole group) or
 /// `Group::encode_delta_into` (a delta against the record of an earlier version at the same
-/// path; see [`MAX_DELTAS`]).
+/// path; see [`MAX_DELTAS`]); and the tree mark [`TREE_MARK`]. Written without the WAL
+/// (format 4): see [`TREE_MARK`].
 const CF_NODES: &str = "nodes";
+/// `nodes[TREE_MARK]` → SCALE `u64`: the version whose group records were written last, in
+/// the same write as this entry (format 4). Group records are derived data: a commit writes
+/// its log batch (values, latest values, stale lists, roots, metadata) with the WAL, then its
+/// group records and this mark without it, so the WAL carries a fifth of the bytes it did
+/// (BENCHMARKS.md, eighth session). RocksDB flushes a column family's memtable as a prefix of
+/// its writes, so the records that survive a crash are exactly those of the versions up to
+/// the mark that survives with them; an open rebuilds the versions after it from their
+/// stale-value lists (which name every key a version wrote) and versioned values, checking
+/// each rebuilt root against the stored one ([`Store::flush`], `Store::rebuild`). Eight bytes:
+/// shorter than any [`NodeKey`] encoding, and before all of them.
+const TREE_MARK: &[u8] = &[0; 8];
 /// Column family of versioned values: `key_hash ‖ version (u64 BE)` → SCALE `Option<Vec<u8>>`.
 const CF_VALUES: &str = "values";
 /// Column family of latest values: raw key → SCALE `Vec<u8>`.
@@ -66,10 +78,12 @@ pub const MAGIC: &[u8] = b"keel-state-store";
 /// The on-disk format this build writes and the newest it reads. The `app/` metadata and the
 /// acknowledgement file are additive: a build that does not know them opens the store and
 /// ignores them. Format 2 added delta group records (see [`MAX_DELTAS`]); format 3 added the
-/// stale lists that name the replaced value's version ([`STALE_VALUE_VERSIONS`]). This build
-/// opens format-1 and format-2 stores and records format 3 with its first commit, after which
-/// an older build refuses the store with `NewerFormat` instead of failing its next prune.
-pub const FORMAT_VERSION: u32 = 3;
+/// stale lists that name the replaced value's version ([`STALE_VALUE_VERSIONS`]); format 4
+/// writes group records without the WAL and rebuilds lost ones on open ([`TREE_MARK`]).
+/// This build opens format-1 to format-3 stores and records format 4 with its first commit,
+/// after which an older build refuses the store with `NewerFormat` instead of opening a tree
+/// that may lack its latest versions' records.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The acknowledgement file inside the data dir: two 80-byte slots, each
 /// `b"KEELACK1" ‖ version (u64 BE) ‖ root (32) ‖ MANIFEST number (u64 BE) ‖ MANIFEST length
@@ -209,10 +223,13 @@ pub struct CheckReport {
 
 /// The persistent, versioned, provable state store, embedded in a data dir.
 ///
-/// One commit is one RocksDB `WriteBatch` written with the WAL on: after a crash, the store
-/// reopens at the last committed version, whole. By default the WAL is not fsynced per
-/// commit (a process crash loses nothing acknowledged; a power loss may lose the most recent
-/// versions but never leaves a partial one); see [`Store::set_sync`]. Every commit is then
+/// A commit is one RocksDB `WriteBatch` written with the WAL on (its values, stale lists,
+/// root and metadata), then its group records written without it (see [`TREE_MARK`]): after
+/// a crash, the store reopens at the last committed version, whole, rebuilding the group
+/// records the crash lost (and after a close, those written since the last
+/// [`Store::flush`]). By default the WAL is not fsynced per commit (a process crash
+/// loses nothing acknowledged; a power loss may lose the most recent versions but never
+/// leaves a partial one); see [`Store::set_sync`]. Every commit is then
 /// recorded in the acknowledgement file ([`ACK_FILE`]), and an open that finds an earlier
 /// version than the one recorded fails with [`StateError::RolledBack`].
 ///
@@ -260,6 +277,46 @@ pub struct Store {
     commit_bytes: u64,
     /// The size of the last commit's write batch, at most [`MAX_BATCH_RESERVE`].
     last_batch_bytes: usize,
+    /// The size of the last commit's group records, at most [`MAX_BATCH_RESERVE`].
+    last_tree_bytes: usize,
+    /// A version whose group records are known to be in table files (see [`TREE_MARK`]): a
+    /// prune reclaims nothing a later version stopped using, since an open may have to
+    /// rebuild that version from the tree before it.
+    tree_durable: Version,
+    /// Set when a commit's log batch was written but its group records were not: the
+    /// version is committed, and only an open can rebuild its tree. Commits and prunes fail
+    /// with this message until then.
+    broken: Option<String>,
+    /// Versions whose group records the open rebuilt (see [`Store::rebuilt_versions`]).
+    rebuilt: u64,
+    /// Bytes of the log batches (written with the WAL) of commits since the open (see
+    /// [`Store::commit_log_bytes`]).
+    commit_log_bytes: u64,
+    /// Bytes of group records written since the open or the last [`Store::flush`] (RocksDB
+    /// may have flushed some of them by itself).
+    unflushed: usize,
+}
+
+/// Closing a store flushes its group records if more than this many bytes of them were
+/// written since the open or the last [`Store::flush`] (and RocksDB did not flush them by
+/// itself); less, and the next open rebuilds them instead (about 10,000 updates at a million
+/// keys: a fraction of a second). So a long run reopens quickly, and a short one leaves its
+/// last commits in the live WAL only, where damage is a detected rollback as before format 4
+/// (flushing closes the WAL, and RocksDB then refuses a damaged closed WAL as `Damaged`).
+const CLOSE_FLUSH_BYTES: usize = 4 << 20;
+
+impl Drop for Store {
+    /// See [`CLOSE_FLUSH_BYTES`]. Errors are ignored: the next open rebuilds what it lacks.
+    fn drop(&mut self) {
+        if self.unflushed <= CLOSE_FLUSH_BYTES || self.broken.is_some() {
+            return;
+        }
+        if let Ok(nodes) = cf_handle(&self.db, CF_NODES)
+            && self.persisted_mark().ok() != Some(self.version)
+        {
+            let _ = self.db.flush_cf(nodes);
+        }
+    }
 }
 
 /// A commit reserves its batch's bytes up to this much in advance (see `last_batch_bytes`).
@@ -569,6 +626,16 @@ fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
     // MANIFEST cut short before a flush's record (whose WAL was then deleted) is an error,
     // not an open that silently lacks that flush's table files.
     db.set_track_and_verify_wals_in_manifest(true);
+    // Writes without the WAL (the group records) would make RocksDB flush every column
+    // family on close. It does not: the WAL keeps the last commits as it did before format
+    // 4, and `Store`'s `Drop` flushes the group records alone, or leaves a few of them for
+    // the next open to rebuild (see `CLOSE_FLUSH_BYTES`). The Rust binding
+    // sets this option only from a string; should that fail, RocksDB flushes everything on
+    // close, which is as safe.
+    let db = match db.get_options_from_string("avoid_flush_during_shutdown=true") {
+        Ok(o) => o,
+        Err(_) => db,
+    };
     let cache = Cache::new_lru_cache(256 << 20);
     let cfs = CFS
         .iter()
@@ -896,6 +963,7 @@ fn build(dir: &Path) -> Result<(), StateError> {
     let (key, group) = tree::genesis();
     let mut batch = WriteBatch::default();
     batch.put_cf(cf(CF_NODES)?, key.encode(), group.encode());
+    batch.put_cf(cf(CF_NODES)?, TREE_MARK, 0u64.encode());
     let meta = cf(CF_META)?;
     batch.put_cf(meta, META_MAGIC, MAGIC.to_vec().encode());
     batch.put_cf(meta, META_FORMAT, FORMAT_VERSION.encode());
@@ -1219,6 +1287,18 @@ struct Plan {
     stale: Vec<NodeKey>,
 }
 
+/// What a commit's tree update writes (see `Store::tree_write`).
+struct TreeWrite {
+    root: Hash,
+    /// The group records and the [`TREE_MARK`], for a write without the WAL.
+    nodes: WriteBatch,
+    /// The SCALE list of the records that became stale: `stale[version ‖ STALE_NODE]`.
+    stale_nodes: Vec<u8>,
+    new_nodes: Vec<Written>,
+    /// [`Plan::records`], one per entry of `new_nodes`.
+    records: Vec<(usize, NibblePath, Box<Chain>, bool)>,
+}
+
 impl NodeReader for CommitNodes<'_> {
     fn node(&self, key: &NodeKey) -> Result<Group, StateError> {
         match self.cache.borrow().get(key) {
@@ -1412,6 +1492,12 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
         format: FORMAT_VERSION,
         commit_bytes: 0,
         last_batch_bytes: 0,
+        last_tree_bytes: 0,
+        tree_durable: 0,
+        broken: None,
+        rebuilt: 0,
+        unflushed: 0,
+        commit_log_bytes: 0,
     };
     store.manifest_seen = observe_manifest(path);
     store
@@ -1511,18 +1597,51 @@ impl Store {
                 format!("oldest version {oldest} after latest {latest}"),
             ));
         }
+        // The tree mark (format 4, see `TREE_MARK`): group records after it were lost in a
+        // crash; records after `latest` belong to versions the log lost.
+        let nodes = self.cf(CF_NODES)?;
+        let mark: Option<Version> = match self.db.get_cf(nodes, TREE_MARK).map_err(db_err)? {
+            Some(b) => Some(decode(&b, "tree mark").map_err(|e| self.as_damage(e, Tree))?),
+            None if format >= 4 => return Err(self.damaged(Tree, "the tree mark is missing")),
+            None => None,
+        };
+        if let Some(m) = mark
+            && m > latest
+        {
+            // The log lost versions whose group records had reached table files (a lost
+            // WAL tail: the acknowledgement file then reports the rollback). Those records
+            // belong to no version; the next commits reuse their keys.
+            let mut batch = WriteBatch::default();
+            batch.delete_range_cf(nodes, &(latest + 1).to_be_bytes()[..], &[0xff; 10][..]);
+            batch.put_cf(nodes, TREE_MARK, latest.encode());
+            self.write(batch)?;
+        }
         self.check_version_range(oldest, latest)?;
-        self.version = latest;
         self.oldest = oldest;
         self.format = format;
-        self.root = self
+        let root = self
             .stored_root(latest)
             .map_err(|e| self.as_damage(e, Metadata))?;
+        if let Some(m) = mark
+            && m < latest
+        {
+            self.rebuild(m, latest)?;
+        }
+        self.version = latest;
+        self.root = root;
+        self.tree_durable = latest;
+        self.cache = self.top_cache(latest, root)?;
+        self.check_sample()
+    }
 
-        // The top of the tree: every group must hash to what its parent points at.
+    /// The top of the tree of `version` (see [`CACHE_DEPTH`]), checked: every group must
+    /// hash to what its parent points at, and the root group to `root`.
+    fn top_cache(&self, version: Version, root: Hash) -> Result<NodeCache, StateError> {
+        use DamagedPart::Tree;
+        let latest = version;
         let mut cache = NodeCache::default();
         let mut expected: HashMap<NodeKey, Hash> = HashMap::new();
-        expected.insert(NodeKey::root(latest), self.root);
+        expected.insert(NodeKey::root(latest), root);
         let mut bad: Option<StateError> = None;
         let top = ChainNodes {
             db: &self.db,
@@ -1572,11 +1691,148 @@ impl Store {
             cache.insert(k.path, Cached::new(k.version, g.clone(), chain));
         })
         .map_err(|e| self.as_damage(e, Tree))?;
-        if let Some(e) = bad {
-            return Err(e);
+        match bad {
+            Some(e) => Err(e),
+            None => Ok(cache),
         }
-        self.cache = cache;
-        self.check_sample()
+    }
+
+    /// Rebuilds the group records of the versions after `from` up to `latest`, which a
+    /// crash lost (see [`TREE_MARK`]): each version's stale-value list names every key it
+    /// wrote, and its versioned values say what it wrote. Each rebuilt root must be the
+    /// stored one (for versions a prune left readable; the last one, `latest`, always is).
+    /// The records are flushed to table files at the end.
+    fn rebuild(&mut self, from: Version, latest: Version) -> Result<(), StateError> {
+        use DamagedPart::Tree;
+        // A prune reclaims nothing that a version after the mark stopped using, so the tree
+        // of `from` is whole even if its root is no longer stored: then its root group
+        // vouches for itself, and the rebuilt roots of the readable versions for it.
+        let root = if from >= self.oldest {
+            self.stored_root(from)
+                .map_err(|e| self.as_damage(e, DamagedPart::Metadata))?
+        } else {
+            disk_node(&self.db, &NodeKey::root(from))
+                .map_err(|e| self.as_damage(e, Tree))?
+                .hash()
+        };
+        self.cache = self.top_cache(from, root)?;
+        self.version = from;
+        self.root = root;
+        for v in from + 1..=latest {
+            // What a rebuild reads beyond the checked tree of `from` is the versioned values
+            // and their stale lists: a missing one, or a rebuilt root that is not the stored
+            // one, is damage there.
+            let lost = |store: &Store, what: &str| {
+                store.damaged(
+                    DamagedPart::VersionedValues,
+                    format!(
+                        "the group records of version {v} were lost in a crash and must be \
+                         rebuilt, but {what}"
+                    ),
+                )
+            };
+            let stale = self.cf(CF_STALE)?;
+            let list: Vec<(Hash, Version)> = match self
+                .db
+                .get_pinned_cf(stale, stale_key(v, STALE_VALUE_VERSIONS))
+                .map_err(db_err)?
+            {
+                Some(b) => decode(&b, "stale key version list")
+                    .map_err(|e| self.as_damage(e, DamagedPart::VersionedValues))?,
+                None => return Err(lost(self, "its list of written keys is missing")),
+            };
+            let values = self.cf(CF_VALUES)?;
+            let mut hashed: Vec<(Hash, Option<Hash>)> = Vec::with_capacity(list.len());
+            for (kh, _) in &list {
+                let raw = self
+                    .db
+                    .get_pinned_cf(values, value_key(kh, v))
+                    .map_err(db_err)?
+                    .ok_or_else(|| lost(self, "a value it wrote is missing"))?;
+                let value: Option<Vec<u8>> = decode(&raw, "versioned value")
+                    .map_err(|e| self.as_damage(e, DamagedPart::VersionedValues))?;
+                hashed.push((*kh, value.as_deref().map(value_hash)));
+            }
+            if !hashed.is_sorted_by(|a, b| a.0 < b.0) {
+                return Err(lost(self, "its list of written keys is out of order"));
+            }
+            let tree = self
+                .tree_write(v, &hashed)
+                .map_err(|e| self.as_damage(e, Tree))?;
+            if v >= self.oldest {
+                let stored = self
+                    .stored_root(v)
+                    .map_err(|e| self.as_damage(e, DamagedPart::Metadata))?;
+                if tree.root != stored {
+                    return Err(self.rebuild_mismatch(v, latest, &tree.root, &stored));
+                }
+            }
+            let mut batch = WriteBatch::default();
+            batch.put_cf(
+                self.cf(CF_STALE)?,
+                stale_key(v, STALE_NODE),
+                &tree.stale_nodes,
+            );
+            self.write(batch)?;
+            self.finish_tree(v, tree)?;
+            self.rebuilt += 1;
+        }
+        // The stale lists too: the WAL that holds the rebuild's lists is then obsolete, and
+        // the WAL of this open's commits is the only one (closing the store does not flush,
+        // so a damaged WAL stays a rollback of the commits in it).
+        let (nodes, stale) = (self.cf(CF_NODES)?, self.cf(CF_STALE)?);
+        self.db
+            .flush_cfs_opt(&[nodes, stale], &rocksdb::FlushOptions::default())
+            .map_err(db_err)?;
+        self.unflushed = 0;
+        Ok(())
+    }
+
+    /// The damage a rebuilt root of `v` that is not the stored one points at. Of the three
+    /// records that must agree (the versioned values the rebuild read, the latest values
+    /// and the stored root), the open's sample of latest values tells which one is wrong:
+    /// a versioned value at `latest` that differs from its latest value, or else the root.
+    fn rebuild_mismatch(
+        &self,
+        v: Version,
+        latest: Version,
+        got: &Hash,
+        stored: &Hash,
+    ) -> StateError {
+        use DamagedPart::{LatestValues, Tree, VersionedValues};
+        let what = format!(
+            "the group records of version {v} were lost in a crash and must be rebuilt, but \
+             the rebuilt root {} is not the stored root {}",
+            hex_short(got),
+            hex_short(stored)
+        );
+        let sample = match self.sample_latest() {
+            Ok(s) => s,
+            Err(e) => return self.as_damage(e, LatestValues),
+        };
+        for (key, raw) in &sample {
+            let Ok(value) = decode::<Vec<u8>>(raw, "latest value") else {
+                return self.damaged(LatestValues, what);
+            };
+            match self.versioned_value(&key_hash(key), latest) {
+                Ok(Some(at)) if at == value => {}
+                Ok(_) => {
+                    return self.damaged(
+                        VersionedValues,
+                        format!(
+                            "{what}: the value of key {} at version {latest} disagrees with \
+                             its latest value",
+                            hex_short(key)
+                        ),
+                    );
+                }
+                Err(e) => return self.as_damage(e, VersionedValues),
+            }
+        }
+        self.damaged(
+            Tree,
+            format!("{what}, and the values agree with the latest values"),
+        )
     }
 
     /// The `root/` entries must span exactly [oldest, latest], and nothing may be stored for a
@@ -1840,6 +2096,35 @@ impl Store {
         self.sync = sync;
     }
 
+    /// Writes the group records of every committed version to table files. Commits write
+    /// them without the WAL (see [`TREE_MARK`]): until they reach table files (on this call,
+    /// on [`Store::checkpoint_to`], whenever they fill their 128 MiB memtable, and on close
+    /// after a long run), a crash or a close makes the next open rebuild them from the
+    /// values, and a prune keeps what those versions stopped using.
+    pub fn flush(&mut self) -> Result<(), StateError> {
+        if let Some(why) = &self.broken {
+            return Err(StateError::Io(why.clone()));
+        }
+        self.db.flush_cf(self.cf(CF_NODES)?).map_err(db_err)?;
+        self.tree_durable = self.version;
+        self.unflushed = 0;
+        Ok(())
+    }
+
+    /// The tree mark in table files (0 if none: a format-3 store before its first flush).
+    fn persisted_mark(&self) -> Result<Version, StateError> {
+        let mut persisted = rocksdb::ReadOptions::default();
+        persisted.set_read_tier(rocksdb::ReadTier::Persisted);
+        match self
+            .db
+            .get_pinned_cf_opt(self.cf(CF_NODES)?, TREE_MARK, &persisted)
+            .map_err(db_err)?
+        {
+            Some(b) => decode(&b, "tree mark"),
+            None => Ok(0),
+        }
+    }
+
     /// Whether commits are fsynced (see [`Store::set_sync`]).
     pub fn sync(&self) -> bool {
         self.sync
@@ -1864,6 +2149,20 @@ impl Store {
     #[doc(hidden)]
     pub fn commit_bytes(&self) -> u64 {
         self.commit_bytes
+    }
+
+    /// How many of [`Store::commit_bytes`] went through the WAL (the log batches; the group
+    /// records do not). For benchmarks and tests.
+    #[doc(hidden)]
+    pub fn commit_log_bytes(&self) -> u64 {
+        self.commit_log_bytes
+    }
+
+    /// How many versions' group records the open rebuilt because a crash had lost them
+    /// (see [`Store::flush`]). For tests and diagnostics.
+    #[doc(hidden)]
+    pub fn rebuilt_versions(&self) -> u64 {
+        self.rebuilt
     }
 
     /// The oldest version still readable.
@@ -1955,7 +2254,29 @@ impl Store {
     /// and deletes the nodes and values only they used, found through the stale index. The
     /// latest version always stays (`up_to` is clamped to it). Interrupted prunes resume on
     /// the next call.
+    ///
+    /// What versions after the last [`Store::flush`] (or RocksDB's own flush of the group
+    /// records) stopped using stays until a prune after the next flush: an open after a
+    /// crash rebuilds those versions from the tree before them.
+    ///
+    /// ```
+    /// use keel_state::{ChangeSet, StateRead, StateStore, Store};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut store = Store::open(dir.path()).unwrap();
+    /// for i in 0..3u8 {
+    ///     let mut changes = ChangeSet::new();
+    ///     changes.put(b"k".to_vec(), vec![i]);
+    ///     store.commit(&changes).unwrap();
+    /// }
+    /// store.flush().unwrap();
+    /// store.prune(3).unwrap();
+    /// assert!(store.get_at(b"k", 2).is_err());
+    /// assert_eq!(store.get_at(b"k", 3).unwrap(), Some(vec![2]));
+    /// ```
     pub fn prune(&mut self, up_to: Version) -> Result<(), StateError> {
+        if let Some(why) = &self.broken {
+            return Err(StateError::Io(why.clone()));
+        }
         let up_to = up_to.min(self.version).max(self.oldest);
         if up_to > self.oldest {
             let meta = self.cf(CF_META)?;
@@ -1965,6 +2286,10 @@ impl Store {
             self.write(batch)?;
             self.oldest = up_to;
         }
+        // Only what a version whose tree is in table files stopped using: see `tree_durable`.
+        let mark = self.persisted_mark()?;
+        self.tree_durable = self.tree_durable.max(mark.min(self.version));
+        let up_to = up_to.min(self.tree_durable);
         let (nodes, values, stale) = (self.cf(CF_NODES)?, self.cf(CF_VALUES)?, self.cf(CF_STALE)?);
         loop {
             // Collected, then added in key order per column family: the memtable inserts
@@ -2066,6 +2391,9 @@ impl Store {
     /// with [`Store::open`] as an independent store.
     pub fn checkpoint_to(&self, path: impl AsRef<Path>) -> Result<(), StateError> {
         let path = path.as_ref();
+        // RocksDB's checkpoint flushes the memtables too; this makes sure the group records,
+        // which the WAL does not hold, are in it.
+        self.db.flush_cf(self.cf(CF_NODES)?).map_err(db_err)?;
         let cp = rocksdb::checkpoint::Checkpoint::new(&self.db).map_err(db_err)?;
         cp.create_checkpoint(path).map_err(db_err)?;
         // The snapshot holds exactly this version: it acknowledges it.
@@ -2098,27 +2426,7 @@ impl Store {
             .iter()
             .map(|(kh, _, v)| (*kh, v.map(value_hash)))
             .collect();
-        self.cache.touch_paths(&hashed);
-        let cache_len = self.cache.len();
-        let reader = CommitNodes {
-            db: &self.db,
-            cache: RefCell::new(&mut self.cache),
-            reads: Cell::new(0),
-            taken: RefCell::default(),
-            plan: RefCell::new(Plan {
-                version,
-                cache_len,
-                records: Vec::new(),
-                bytes: Vec::with_capacity(self.last_batch_bytes),
-                scratch: Vec::with_capacity(4 + 16 * 64),
-                stale: Vec::new(),
-            }),
-        };
-        let update = tree::apply(&reader, self.version, version, &hashed);
-        self.commit_node_reads += reader.reads.get();
-        let taken = reader.taken.into_inner();
-        let plan = reader.plan.into_inner();
-        let update = update?;
+        let tree = self.tree_write(version, &hashed)?;
 
         let db = &self.db;
         let (nodes, values, latest, stale, meta) = (
@@ -2128,58 +2436,11 @@ impl Store {
             cf_handle(db, CF_STALE)?,
             cf_handle(db, CF_META)?,
         );
-        let mut stale_nodes = plan.stale;
-        // Groups this version removed: their whole chains are stale.
-        for (k, prev) in update.stale.iter().zip(taken) {
-            if let Some(prev) = prev {
-                stale_nodes.extend(prev.records().iter().map(|&v| NodeKey {
-                    version: v,
-                    path: k.path,
-                }));
-            }
-        }
         // Sized from the last commit's batch, so that it does not grow by copying itself.
         let mut batch = WriteBatch::with_capacity_bytes(self.last_batch_bytes + (4 << 10));
         // Each column family's entries go in in key order: the memtable inserts sequentially.
-        // All new groups have this version: their encoded keys sort as their paths do
-        // (nibble count, then packed nibbles). The tree finishes the groups of one depth in
-        // path order (it walks the changes in key-hash order, a group after the subtrees
-        // below it), so grouping the records by depth, each depth keeping the tree's order,
-        // puts them in key order without comparing paths.
-        let mut at_depth = [0usize; tree::MAX_NIBBLES + 2];
-        for (_, path, _, _) in &plan.records {
-            at_depth[path.len() + 1] += 1;
-        }
-        for d in 1..at_depth.len() {
-            at_depth[d] += at_depth[d - 1];
-        }
-        let mut order = vec![(NibblePath::ROOT, 0usize, 0usize); plan.records.len()];
-        let mut from = 0;
-        for (end, path, _, _) in &plan.records {
-            let place = &mut at_depth[path.len()];
-            order[*place] = (*path, from, *end);
-            *place += 1;
-            from = *end;
-        }
-        debug_assert!(
-            order.is_sorted_by_key(|r| r.0),
-            "new groups out of key order"
-        );
-        let mut key = Vec::with_capacity(41);
-        for (path, from, end) in order {
-            key.clear();
-            NodeKey { version, path }.encode_to(&mut key);
-            batch.put_cf(nodes, &key, &plan.bytes[from..end]);
-        }
-        let mut buf = plan.scratch;
-        // The SCALE encoding of the list of encoded keys (`Vec<Vec<u8>>`), built in place.
-        buf.clear();
-        Compact(stale_nodes.len() as u32).encode_to(&mut buf);
-        for k in &stale_nodes {
-            Compact(k.encoded_len() as u32).encode_to(&mut buf);
-            k.encode_to(&mut buf);
-        }
-        batch.put_cf(stale, stale_key(version, STALE_NODE), &buf);
+        batch.put_cf(stale, stale_key(version, STALE_NODE), &tree.stale_nodes);
+        let mut buf = Vec::with_capacity(64);
         for (key, value) in changes.iter() {
             match value {
                 Some(v) => {
@@ -2206,26 +2467,147 @@ impl Store {
             replaced.encode(),
         );
         batch.put_cf(meta, META_LATEST, version.encode());
-        batch.put_cf(meta, root_key(version), update.root.encode());
+        batch.put_cf(meta, root_key(version), tree.root.encode());
         if self.format < FORMAT_VERSION {
             batch.put_cf(meta, META_FORMAT, FORMAT_VERSION.encode());
+            // Everything before this version went through the WAL: the mark says so, in the
+            // WAL, should the crash lose this version's own mark (see `TREE_MARK`).
+            batch.put_cf(nodes, TREE_MARK, self.version.encode());
         }
         for (k, v) in metadata {
             batch.put_cf(meta, app_key(k), v);
         }
         self.last_batch_bytes = batch.size_in_bytes().min(MAX_BATCH_RESERVE);
-        self.commit_bytes += batch.size_in_bytes() as u64;
+        self.commit_bytes += (batch.size_in_bytes() + tree.nodes.size_in_bytes()) as u64;
+        self.commit_log_bytes += batch.size_in_bytes() as u64;
         if let Err(e) = self.write(batch) {
             self.values.clear();
             return Err(e);
         }
-
-        self.version = version;
-        self.root = update.root;
+        // The version is committed: what follows only writes what an open could rebuild.
         self.format = FORMAT_VERSION;
+        self.finish_tree(version, tree)?;
+        self.acknowledge()?;
+        Ok((version, self.root))
+    }
+
+    /// Runs the tree update of `version` (`hashed`: key hash and value hash or deletion, in
+    /// key-hash order) against the latest version, and encodes what it writes. Changes
+    /// nothing but the node cache, which loses the groups the update replaced.
+    fn tree_write(
+        &mut self,
+        version: Version,
+        hashed: &[(Hash, Option<Hash>)],
+    ) -> Result<TreeWrite, StateError> {
+        if let Some(why) = &self.broken {
+            return Err(StateError::Io(why.clone()));
+        }
+        self.cache.touch_paths(hashed);
+        let cache_len = self.cache.len();
+        let reader = CommitNodes {
+            db: &self.db,
+            cache: RefCell::new(&mut self.cache),
+            reads: Cell::new(0),
+            taken: RefCell::default(),
+            plan: RefCell::new(Plan {
+                version,
+                cache_len,
+                records: Vec::new(),
+                bytes: Vec::with_capacity(self.last_tree_bytes),
+                scratch: Vec::with_capacity(4 + 16 * 64),
+                stale: Vec::new(),
+            }),
+        };
+        let update = tree::apply(&reader, self.version, version, hashed);
+        self.commit_node_reads += reader.reads.get();
+        let taken = reader.taken.into_inner();
+        let plan = reader.plan.into_inner();
+        let update = update?;
+
+        let nodes = cf_handle(&self.db, CF_NODES)?;
+        let mut stale_nodes = plan.stale;
+        // Groups this version removed: their whole chains are stale.
+        for (k, prev) in update.stale.iter().zip(taken) {
+            if let Some(prev) = prev {
+                stale_nodes.extend(prev.records().iter().map(|&v| NodeKey {
+                    version: v,
+                    path: k.path,
+                }));
+            }
+        }
+        self.last_tree_bytes = plan.bytes.len().min(MAX_BATCH_RESERVE);
+        // Per record: its bytes, a key of at most 41 bytes and RocksDB's record header.
+        let mut batch =
+            WriteBatch::with_capacity_bytes(plan.bytes.len() + 56 * plan.records.len() + 64);
+        // All new groups have this version: their encoded keys sort as their paths do
+        // (nibble count, then packed nibbles). The tree finishes the groups of one depth in
+        // path order (it walks the changes in key-hash order, a group after the subtrees
+        // below it), so grouping the records by depth, each depth keeping the tree's order,
+        // puts them in key order without comparing paths: the memtable inserts sequentially.
+        let mut at_depth = [0usize; tree::MAX_NIBBLES + 2];
+        for (_, path, _, _) in &plan.records {
+            at_depth[path.len() + 1] += 1;
+        }
+        for d in 1..at_depth.len() {
+            at_depth[d] += at_depth[d - 1];
+        }
+        let mut order = vec![(NibblePath::ROOT, 0usize, 0usize); plan.records.len()];
+        let mut from = 0;
+        for (end, path, _, _) in &plan.records {
+            let place = &mut at_depth[path.len()];
+            order[*place] = (*path, from, *end);
+            *place += 1;
+            from = *end;
+        }
+        debug_assert!(
+            order.is_sorted_by_key(|r| r.0),
+            "new groups out of key order"
+        );
+        // The mark first: it sorts before every record.
+        batch.put_cf(nodes, TREE_MARK, version.encode());
+        let mut key = Vec::with_capacity(41);
+        for (path, from, end) in order {
+            key.clear();
+            NodeKey { version, path }.encode_to(&mut key);
+            batch.put_cf(nodes, &key, &plan.bytes[from..end]);
+        }
+        // The SCALE encoding of the list of encoded keys (`Vec<Vec<u8>>`), built in place.
+        let mut list = plan.scratch;
+        list.clear();
+        Compact(stale_nodes.len() as u32).encode_to(&mut list);
+        for k in &stale_nodes {
+            Compact(k.encoded_len() as u32).encode_to(&mut list);
+            k.encode_to(&mut list);
+        }
+        Ok(TreeWrite {
+            root: update.root,
+            nodes: batch,
+            stale_nodes: list,
+            new_nodes: update.new_nodes,
+            records: plan.records,
+        })
+    }
+
+    /// Writes the group records of `version`, whose log batch is written, without the WAL
+    /// (see [`TREE_MARK`]), and makes it the latest version in RAM. If the write fails, the
+    /// store takes no more commits: only an open can rebuild the version's tree.
+    fn finish_tree(&mut self, version: Version, tree: TreeWrite) -> Result<(), StateError> {
+        self.version = version;
+        self.root = tree.root;
+        let mut wo = WriteOptions::default();
+        wo.disable_wal(true);
+        self.unflushed += tree.nodes.size_in_bytes();
+        if let Err(e) = self.db.write_opt(tree.nodes, &wo) {
+            let why = format!(
+                "version {version} is committed, but writing its tree failed ({e}): reopen \
+                 the store to rebuild it"
+            );
+            self.broken = Some(why.clone());
+            return Err(StateError::Io(why));
+        }
         // The groups this version replaced (`update.stale`) left the cache when the commit's
         // reader took them; the others were never in it.
-        for (w, (_, _, chain, cached)) in update.new_nodes.into_iter().zip(plan.records) {
+        for (w, (_, _, chain, cached)) in tree.new_nodes.into_iter().zip(tree.records) {
             if cached {
                 self.cache.insert(
                     w.key.path,
@@ -2238,8 +2620,7 @@ impl Store {
                 );
             }
         }
-        self.acknowledge()?;
-        Ok((version, update.root))
+        Ok(())
     }
 
     /// Records the latest version in the acknowledgement file (fsynced if `sync`). Called
