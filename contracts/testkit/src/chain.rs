@@ -45,7 +45,8 @@ enum Backend {
     Mem(MemStore),
     #[cfg(feature = "rocksdb")]
     Rocks {
-        store: Store,
+        /// Boxed: a `Store` is several times the size of a `MemStore`.
+        store: Box<Store>,
         path: PathBuf,
         /// Deleted on drop; `None` for a caller-owned directory.
         _dir: Option<tempfile::TempDir>,
@@ -176,7 +177,7 @@ impl TestChain {
                 let path = dir.path().join("state");
                 let store = crate::tmp::fresh_store(&path)?;
                 Ok(Self::from_backend(Backend::Rocks {
-                    store,
+                    store: Box::new(store),
                     path,
                     _dir: Some(dir),
                 }))
@@ -191,7 +192,7 @@ impl TestChain {
     pub fn open(path: &Path) -> Result<Self, Error> {
         let store = Store::open(path)?;
         Ok(Self::from_backend(Backend::Rocks {
-            store,
+            store: Box::new(store),
             path: path.to_path_buf(),
             _dir: None,
         }))
@@ -735,7 +736,7 @@ impl TestChain {
                 let dir = crate::tmp::tempdir("keel-testkit-")?;
                 let new_path = dir.path().join("state");
                 crate::tmp::copy_store_files(&saved.path().join("state"), &new_path)?;
-                *store = Store::open(&new_path)?;
+                **store = Store::open(&new_path)?;
                 *path = new_path;
                 *_dir = Some(dir);
             }
