@@ -226,11 +226,11 @@ pub struct CheckReport {
 /// A commit is one RocksDB `WriteBatch` written with the WAL on (its values, stale lists,
 /// root and metadata), then its group records written without it (see [`TREE_MARK`]): after
 /// a crash, the store reopens at the last committed version, whole, rebuilding the group
-/// records the crash lost (and after a close, those written since the last
-/// [`Store::flush`]). By default the WAL is not fsynced per commit (a process crash
-/// loses nothing acknowledged; a power loss may lose the most recent versions but never
-/// leaves a partial one); see [`Store::set_sync`]. Every commit is then
-/// recorded in the acknowledgement file ([`ACK_FILE`]), and an open that finds an earlier
+/// records the crash lost (and after the close of a short run, those written since the
+/// last [`Store::flush`]: see [`CLOSE_FLUSH_BYTES`]). By default the WAL is not fsynced
+/// per commit (a process crash loses nothing acknowledged; a power loss may lose the most
+/// recent versions but never leaves a partial one); see [`Store::set_sync`]. Every commit is
+/// then recorded in the acknowledgement file ([`ACK_FILE`]), and an open that finds an earlier
 /// version than the one recorded fails with [`StateError::RolledBack`].
 ///
 /// ```

@@ -946,3 +946,34 @@ fn group_records_lost_in_a_crash_are_rebuilt_on_open() {
     assert_eq!(store.rebuilt_versions(), 1);
     check(&store, &mem);
 }
+
+/// Closing after a long run flushes the group records (the next open rebuilds nothing);
+/// after a short run it leaves them for the next open to rebuild, and the last commits stay
+/// in the live WAL (see `CLOSE_FLUSH_BYTES`).
+#[test]
+fn close_flushes_the_tree_only_after_a_long_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let mut store = Store::open(&path).unwrap();
+    let before = store.commit_bytes() - store.commit_log_bytes();
+    for r in 0..4u32 {
+        let mut cs = ChangeSet::new();
+        for i in 0..20_000u32 {
+            cs.put(format!("k{i}").into_bytes(), format!("{r}").into_bytes());
+        }
+        store.commit(&cs).unwrap();
+    }
+    let tree_bytes = store.commit_bytes() - store.commit_log_bytes() - before;
+    assert!(tree_bytes > 4 << 20, "{tree_bytes} bytes of group records");
+    let root = store.root();
+    drop(store);
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!((store.rebuilt_versions(), store.root()), (0, root));
+    let mut cs = ChangeSet::new();
+    cs.put(b"k1".to_vec(), b"short".to_vec());
+    let (_, root) = store.commit(&cs).unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!((store.rebuilt_versions(), store.root()), (1, root));
+    store.check(&mut |_, _| {}).unwrap();
+}
