@@ -977,3 +977,29 @@ fn close_flushes_the_tree_only_after_a_long_run() {
     assert_eq!((store.rebuilt_versions(), store.root()), (1, root));
     store.check(&mut |_, _| {}).unwrap();
 }
+
+/// A prune after every block deletes the group records that those blocks wrote and replaced
+/// while they are still in their memtable, without waiting for the tree mark: after a
+/// flush, the table files hold exactly the latest tree's records and the one older record
+/// that had to wait for the mark (the genesis root of version 0, in table files since the
+/// store's creation); a prune after the flush reclaims that one too.
+#[test]
+fn prunes_delete_unflushed_records_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let mut store = Store::open(&path).unwrap();
+    for v in 1..=30u64 {
+        store.commit(&lost_tree_block(v)).unwrap();
+        store.prune(v).unwrap();
+    }
+    store.flush().unwrap();
+    let live = store.check(&mut |_, _| {}).unwrap().records;
+    drop(store);
+    assert_eq!(count(&path, "nodes") as u64, live + 1);
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.rebuilt_versions(), 0);
+    store.prune(30).unwrap();
+    drop(store);
+    assert_eq!(count(&path, "nodes") as u64, live);
+    assert_eq!(count(&path, "stale"), 0);
+}
