@@ -30,7 +30,8 @@
 //! The rebuild after a crash: `--exit-without-close 1` (with `--dir D`) ends the run with
 //! `std::process::exit` instead of closing the stores, as a crash of the process would (the
 //! group records written since their last flush are lost); then `keel-bench-scale --reopen
-//! D` times `Store::open` of `D/keel` and prints the versions it rebuilt.
+//! D` times `Store::open` of `D/keel`, prints the versions it rebuilt, and checks the whole
+//! latest tree (`Store::check`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -207,12 +208,20 @@ fn main() {
     if let Some(d) = &a.reopen {
         let (t, cpu) = (Instant::now(), thread_cpu());
         let store = Store::open(d.join("keel")).expect("reopen store");
-        println!(
-            "{{\"reopen_secs\":{:.2},\"reopen_cpu_secs\":{:.2},\"rebuilt_versions\":{},\"version\":{}}}",
+        let (secs, cpu_secs) = (
             t.elapsed().as_secs_f64(),
             (thread_cpu() - cpu).as_secs_f64(),
+        );
+        // The whole latest tree and every latest value against the root.
+        let report = store.check(&mut |_, _| {}).expect("check");
+        println!(
+            "{{\"reopen_secs\":{secs:.2},\"reopen_cpu_secs\":{cpu_secs:.2},\"rebuilt_versions\":{},\
+             \"version\":{},\"checked_groups\":{},\"checked_records\":{},\"checked_entries\":{}}}",
             store.rebuilt_versions(),
-            store.version()
+            store.version(),
+            report.groups,
+            report.records,
+            report.entries
         );
         return;
     }
