@@ -44,8 +44,8 @@
 //! flush of `nodes`, and the next open rebuilds them from the stale-value lists and the
 //! versioned values (which name and hold everything a version wrote), checking every
 //! rebuilt root against the stored one; a prune reclaims only what versions up to the
-//! flushed tree mark stopped using. `get_at(key, v)` is a `seek_for_prev` to `key_hash ‖ v` in
-//! `values`. The groups of the latest tree down to 3 nibbles (the top 4 group levels, about
+//! flushed tree mark stopped using, and the replaced group records written after it at
+//! once. `get_at(key, v)` is a `seek_for_prev` to `key_hash ‖ v` in `values`. The groups of the latest tree down to 3 nibbles (the top 4 group levels, about
 //! 4,400 groups) are loaded into RAM at open, with their binary hashes (summary tables);
 //! every group a commit writes down to 4 nibbles (and any deeper one while the cache holds
 //! fewer than 400k groups) stays there too; the cache holds one group per path, the top five

@@ -38,7 +38,7 @@ const CF_NODES: &str = "nodes";
 /// `nodes[TREE_MARK]` → SCALE `u64`: the version whose group records were written last, in
 /// the same write as this entry (format 4). Group records are derived data: a commit writes
 /// its log batch (values, latest values, stale lists, roots, metadata) with the WAL, then its
-/// group records and this mark without it, so the WAL carries a fifth of the bytes it did
+/// group records and this mark without it, so the WAL carries about a third of the bytes it did
 /// (BENCHMARKS.md, eighth session). RocksDB flushes a column family's memtable as a prefix of
 /// its writes, so the records that survive a crash are exactly those of the versions up to
 /// the mark that survives with them; an open rebuilds the versions after it from their
@@ -280,8 +280,9 @@ pub struct Store {
     /// The size of the last commit's group records, at most [`MAX_BATCH_RESERVE`].
     last_tree_bytes: usize,
     /// A version whose group records are known to be in table files (see [`TREE_MARK`]): a
-    /// prune reclaims nothing a later version stopped using, since an open may have to
-    /// rebuild that version from the tree before it.
+    /// prune reclaims nothing else that a later version stopped using, since an open may
+    /// have to rebuild that version from the tree before it (except records not in table
+    /// files yet: see `prune_unflushed`).
     tree_durable: Version,
     /// Set when a commit's log batch was written but its group records were not: the
     /// version is committed, and only an open can rebuild its tree. Commits and prunes fail
@@ -1781,8 +1782,8 @@ impl Store {
             self.rebuilt += 1;
         }
         // The stale lists too: the WAL that holds the rebuild's lists is then obsolete, and
-        // the WAL of this open's commits is the only one (closing the store does not flush,
-        // so a damaged WAL stays a rollback of the commits in it).
+        // the WAL of this open's commits is the only one (the close of a short run does not
+        // flush, so a damaged WAL stays a rollback of the commits in it).
         let (nodes, stale) = (self.cf(CF_NODES)?, self.cf(CF_STALE)?);
         self.db
             .flush_cfs_opt(&[nodes, stale], &rocksdb::FlushOptions::default())
@@ -2258,9 +2259,10 @@ impl Store {
     /// latest version always stays (`up_to` is clamped to it). Interrupted prunes resume on
     /// the next call.
     ///
-    /// What versions after the last [`Store::flush`] (or RocksDB's own flush of the group
-    /// records) stopped using stays until a prune after the next flush: an open after a
-    /// crash rebuilds those versions from the tree before them.
+    /// Group records written since the last [`Store::flush`] (or RocksDB's own flush of
+    /// them) go at once; what versions after that flush stopped using among the older
+    /// records, and their versioned values, stay until a prune after the next flush: an open
+    /// after a crash rebuilds those versions from the tree before them.
     ///
     /// ```
     /// use keel_state::{ChangeSet, StateRead, StateStore, Store};
