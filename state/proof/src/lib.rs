@@ -23,5 +23,7 @@ extern crate alloc;
 mod hash;
 mod proof;
 
-pub use hash::{EMPTY, Hash, bit, internal_hash, key_hash, leaf_hash, value_hash};
+pub use hash::{
+    EMPTY, Hash, bit, internal_hash, internal_hashes, key_hash, leaf_hash, leaf_hashes, value_hash,
+};
 pub use proof::{CompressedProof, Proof, ProofError, ProofTerminal};
