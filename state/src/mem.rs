@@ -212,7 +212,7 @@ impl StateStore for MemStore {
             .checked_add(1)
             .ok_or_else(|| StateError::Corrupted("version overflow".into()))?;
         let hashed = hashed_changes(changes);
-        let update = tree::apply(&self.nodes, self.version, version, &hashed)?;
+        let update = tree::apply(&self.nodes, self.version, version, &hashed, 0)?;
         for w in update.new_nodes {
             self.nodes.insert(w.key, w.group);
         }

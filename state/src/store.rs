@@ -279,6 +279,9 @@ pub struct Store {
     last_batch_bytes: usize,
     /// The size of the last commit's group records, at most [`MAX_BATCH_RESERVE`].
     last_tree_bytes: usize,
+    /// The number of groups the last commit wrote, at most [`MAX_GROUPS_RESERVE`]: the
+    /// next commit's lists start this long, so they do not grow by copying themselves.
+    last_tree_groups: usize,
     /// A version whose group records are known to be in table files (see [`TREE_MARK`]): a
     /// prune reclaims nothing else that a later version stopped using, since an open may
     /// have to rebuild that version from the tree before it (except records not in table
@@ -324,6 +327,8 @@ impl Drop for Store {
 
 /// A commit reserves its batch's bytes up to this much in advance (see `last_batch_bytes`).
 const MAX_BATCH_RESERVE: usize = 64 << 20;
+/// The most groups a commit's lists are sized for in advance (see `last_tree_groups`).
+const MAX_GROUPS_RESERVE: usize = 1 << 20;
 
 /// Latest values written by recent commits, so that the next blocks' reads of the keys they
 /// wrote (balances of active accounts, counters) skip RocksDB. It mirrors the `latest`
@@ -1496,6 +1501,7 @@ fn open(path: &Path, how: &OpenOptions) -> Result<Store, StateError> {
         commit_bytes: 0,
         last_batch_bytes: 0,
         last_tree_bytes: 0,
+        last_tree_groups: 0,
         tree_durable: 0,
         broken: None,
         rebuilt: 0,
@@ -2570,21 +2576,23 @@ impl Store {
         }
         self.cache.touch_paths(hashed);
         let cache_len = self.cache.len();
+        // With an eighth to spare: commits of one size vary a little.
+        let groups = self.last_tree_groups + self.last_tree_groups / 8;
         let reader = CommitNodes {
             db: &self.db,
             cache: RefCell::new(&mut self.cache),
             reads: Cell::new(0),
-            taken: RefCell::default(),
+            taken: RefCell::new(Vec::with_capacity(groups)),
             plan: RefCell::new(Plan {
                 version,
                 cache_len,
-                records: Vec::new(),
-                bytes: Vec::with_capacity(self.last_tree_bytes),
+                records: Vec::with_capacity(groups),
+                bytes: Vec::with_capacity(self.last_tree_bytes + self.last_tree_bytes / 8),
                 scratch: Vec::with_capacity(4 + 16 * 64),
                 stale: Vec::new(),
             }),
         };
-        let update = tree::apply(&reader, self.version, version, hashed);
+        let update = tree::apply(&reader, self.version, version, hashed, groups);
         self.commit_node_reads += reader.reads.get();
         let taken = reader.taken.into_inner();
         let plan = reader.plan.into_inner();
@@ -2602,6 +2610,7 @@ impl Store {
             }
         }
         self.last_tree_bytes = plan.bytes.len().min(MAX_BATCH_RESERVE);
+        self.last_tree_groups = plan.records.len().min(MAX_GROUPS_RESERVE);
         // Per record: its bytes, a key of at most 41 bytes and RocksDB's record header.
         let mut batch =
             WriteBatch::with_capacity_bytes(plan.bytes.len() + 56 * plan.records.len() + 64);

@@ -151,6 +151,7 @@ pub fn bit(hash: &Hash, i: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     extern crate std;
     use super::*;
     use alloc::vec::Vec;
@@ -177,7 +178,10 @@ mod tests {
         }
         // The zero block and the all-ones block.
         for block in [[0u8; 64], [0xff; 64]] {
-            assert_eq!(internal_hash(&[block[0]; 32], &[block[0]; 32]), reference(NODE_KEY, &block));
+            assert_eq!(
+                internal_hash(&[block[0]; 32], &[block[0]; 32]),
+                reference(NODE_KEY, &block)
+            );
         }
     }
 
