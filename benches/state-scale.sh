@@ -12,6 +12,9 @@
 # dependencies (the approach of benches/gas-calibration.sh).
 #
 #   benches/state-scale.sh [--build-only] LABEL [SIZES]     (SIZES: 10000,100000,1000000)
+#
+# It also builds target/calib/debug/keel-bench-hash (the cost of one tree hash alone, as one
+# blake3 compression, and in vector lanes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_ONLY=0
@@ -27,7 +30,8 @@ for p in keel-engine keel-state keel-proof keel-benches keel-contracts keel-test
   done
 done
 export CARGO_TARGET_DIR=target/calib CARGO_INCREMENTAL=0
-nice -n 5 cargo build -q "${FLAGS[@]}" -p keel-benches --no-default-features --bin keel-bench-scale
+nice -n 5 cargo build -q "${FLAGS[@]}" -p keel-benches --no-default-features --bin keel-bench-scale \
+  --bin keel-bench-hash
 [[ $BUILD_ONLY == 1 ]] && exit 0
 mkdir -p benches/results
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/keel-scale.XXXXXX")

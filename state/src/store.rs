@@ -138,9 +138,9 @@ const WRITE_CACHE_DEPTH: usize = 4;
 /// The cache takes groups deeper than [`WRITE_CACHE_DEPTH`] while it holds fewer groups than
 /// this: at most about 1.2 GiB of RAM. At a million keys that is every group of the tree
 /// (the sixth level has about 260k groups and the seventh about 30k), so a commit reads
-/// nothing back; at ten million keys about a third of the sixth level. A group in the cache
-/// stays there when a commit replaces it (the replacement takes its place), so what the
-/// cache holds once full is what it held when it filled.
+/// nothing back; at ten million keys about a third of the sixth level. Once the cache is
+/// full, a group's replacement keeps its place unless a deeper group the same commit wrote
+/// took it first (see `Plan::cache_len`).
 const WRITE_CACHE_GROUPS: usize = 400_000;
 
 /// A commit stores a group that replaces one at the same path as a *delta record* (the
@@ -1283,8 +1283,10 @@ struct CommitNodes<'a> {
 struct Plan {
     version: Version,
     /// Groups in the cache now (taken ones no longer count), plus those this commit has
-    /// decided to put back: a replacement is taken before it is written, so a group the
-    /// cache holds keeps its place however full the cache is.
+    /// decided to put back. Every take comes before the first write and groups are written
+    /// deepest first, so in a full cache a place freed by a take may go to a deeper new
+    /// group. (Reserving each taken group's place for its replacement instead raised peak
+    /// RSS at 10M keys from 2,993 to 4,126 MiB: BENCHMARKS.md, ninth session.)
     cache_len: usize,
     /// Per group written, in order: its encoded record's end in `bytes`, its path, its
     /// chain, and whether it stays in the cache.
