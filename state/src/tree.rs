@@ -205,12 +205,21 @@ impl Summary {
 
     #[inline]
     fn combine(a: Summary, b: Summary) -> Summary {
+        Summary::collapse(a, b)
+            .unwrap_or_else(|| Summary::Multi(internal_hash(&a.hash(), &b.hash())))
+    }
+
+    /// The collapse rule: what two sibling subtrees amount to together when that needs no
+    /// hash (both empty, or one leaf beside an empty subtree); `None` when their parent is
+    /// an internal node, `Multi(internal_hash(a, b))`.
+    #[inline]
+    fn collapse(a: Summary, b: Summary) -> Option<Summary> {
         match (a, b) {
-            (Summary::Empty, Summary::Empty) => Summary::Empty,
+            (Summary::Empty, Summary::Empty) => Some(Summary::Empty),
             (Summary::Empty, Summary::Single(h)) | (Summary::Single(h), Summary::Empty) => {
-                Summary::Single(h)
+                Some(Summary::Single(h))
             }
-            (a, b) => Summary::Multi(internal_hash(&a.hash(), &b.hash())),
+            _ => None,
         }
     }
 }
@@ -853,7 +862,7 @@ fn nibbles_at(changes: &[Change], depth: usize) -> u16 {
 }
 
 /// Loads the cache lines of `group` (its bitmaps and the slots in `dirty`) and of its table
-/// (the summaries `retable` reads above those slots) that the update of those slots will
+/// (the summaries above those slots, which the hashing reads) that the update of those slots will
 /// touch, all at once and before any is needed. A group just taken from the cache is
 /// usually in none of the CPU's caches; read in the order the update needs them, its
 /// lines would each wait for the last. Loads whose results are never used do not hold up
@@ -965,6 +974,7 @@ fn hash_pending<R: NodeReader + ?Sized>(
                 if let Slot::Child { version: v, hash } = p.group.slots[s]
                     && v == version
                 {
+                    debug_assert!(pending_index(&hash) < n, "child slot without its group");
                     let h = roots.get(pending_index(&hash)).copied().unwrap_or(EMPTY);
                     p.group.set(
                         s,
@@ -1038,12 +1048,9 @@ pub(crate) fn retable_many(items: &mut [(&Group, &mut Summaries, u16)]) {
                 let j = rest.trailing_zeros() as usize;
                 rest &= rest - 1;
                 let p = width + j;
-                match (t.get(2 * p), t.get(2 * p + 1)) {
-                    (Summary::Empty, Summary::Empty) => t.set(p, Summary::Empty),
-                    (Summary::Empty, Summary::Single(h)) | (Summary::Single(h), Summary::Empty) => {
-                        t.set(p, Summary::Single(h));
-                    }
-                    _ => jobs.push((k, p)),
+                match Summary::collapse(t.get(2 * p), t.get(2 * p + 1)) {
+                    Some(s) => t.set(p, s),
+                    None => jobs.push((k, p)),
                 }
             }
         }
@@ -1482,19 +1489,24 @@ mod tests {
         assert!((std::ptr::from_ref(&t.multi) as usize - base) < 64);
     }
 
+    /// A deterministic stream of pseudo-random words (xorshift64) from `seed` (not zero).
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     #[test]
     fn tables_of_many_groups_retabled_together_equal_full_tables() {
         // Many groups at once, as a commit hashes a depth: some with their old table and
         // the slots that changed, some with a fresh table and every slot, some unchanged,
         // with every mix of empty slots, leaves and children, so the batch holds from zero
         // to hundreds of hashes per binary level (partial vector lanes included).
-        let mut x = 0x0000_ddb1_a5e5_u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x0000_ddb1_a5e5);
         for round in 0..40 {
             let count = 1 + (next() % 90) as usize;
             let mut groups = Vec::new();
@@ -1530,7 +1542,7 @@ mod tests {
                             let b = (next() & 0xff) as u8;
                             g.set(
                                 i,
-                                if next() % 2 == 0 {
+                                if next().is_multiple_of(2) {
                                     Slot::Empty
                                 } else {
                                     Slot::leaf([b; 32], [b; 32])
@@ -1556,13 +1568,7 @@ mod tests {
     #[test]
     fn retable_equals_a_full_table_after_any_change() {
         // A deterministic walk through slot contents: empty, leaves, children.
-        let mut x = 0x1234_5678_9abc_def0u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x1234_5678_9abc_def0);
         let mut g = Group::default();
         let mut t = Box::new(g.table());
         for _ in 0..2_000 {
